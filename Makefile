@@ -1,0 +1,47 @@
+# One virtualenv, created on first use; every target goes through it.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check lint types fmt bench bench-quick clean docs
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## Run the main job on the embedded default (DuckDB and files, no server needed).
+demo: $(STAMP)
+	$(BIN)/osirisc check examples/*.yaml examples/*.osiris
+	$(BIN)/osirisc build examples/quickstart/pipeline.yaml -o build/quickstart
+
+## The whole test suite (CI runs this).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check osiris tests bench
+	$(BIN)/ruff format --check osiris tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: lint types test
+
+fmt: $(STAMP)
+	$(BIN)/ruff format osiris tests bench
+	$(BIN)/ruff check --fix osiris tests bench
+
+docs: $(STAMP)
+	$(BIN)/python -m osiris.ir.catalogue > docs/diagnostics.md
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
+
+clean:
+	rm -rf $(VENV) build runs .pytest_cache .mypy_cache .ruff_cache

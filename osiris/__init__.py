@@ -1,0 +1,3 @@
+"""osirisc: a deterministic compiler for data pipelines."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""``osirisc check FILE...``: run the frontend and the semantic passes; print every problem found."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from osiris.cli import common
+from osiris.ir import Diagnostic
+from osiris.ir.serde import to_json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="check pipeline files and report every problem")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    common.add_syntax(p)
+    common.add_format(p)
+    common.add_compile_options(p)
+    p.add_argument("--print-ir", action="store_true", help="print the IR (JSON) of each valid file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from osiris.compile import compile_file
+
+    params, bad = common.parse_params(args.param)
+    if bad:
+        print(f"osirisc check: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
+        return 2
+    all_diags: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    failed = False
+    for path in args.files:
+        result = compile_file(path, syntax=args.syntax, params=params, profile=args.profile)
+        all_diags += result.diagnostics
+        sources.update(result.sources)
+        failed |= result.failed
+        if args.print_ir and result.pipeline is not None and not result.failed:
+            print(to_json(result.pipeline))
+    failed |= common.report(all_diags, sources, args.format)
+    if args.format == "text" and not args.print_ir:
+        status = "error" if failed else "ok"
+        errors = sum(d.is_error for d in all_diags)
+        warnings = len(all_diags) - errors
+        print(f"{status}: {len(args.files)} file(s), {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return 2 if failed else 0

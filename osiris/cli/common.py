@@ -1,0 +1,59 @@
+"""Helpers shared by subcommands: consoles, loading files, printing diagnostics, parsing ``--param``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Mapping
+
+from rich.console import Console
+
+from osiris.ir import Diagnostic
+from osiris.ir.diagnostics import has_errors
+from osiris.render import print_diagnostics, render_json
+
+
+def stdout() -> Console:
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    options = choices or ("text", "json")
+    parser.add_argument("--format", choices=options, default=options[0], help="output format (default: %(default)s)")
+
+
+def add_syntax(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--syntax", choices=("oml", "text"), help="override the syntax chosen by the file extension")
+
+
+def add_compile_options(parser: argparse.ArgumentParser) -> None:
+    """--param / --profile, for every command that compiles a pipeline."""
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a parameter")
+    parser.add_argument("--profile", help="activate a profile of the pipeline")
+
+
+def parse_params(items: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """``--param k=v`` pairs; returns the mapping and the malformed items."""
+    params: dict[str, str] = {}
+    bad: list[str] = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            bad.append(item)
+        else:
+            params[name.strip()] = value
+    return params, bad
+
+
+def report(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], fmt: str = "text") -> bool:
+    """Print diagnostics (text to stderr, json to stdout); True when any is an error."""
+    diags = list(diagnostics)
+    if fmt == "json":
+        print(render_json(diags))
+    elif diags:
+        print_diagnostics(diags, sources, stderr())
+    return has_errors(diags)

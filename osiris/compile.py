@@ -1,0 +1,70 @@
+"""The compiler driver: file -> frontend -> passes. Used by every command that compiles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from osiris.frontend import load
+from osiris.ir import Diagnostic, Pipeline
+from osiris.ir.diagnostics import error, has_errors
+from osiris.passes.base import PassContext
+
+
+@attrs.frozen
+class CompileResult:
+    pipeline: Pipeline | None
+    diagnostics: tuple[Diagnostic, ...]
+    sources: Mapping[str, str]
+    ctx: PassContext | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.pipeline is None or has_errors(self.diagnostics)
+
+
+def make_context(
+    params: Mapping[str, str] | None = None,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+    sources: Mapping[str, str] | None = None,
+) -> PassContext:
+    from osiris.components.registry import default_registry
+
+    return PassContext(
+        registry=default_registry(),
+        params=dict(params or {}),
+        profile=profile,
+        env=dict(os.environ if env is None else env),
+        sources=dict(sources or {}),
+    )
+
+
+def compile_file(
+    path: str,
+    *,
+    syntax: str | None = None,
+    params: Mapping[str, str] | None = None,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+    until: str | None = None,
+    after: Callable[[str, Pipeline], None] | None = None,
+    frontend_only: bool = False,
+) -> CompileResult:
+    parsed = load(path, syntax)
+    sources = {parsed.source.name: parsed.source.text} if parsed.source else {}
+    if parsed.pipeline is None or has_errors(parsed.diagnostics) or frontend_only:
+        return CompileResult(parsed.pipeline, parsed.diagnostics, sources)
+    from osiris.passes.manager import run_passes
+
+    try:
+        ctx = make_context(params, profile, env, sources)
+        result = run_passes(parsed.pipeline, ctx, until=until, after=after)
+    except Exception as exc:  # a bug in a pass must still not become a traceback for the user
+        if os.environ.get("OSIRIS_DEBUG"):
+            raise
+        diag = error("OSR-E009", f"internal compiler error: {type(exc).__name__}: {exc}")
+        return CompileResult(None, (*parsed.diagnostics, diag), sources)
+    return CompileResult(result.pipeline, parsed.diagnostics + result.diagnostics, sources, ctx)

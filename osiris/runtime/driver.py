@@ -1,0 +1,53 @@
+"""The driver contract: what every component driver implements and what the scheduler gives it.
+
+A driver class is named in its spec (``x-runtime.driver: "osiris.components.csv_extractor.driver:Driver"``).
+The scheduler constructs it once per step with the step's plan entry and a ``StepContext`` and calls ``run``:
+
+- an extractor (mode read) gets no inputs and returns a ``pyarrow.RecordBatchReader`` that streams its rows;
+- a processor (mode transform) gets one reader per input, keyed by the SQL name of the input (``df_x`` /
+  ``input_df``), and returns a reader;
+- a writer (mode write) gets its input reader(s) and returns None after the data is committed.
+
+Readers are consumed lazily; nothing may materialise a whole table. A driver reports progress through
+``ctx.progress(rows, bytes)`` and raises ``StepError`` (or any exception) on failure; the scheduler turns that
+into a ``step_error`` event. Driver messages must never contain a secret: ``ctx.connection`` holds resolved
+secrets and must not be logged or put in an exception message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import pyarrow as pa
+
+
+class StepError(Exception):
+    """A failure the user can act on; the message names the target and the cause, never a credential."""
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@attrs.define
+class StepContext:
+    """Everything a driver may use besides its plan entry."""
+
+    step_id: str
+    config: Mapping[str, Any]  # the step's effective config with secrets resolved (never log it)
+    connection: Mapping[str, Any] | None  # the resolved connection fields, or None
+    run_dir: Path  # the run directory (artifacts may be written under run_dir / "artifacts" / step_id)
+    base_dir: Path  # where relative file paths in the config are resolved (the pipeline's folder)
+    batch_size: int = 100_000
+    memory_budget: int = 256 * 1024 * 1024
+    progress: Callable[[int, int], None] = lambda rows, nbytes: None
+    event: Callable[[str, Mapping[str, Any]], None] = lambda kind, data: None
+
+
+class Driver(Protocol):
+    def __init__(self, step: Mapping[str, Any], ctx: StepContext) -> None: ...
+
+    def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader | None: ...

@@ -53,7 +53,3 @@ def markdown() -> str:
         if info.example:
             lines += ["```", info.example.rstrip(), "```", ""]
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(markdown(), end="")

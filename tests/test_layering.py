@@ -1,0 +1,55 @@
+"""The layers of DESIGN.md, enforced: who may import whom inside the osiris package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "osiris"
+
+# package -> osiris subpackages it must never import
+FORBIDDEN = {
+    "ir": ("osiris.frontend", "osiris.passes", "osiris.backends", "osiris.runtime", "osiris.cli", "osiris.compile"),
+    "passes": ("osiris.backends", "osiris.cli", "osiris.runtime"),
+    "frontend": ("osiris.passes", "osiris.backends", "osiris.runtime", "osiris.cli"),
+    # The runtime runs inside a sandbox without the compiler.
+    "runtime": ("osiris.ir", "osiris.passes", "osiris.frontend", "osiris.backends", "osiris.cli", "osiris.compile"),
+    "dialects": ("osiris.ir", "osiris.passes", "osiris.frontend", "osiris.backends", "osiris.cli", "osiris.compile",
+                 "osiris.runtime", "osiris.components"),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _driver_files() -> list[Path]:
+    return sorted((PKG / "components").glob("*/driver.py"))
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports(layer: str) -> None:
+    offenders = []
+    for path in sorted((PKG / layer).rglob("*.py")):
+        for name in _imports(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer]):
+                offenders.append(f"{path.relative_to(PKG.parent)} imports {name}")
+    assert offenders == []
+
+
+def test_drivers_import_only_runtime_side() -> None:
+    offenders = []
+    for path in _driver_files():
+        for name in _imports(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN["runtime"]):
+                offenders.append(f"{path.relative_to(PKG.parent)} imports {name}")
+    assert offenders == []

@@ -1,8 +1,14 @@
-"""The component registry: specs are data (``spec.yaml``), loaded lazily, validated against a meta-schema.
+"""The component registry: specs are data (``spec.yaml``), validated against ``meta-schema.json``.
 
 Built-in components live in ``osiris/components/<folder>/spec.yaml``; other packages add components through the
-``osiris.components`` entry-point group (each entry point names a folder holding a ``spec.yaml``). Two components
-with the same name are an error. Drivers are imported only when a run needs them.
+``osiris.components`` entry-point group (each entry point names a folder holding a ``spec.yaml``, or a module whose
+folder holds one). Every spec is parsed once, when the registry is built; two components with the same name are an
+error. Drivers are imported only when a run asks for them (``load_driver``).
+
+Spec fields are normalized here so passes read one form: ``connection_fields`` is ``field -> allowed | forbidden |
+warning`` (Osiris's list form ``[{name, override}]`` is accepted) and ``constraints`` is a tuple of
+``{when, require | require_one_of, message}`` (Osiris's ``{required: [{when, must, error}]}`` is accepted:
+``must``'s keys become ``require``).
 """
 
 from __future__ import annotations
@@ -10,21 +16,25 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import metadata, resources
-from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import jsonschema
 import yaml
 
 MODE_ALIASES = {"read": "extract", "extract": "extract", "write": "write", "transform": "transform"}
+ENTRY_POINT_GROUP = "osiris.components"
 
 
 class SpecError(Exception):
     """A component spec that cannot be used: the message names the file and the field."""
+
+
+class _Readable(Protocol):
+    def read_text(self, encoding: str = ...) -> str: ...
 
 
 @attrs.frozen
@@ -43,14 +53,33 @@ class ComponentSpec:
     constraints: tuple[dict[str, Any], ...] = attrs.field(eq=False)
     examples: tuple[dict[str, Any], ...] = attrs.field(eq=False)
     raw: dict[str, Any] = attrs.field(eq=False, repr=False)
-    origin: str = ""  # where it came from, relative: "osiris/components/mysql_extractor/spec.yaml" or "entry-point:NAME"
+    origin: str = ""  # relative: "osiris/components/mysql_extractor/spec.yaml" or "entry-point:NAME (VALUE)"
 
     @property
     def family(self) -> str:
         return self.name.split(".", 1)[0]
 
+    @property
+    def properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = self.config_schema.get("properties", {})
+        return props
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(self.config_schema.get("required", ()))
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """Top-level config keys that hold secrets (from the JSON pointers ``/password`` ...)."""
+        return frozenset(p.split("/")[1].replace("~1", "/").replace("~0", "~") for p in self.secrets)
+
     def supports(self, mode: str) -> bool:
         return MODE_ALIASES.get(mode, mode) in self.modes
+
+    @property
+    def pipeline_modes(self) -> tuple[str, ...]:
+        """The modes a pipeline step may use (``discover`` is an Osiris mode osirisc does not run)."""
+        return tuple(m for m in self.modes if m in ("extract", "write", "transform"))
 
 
 @functools.cache
@@ -60,44 +89,75 @@ def meta_schema() -> dict[str, Any]:
     return data
 
 
+def _where(path: Iterable[Any]) -> str:
+    return "/".join(str(p) for p in path) or "(document)"
+
+
+def _connection_fields(value: Any) -> dict[str, str]:
+    if isinstance(value, list):
+        return {item["name"]: item["override"] for item in value}
+    return {k: (v["override"] if isinstance(v, dict) else v) for k, v in (value or {}).items()}
+
+
+def _constraints(value: Any) -> tuple[dict[str, Any], ...]:
+    if isinstance(value, dict):  # the Osiris form
+        return tuple(
+            {"when": dict(c["when"]), "require": sorted(c["must"]), "message": c["error"]}
+            for c in value.get("required", ())
+        )
+    return tuple(dict(c) for c in value or ())
+
+
 def parse_spec(text: str, origin: str) -> ComponentSpec:
     """Parse and validate one spec document; a broken spec raises SpecError naming file and field."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{origin}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"{origin}: field '(document)': a spec must be a mapping")
     validator = jsonschema.Draft202012Validator(meta_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(raw), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(document)"
-        raise SpecError(f"{origin}: field '{where}': {first.message}")
+        first = jsonschema.exceptions.best_match(errors) or errors[0]
+        raise SpecError(f"{origin}: field '{_where(first.absolute_path)}': {first.message}")
     try:
         jsonschema.Draft202012Validator.check_schema(raw["configSchema"])
     except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        raise SpecError(f"{origin}: field 'configSchema/{where}': {exc.message}") from None
+        raise SpecError(f"{origin}: field 'configSchema/{_where(exc.absolute_path)}': {exc.message}") from None
+    properties = raw["configSchema"].get("properties", {})
+    secrets = tuple(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
+    for pointer in secrets:
+        top = pointer.split("/")[1]
+        if top not in properties and top != "resolved_connection":  # Osiris points into its resolved connection
+            raise SpecError(f"{origin}: field 'secrets': {pointer} names no property of configSchema")
+    secrets = tuple(p for p in secrets if not p.startswith("/resolved_connection/"))
+    constraints = _constraints(raw.get("constraints"))
+    for i, c in enumerate(constraints):
+        for field in [*c.get("require", ()), *c.get("require_one_of", ()), *c.get("when", {})]:
+            if field not in properties:
+                raise SpecError(f"{origin}: field 'constraints/{i}': '{field}' names no property of configSchema")
     runtime = raw.get("x-runtime", {})
     requirements = runtime.get("requirements", {})
-    secrets = tuple(raw.get("secrets", ())) + tuple(p for p in raw.get("x-secret", ()) if p not in raw.get("secrets", ()))
     return ComponentSpec(
         name=raw["name"],
         version=str(raw["version"]),
         modes=tuple(raw["modes"]),
         config_schema=raw["configSchema"],
         secrets=secrets,
-        connection_fields=dict(raw.get("x-connection-fields", {})),
+        connection_fields=_connection_fields(raw.get("x-connection-fields")),
         driver=runtime.get("driver", ""),
         packages=tuple(requirements.get("packages", ())),
         imports=tuple(requirements.get("imports", ())),
-        constraints=tuple(raw.get("constraints", ())),
+        constraints=constraints,
         examples=tuple(raw.get("examples", ())),
         raw=raw,
         origin=origin,
     )
 
 
-def _builtin_spec_files() -> Iterator[tuple[str, Traversable]]:
+def builtin_spec_files() -> Iterator[tuple[str, _Readable]]:
+    """(origin, file) for every built-in ``osiris/components/<folder>/spec.yaml``, sorted by folder."""
     root = resources.files("osiris.components")
     for folder in sorted(root.iterdir(), key=lambda r: r.name):
         spec = folder.joinpath("spec.yaml")
@@ -105,58 +165,85 @@ def _builtin_spec_files() -> Iterator[tuple[str, Traversable]]:
             yield f"osiris/components/{folder.name}/spec.yaml", spec
 
 
-def _entry_point_spec_files() -> Iterator[tuple[str, Path]]:
-    for ep in sorted(metadata.entry_points(group="osiris.components"), key=lambda e: e.name):
-        target = ep.load()
-        folder = Path(target if isinstance(target, str | Path) else Path(importlib.import_module(ep.module).__file__ or "").parent)
-        yield f"entry-point:{ep.name}", folder / "spec.yaml"
+def entry_point_spec_files(group: str = ENTRY_POINT_GROUP) -> Iterator[tuple[str, _Readable]]:
+    """(origin, file) for every entry point of the group: its target is a folder path, or a module (its folder)."""
+    for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, e.value)):
+        origin = f"entry-point:{ep.name} ({ep.value})"
+        try:
+            target = ep.load()
+        except Exception as exc:
+            raise SpecError(f"{origin}: cannot load: {type(exc).__name__}: {exc}") from None
+        if isinstance(target, str | Path):
+            folder = Path(target)
+        elif getattr(target, "__file__", None):
+            folder = Path(target.__file__).parent
+        else:
+            raise SpecError(f"{origin}: must name a folder (str or Path) or a module, not {type(target).__name__}")
+        spec = folder / "spec.yaml"
+        if not spec.is_file():
+            raise SpecError(f"{origin}: no spec.yaml in {folder.name}/")
+        yield origin, spec
 
 
 class Registry:
-    """Name -> spec. Specs are parsed on first access; ``load_driver`` imports a driver on first use."""
+    """Name -> spec, every spec parsed once. ``load_driver`` imports a driver on first use."""
 
-    def __init__(self, sources: dict[str, tuple[str, Any]]):
-        # sources: component name -> (origin, loader of the spec text)
-        self._sources = sources
+    def __init__(self, specs: Iterable[ComponentSpec] = ()):
         self._specs: dict[str, ComponentSpec] = {}
+        self._drivers: dict[str, Any] = {}
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec: ComponentSpec) -> None:
+        if spec.name in self._specs:
+            first = self._specs[spec.name].origin
+            raise SpecError(f"{spec.origin}: component '{spec.name}' is already defined by {first}")
+        self._specs[spec.name] = spec
 
     @classmethod
-    def from_files(cls, files: list[tuple[str, Any]]) -> Registry:
-        """Build from (origin, path-like) pairs. Reads each file's ``name`` to index it; a duplicate is SpecError."""
-        sources: dict[str, tuple[str, Any]] = {}
+    def from_files(cls, files: Iterable[tuple[str, _Readable]]) -> Registry:
+        """Build from (origin, path-like) pairs; each file is read and parsed once. A duplicate name is SpecError."""
+        registry = cls()
         for origin, path in files:
-            text = path.read_text(encoding="utf-8")
-            spec = parse_spec(text, origin)
-            if spec.name in sources:
-                raise SpecError(f"{origin}: component '{spec.name}' is already defined by {sources[spec.name][0]}")
-            sources[spec.name] = (origin, path)
-        return cls(sources)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SpecError(f"{origin}: cannot read: {exc}") from None
+            registry.add(parse_spec(text, origin))
+        return registry
 
     def names(self) -> list[str]:
-        return sorted(self._sources)
+        return sorted(self._specs)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._sources
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[ComponentSpec]:
+        return iter(self._specs[n] for n in self.names())
 
     def get(self, name: str) -> ComponentSpec | None:
-        if name not in self._sources:
-            return None
-        if name not in self._specs:
-            origin, path = self._sources[name]
-            self._specs[name] = parse_spec(path.read_text(encoding="utf-8"), origin)
-        return self._specs[name]
+        return self._specs.get(name)
 
     def load_driver(self, name: str) -> Any:
+        """The driver class of a component, imported now (``module:Class`` or Osiris's ``module.Class``)."""
+        if name in self._drivers:
+            return self._drivers[name]
         spec = self.get(name)
         if spec is None or not spec.driver:
             raise SpecError(f"component '{name}' has no driver")
-        module, _, attr = spec.driver.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        module, sep, attr = spec.driver.partition(":")
+        if not sep:
+            module, _, attr = spec.driver.rpartition(".")
+        try:
+            driver = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            hint = f" (install: pip install {' '.join(spec.packages)})" if isinstance(exc, ImportError) else ""
+            raise SpecError(f"{spec.origin}: driver '{spec.driver}' cannot be loaded: {exc}{hint}") from None
+        self._drivers[name] = driver
+        return driver
 
 
 @functools.cache
 def default_registry() -> Registry:
     """Built-ins plus installed entry points."""
-    files: list[tuple[str, Any]] = list(_builtin_spec_files())
-    files += list(_entry_point_spec_files())
-    return Registry.from_files(files)
+    return Registry.from_files([*builtin_spec_files(), *entry_point_spec_files()])

@@ -1,0 +1,287 @@
+"""MySQL/MariaDB: connecting, the one type mapping (column metadata -> Arrow), and streaming reads.
+
+Rows are read with an unbuffered (server-side) cursor and no value converters, so every value arrives as its
+text (or raw bytes for binary columns); whole columns are then turned into Arrow with pyarrow's C++ casts. The
+fast path uses mysqlclient (``MySQLdb``, C row decoding) when installed; pymysql is the fallback that always works.
+A fetch thread reads the next rows while the caller converts and writes the previous batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from osiris.runtime.connectors import scrub, secrets_of, with_retries
+from osiris.runtime.driver import StepError
+
+# Field type codes of the MySQL protocol (pymysql.constants.FIELD_TYPE).
+DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = range(10)
+DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT = range(10, 17)
+JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = range(245, 256)
+UNSIGNED_FLAG = 32
+BINARY_CHARSET = 63
+_INTS = {TINY: 8, SHORT: 16, INT24: 32, LONG: 32, LONGLONG: 64}
+_TEXTS = {VARCHAR, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING}
+
+
+@attrs.frozen
+class Column:
+    """One result column's metadata as the server sent it."""
+
+    name: str
+    type_code: int
+    flags: int
+    length: int
+    scale: int
+    charset: int
+
+
+def arrow_type(col: Column) -> pa.DataType:
+    """The exact Arrow type for a MySQL result column (the single place this mapping lives)."""
+    unsigned = bool(col.flags & UNSIGNED_FLAG)
+    code = col.type_code
+    if code in _INTS:
+        bits = _INTS[code]
+        return getattr(pa, f"{'u' if unsigned else ''}int{bits}")()
+    if code in (DECIMAL, NEWDECIMAL):
+        precision = col.length - (1 if col.scale > 0 else 0) - (0 if unsigned else 1)
+        precision = max(precision, col.scale, 1)
+        return pa.decimal128(precision, col.scale) if precision <= 38 else pa.decimal256(precision, col.scale)
+    if code == FLOAT:
+        return pa.float32()
+    if code == DOUBLE:
+        return pa.float64()
+    if code == YEAR:
+        return pa.int16()
+    if code in (DATE, NEWDATE):
+        return pa.date32()
+    if code == DATETIME:
+        return pa.timestamp("us")
+    if code == TIMESTAMP:
+        return pa.timestamp("us", tz="UTC")  # the session runs with time_zone '+00:00'
+    if code == TIME:
+        return pa.time64("us")
+    if code == BIT:
+        return pa.bool_() if col.length == 1 else pa.uint64()
+    if code == NULL:
+        return pa.null()
+    if code == JSON:
+        return pa.string()
+    if code in _TEXTS:
+        return pa.binary() if col.charset == BINARY_CHARSET else pa.string()
+    return pa.binary()  # GEOMETRY and anything unknown: the raw bytes
+
+
+def schema_of(columns: Sequence[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type(c)) for c in columns])
+
+
+# -- column conversion ----------------------------------------------------------------------------------------
+_ZERO_DATES = ("0000-00-00",)
+
+
+def _text(values: list[Any]) -> pa.Array:
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, bytes | bytearray):
+        return pc.cast(pa.array(values, pa.binary()), pa.string())
+    return pa.array(values, pa.string())
+
+
+def _time(value: Any) -> dt.time | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else value
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"TIME value '{text}' is outside 00:00:00..23:59:59.999999") from None
+
+
+def to_array(values: list[Any], typ: pa.DataType, name: str, on_zero_date: Any = None, *, bit: bool = False) -> pa.Array:
+    """Raw column values (text/bytes/None, as the server sent them) -> an Arrow array of ``typ``."""
+    try:
+        if pa.types.is_binary(typ):
+            return pa.array([v.encode() if isinstance(v, str) else v for v in values], pa.binary())
+        if pa.types.is_string(typ):
+            if any(isinstance(v, bytes | bytearray) for v in values):
+                return pc.cast(pa.array([v.encode() if isinstance(v, str) else v for v in values], pa.binary()), typ)
+            return pa.array(values, pa.string())
+        if pa.types.is_null(typ):
+            return pa.nulls(len(values))
+        if pa.types.is_time(typ):
+            return pa.array([_time(v) for v in values], typ)
+        if bit:
+            ints = [None if v is None else int.from_bytes(v, "big") for v in values]
+            return pa.array([None if i is None else bool(i) for i in ints] if typ.equals(pa.bool_()) else ints, typ)
+        text = _text(values)
+        if pa.types.is_date(typ) or pa.types.is_timestamp(typ):
+            zero = pc.starts_with(text, _ZERO_DATES[0])
+            if pc.any(zero).as_py():
+                if on_zero_date is not None:
+                    on_zero_date(name, pc.sum(zero).as_py())
+                text = pc.if_else(zero, pa.scalar(None, pa.string()), text)
+            if pa.types.is_timestamp(typ) and typ.tz is not None:
+                return pc.cast(pc.cast(text, pa.timestamp(typ.unit)), typ)
+        return pc.cast(text, typ)
+    except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
+        raise StepError(f"column '{name}': cannot read a value as {typ}: {exc}") from None
+
+
+# -- connecting -----------------------------------------------------------------------------------------------
+def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Host/port/database/user/password: the connection's fields, overridden by the step's config."""
+    merged = {**(connection or {}), **{k: v for k, v in config.items() if v is not None}}
+    return {
+        "host": merged.get("host", "127.0.0.1"),
+        "port": int(merged.get("port", 3306)),
+        "user": merged.get("user", ""),
+        "password": merged.get("password", "") or "",
+        "database": merged.get("schema") or merged.get("database"),
+    }
+
+
+def fast_path_available() -> bool:
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _retryable(exc: Exception) -> bool:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    return code in (2002, 2003, 2006, 2013) or isinstance(exc, ConnectionError | TimeoutError)
+
+
+def connect_pymysql(p: Mapping[str, Any], **extra: Any) -> Any:
+    import pymysql
+    from pymysql.converters import conversions
+
+    encoders = {k: v for k, v in conversions.items() if not isinstance(k, int)}
+    kw = dict(p, charset="utf8mb4", connect_timeout=10, init_command="SET time_zone = '+00:00'", conv=encoders)
+    kw.update(extra)
+    return with_retries(lambda: pymysql.connect(**kw), _retryable)
+
+
+def connect_mysqlclient(p: Mapping[str, Any]) -> Any:
+    import MySQLdb
+
+    kw = {"host": p["host"], "port": p["port"], "user": p["user"], "password": p["password"], "conv": {}}
+    if p.get("database"):
+        kw["database"] = p["database"]
+    kw.update(charset="utf8mb4", connect_timeout=10, init_command="SET time_zone = '+00:00'")
+    return with_retries(lambda: MySQLdb.connect(**kw), _retryable)
+
+
+def describe(p: Mapping[str, Any], query: str) -> list[Column]:
+    """Column metadata of ``query`` without running it to completion (pymysql, ``LIMIT 0`` wrapper)."""
+    import pymysql.cursors
+
+    conn = connect_pymysql(p)
+    try:
+        with conn.cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
+            return [_column(f) for f in cur._result.fields]
+    finally:
+        conn.close()
+
+
+def _column(f: Any) -> Column:
+    return Column(f.name, f.type_code, f.flags, f.length, f.scale, f.charsetnr)
+
+
+# -- streaming ------------------------------------------------------------------------------------------------
+_DONE = object()
+
+
+class Reader:
+    """Streams ``query`` as Arrow batches; ``path`` is "mysqlclient" or "pymysql"."""
+
+    def __init__(self, p: Mapping[str, Any], query: str, batch_size: int, *, path: str | None = None, on_zero_date: Any = None):
+        self.params = dict(p)
+        self.query = query
+        self.batch_size = batch_size
+        self.on_zero_date = on_zero_date
+        self.secrets = secrets_of(p)
+        self.path = path or ("mysqlclient" if fast_path_available() else "pymysql")
+        self.columns: list[Column] = []
+        self._conn: Any = None
+        self._cursor: Any = None
+
+    def open(self) -> pa.Schema:
+        """Connect and execute; returns the Arrow schema (from column metadata, before any row arrives)."""
+        if self.path == "mysqlclient":
+            try:
+                self.columns = describe(self.params, self.query)
+            except Exception:
+                self.path = "pymysql"  # not a plain SELECT: take the path that reads metadata itself
+        if self.path == "mysqlclient":
+            import MySQLdb.cursors
+
+            self._conn = connect_mysqlclient(self.params)
+            self._cursor = self._conn.cursor(MySQLdb.cursors.SSCursor)
+            self._cursor.execute(self.query)
+            codes = [d[1] for d in self._cursor.description or ()]
+            if codes != [c.type_code for c in self.columns]:
+                raise StepError("column metadata changed between describe and execute; rerun the step")
+        else:
+            import pymysql.cursors
+
+            self._conn = connect_pymysql(self.params)
+            self._cursor = self._conn.cursor(pymysql.cursors.SSCursor)
+            self._cursor.execute(self.query)
+            self.columns = [_column(f) for f in self._cursor._result.fields]
+        return schema_of(self.columns)
+
+    def _fetch(self, out: queue.Queue[Any], stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                rows = self._cursor.fetchmany(self.batch_size)
+                if not rows:
+                    break
+                out.put(rows)
+            out.put(_DONE)
+        except BaseException as exc:
+            out.put(exc)
+
+    def batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Yields batches while a thread fetches the next rows; closes the connection at the end or on abandon."""
+        chunks: queue.Queue[Any] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+        fetcher = threading.Thread(target=self._fetch, args=(chunks, stop), name="mysql-fetch", daemon=True)
+        fetcher.start()
+        try:
+            while (item := chunks.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise StepError(f"reading rows failed: {scrub(str(item), self.secrets)}", retryable=False)
+                columns = list(zip(*item, strict=True))
+                arrays = [
+                    to_array(list(values), f.type, f.name, self.on_zero_date, bit=c.type_code == BIT)
+                    for values, f, c in zip(columns, schema, self.columns, strict=True)
+                ]
+                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+        finally:
+            stop.set()
+            while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
+                try:
+                    chunks.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+                if stop.is_set() and self._conn is not None:
+                    self.close()
+            self.close()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # closing a connection mid-stream may complain; nothing to recover
+                pass

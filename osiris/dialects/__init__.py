@@ -1,0 +1,143 @@
+"""Types, SQL dialects and write plans: the part of DDL planning the runtime needs without the compiler.
+
+Depends only on the standard library and pyarrow (DuckDB is imported lazily for CSV sniffing). The compiler's
+``plan_ddl`` pass calls ``plan_write`` at build time; a writer calls it at run time when the schema was unknown,
+and calls ``check_existing`` on its open connection before loading (docs/ddl.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from osiris.dialects.base import EVOLUTIONS, MODES, Dialect, PlanError, TableCheck
+from osiris.dialects.types import TypeParseError, columns_from_arrow, normalize
+
+__all__ = [
+    "DIALECTS",
+    "PlanError",
+    "TableCheck",
+    "check_existing",
+    "columns_from_arrow",
+    "dialect",
+    "plan_write",
+]
+
+DIALECTS = ("postgres", "mysql", "duckdb", "csv")
+_ALIASES = {"postgresql": "postgres", "supabase": "postgres", "mariadb": "mysql", "filesystem": "csv"}
+
+
+def dialect(name: str) -> Dialect:
+    """The SQL dialect object for ``postgres`` / ``mysql`` / ``duckdb`` (aliases: postgresql, supabase, mariadb)."""
+    key = _ALIASES.get(name, name)
+    if key not in ("postgres", "mysql", "duckdb"):
+        raise PlanError(f"no SQL dialect named '{name}'", "dialect")
+    obj: Dialect = importlib.import_module(f"osiris.dialects.{key}").DIALECT
+    return obj
+
+
+def plan_write(
+    dialect_name: str,
+    target: Mapping[str, Any],
+    mode: str,
+    columns: Sequence[Mapping[str, Any]] | None,
+    primary_key: str | Sequence[str] | None = None,
+    *,
+    schema_evolution: str = "fail",
+    create_if_missing: bool = True,
+) -> dict[str, Any]:
+    """The write plan of docs/ddl.md. ``target`` is ``{"schema": str|None, "table": str}``.
+
+    Raises PlanError (with ``field`` = the config key at fault) for a write that cannot be planned.
+    """
+    name = _ALIASES.get(dialect_name, dialect_name)
+    if name not in DIALECTS:
+        raise PlanError(f"unknown dialect '{dialect_name}' (expected one of {', '.join(DIALECTS)})", "dialect")
+    if mode not in MODES:
+        raise PlanError(f"unknown write mode '{mode}' (expected one of {', '.join(MODES)})", "write_mode")
+    if schema_evolution not in EVOLUTIONS:
+        raise PlanError(
+            f"unknown schema_evolution '{schema_evolution}' (expected fail or add_columns)", "schema_evolution"
+        )
+    pk = [primary_key] if isinstance(primary_key, str) else list(primary_key or [])
+    if mode == "upsert" and not pk:
+        raise PlanError("write mode 'upsert' needs a primary_key (a column or a list of columns)", "write_mode")
+    if len(set(pk)) != len(pk):
+        raise PlanError("primary_key lists a column twice", "primary_key")
+    cols = _columns(columns)
+    if cols is not None:
+        names = [c["name"] for c in cols]
+        for k in pk:
+            if k not in names:
+                raise PlanError(
+                    f"primary_key column '{k}' is not among the input columns ({', '.join(names)})", "primary_key", k
+                )
+    schema, table = target.get("schema"), str(target.get("table") or "")
+    plan: dict[str, Any] = {
+        "dialect": name,
+        "mode": mode,
+        "columns": cols,
+        "primary_key": pk,
+        "schema_evolution": schema_evolution,
+        "create_if_missing": bool(create_if_missing),
+        "warnings": [],
+    }
+    if name == "csv":
+        plan.update(
+            target={"schema": None, "table": table, "qualified": table},
+            load_table=None,
+            load_columns=None if cols is None else [c["name"] for c in cols],
+            statements={"prepare": [], "finalize": []},
+        )
+        return plan
+    d = dialect(name)
+    for part, key in ((schema, "schema"), (table, "table")):
+        if part is not None:
+            problem = d.check_ident(str(part))
+            if problem:
+                raise PlanError(f"{key}: {problem}", key)
+    for k in pk:
+        if d.check_ident(k):
+            raise PlanError(f"primary_key: {d.check_ident(k)}", "primary_key", k)
+    plan["target"] = {"schema": schema, "table": table, "qualified": d.qualify(schema, table)}
+    staged = mode in ("replace", "upsert")
+    load = d.staging_name(table) if staged else table
+    load_schema = d.staging_schema(schema) if staged else schema
+    plan["load_table"] = {"schema": load_schema, "table": load, "qualified": d.qualify(load_schema, load)}
+    if cols is None:
+        plan.update(load_columns=None, statements=None)
+        return plan
+    for c in cols:
+        problem = d.check_ident(c["name"])
+        if problem:
+            raise PlanError(f"column: {problem}", "columns", c["name"])
+        _, lossy = d.to_native(c["type"], c["name"] in pk)
+        if lossy:
+            plan["warnings"].append(f"column '{c['name']}' ({c['type']}): {lossy}")
+    plan["load_columns"] = [c["name"] for c in cols]
+    plan["statements"] = d.write_statements(plan)
+    return plan
+
+
+def _columns(columns: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if columns is None:
+        return None
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for c in columns:
+        name = str(c["name"])
+        if name in seen:
+            raise PlanError(f"column '{name}' appears twice", "columns", name)
+        seen.add(name)
+        try:
+            type_text = normalize(str(c["type"]))
+        except TypeParseError as exc:
+            raise PlanError(str(exc), "columns", name) from None
+        out.append({"name": name, "type": type_text, "nullable": bool(c.get("nullable", True))})
+    return out
+
+
+def check_existing(dialect_name: str, conn: Any, write_plan: Mapping[str, Any]) -> TableCheck:
+    """Compare the existing target table (on an open connection) with the plan; see docs/ddl.md."""
+    return dialect(dialect_name).check_existing(conn, dict(write_plan))

@@ -1,0 +1,68 @@
+"""CSV files: every value is text. Types come from DuckDB's sniffer (``read_csv`` column types) and are written
+back in ISO formats; nothing is lossy except that a re-read file is typed by sniffing again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from osiris.dialects.duckdb import DIALECT as _DUCKDB
+from osiris.dialects.types import parse_type
+
+# How each logical type is written as text (what a reader should expect).
+FORMATS = {
+    "date": "YYYY-MM-DD",
+    "time": "HH:MM:SS[.ffffff]",
+    "timestamp": "YYYY-MM-DD HH:MM:SS[.ffffff]",
+    "timestamp[tz]": "YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM",
+    "bool": "true/false",
+    "bytes": "hex",
+}
+# What sniffing a written file gives back (DuckDB's sniffer knows BIGINT, DOUBLE, VARCHAR, DATE, TIME, TIMESTAMP...).
+round_trip = {
+    "int8": "int64",
+    "int16": "int64",
+    "int32": "int64",
+    "uint8": "int64",
+    "uint16": "int64",
+    "uint32": "int64",
+    "uint64": "int64",
+    "float32": "float64",
+    "bytes": "string",
+    "json": "string",
+    "uuid": "string",
+}
+
+
+def to_native(type_text: str, in_key: bool = False) -> tuple[str, str | None]:
+    """The text format of a logical type in a CSV file (never lossy: values are written in full)."""
+    t = parse_type(type_text)
+    return FORMATS.get(t.name, "text"), None
+
+
+def to_logical(native: str) -> str:
+    """The logical type of a DuckDB sniffer type (``BIGINT``, ``DOUBLE``, ``VARCHAR``, ``DATE``...)."""
+    return _DUCKDB.to_logical(native)
+
+
+def quote_ident(name: str) -> str:
+    """CSV header cells are quoted by the CSV writer itself; names are kept as they are."""
+    return name
+
+
+def write_statements(plan: dict[str, Any]) -> dict[str, list[str]]:
+    return {"prepare": [], "finalize": []}
+
+
+SNIFF_SQL = "DESCRIBE SELECT * FROM read_csv(?, header = true, sample_size = 20480)"
+
+
+def sniff(path: str) -> list[dict[str, object]]:
+    """Header and types of a CSV file, as plan columns (every sniffed column is nullable)."""
+    import duckdb  # noqa: PLC0415 - only CSV sniffing needs DuckDB; writers import this module without it
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(SNIFF_SQL, [path]).fetchall()
+    finally:
+        con.close()
+    return [{"name": r[0], "type": to_logical(r[1]), "nullable": True} for r in rows]

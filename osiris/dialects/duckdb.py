@@ -1,0 +1,121 @@
+"""DuckDB: type mapping both ways (DESCRIBE spellings), "quoting", information_schema introspection, ON CONFLICT
+upserts. DDL is transactional, so every statement of a write runs in the one transaction."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from osiris.dialects.base import Dialect, ExistingColumn, TableInfo
+from osiris.dialects.types import LogicalType
+
+MAX_PRECISION = 38
+_NATIVE = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "uint8": "UTINYINT",
+    "uint16": "USMALLINT",
+    "uint32": "UINTEGER",
+    "uint64": "UBIGINT",
+    "float32": "FLOAT",
+    "float64": "DOUBLE",
+    "bool": "BOOLEAN",
+    "string": "VARCHAR",
+    "date": "DATE",
+    "time": "TIME",
+    "timestamp": "TIMESTAMP",
+    "timestamp[tz]": "TIMESTAMPTZ",
+    "bytes": "BLOB",
+    "json": "JSON",
+    "uuid": "UUID",
+}
+_BACK = {v.lower(): k for k, v in _NATIVE.items()}
+_BACK.update(
+    {
+        "int": "int32",
+        "integer": "int32",
+        "real": "float32",
+        "float4": "float32",
+        "float8": "float64",
+        "text": "string",
+        "timestamp with time zone": "timestamp[tz]",
+        "timestamp_ns": "timestamp",
+        "timestamp_ms": "timestamp",
+        "timestamp_s": "timestamp",
+        "bytea": "bytes",
+        "hugeint": "decimal(38,0)",
+        "uhugeint": "decimal(39,0)",
+        "time with time zone": "time",
+        "timetz": "time",
+        "bool": "bool",
+        "varchar": "string",
+    }
+)
+
+COLUMNS_SQL = """
+SELECT column_name, data_type, is_nullable = 'YES', column_default IS NOT NULL
+FROM information_schema.columns
+WHERE table_schema = COALESCE(?, current_schema()) AND table_name = ? AND table_catalog = current_database()
+ORDER BY ordinal_position
+"""
+PK_SQL = """
+SELECT constraint_column_names FROM duckdb_constraints()
+WHERE schema_name = COALESCE(?, current_schema()) AND table_name = ? AND constraint_type = 'PRIMARY KEY'
+  AND database_name = current_database()
+"""
+
+
+class DuckDB(Dialect):
+    name = "duckdb"
+    quote = '"'
+    max_ident = 255
+    temp_create = "CREATE TEMP TABLE"
+    truncate_sql = "DELETE FROM {t}"
+    round_trip: dict[str, str] = {}  # noqa: RUF012 - every logical type comes back unchanged
+
+    def staging_schema(self, schema: str | None) -> str | None:
+        return "temp"  # the catalog of temporary objects: "temp"."t" never names a persistent table
+
+    def native(self, t: LogicalType, in_key: bool) -> tuple[str, str | None]:
+        if t.name == "decimal":
+            if t.precision > MAX_PRECISION:
+                return "DOUBLE", f"DuckDB DECIMAL holds at most {MAX_PRECISION} digits; stored as DOUBLE"
+            return f"DECIMAL({t.precision},{t.scale})", None
+        return _NATIVE[t.name], None
+
+    def to_logical(self, native: str) -> str:
+        text = native.strip().lower()
+        if text.endswith("]") or text.startswith(("struct", "map", "union")):
+            return "json"
+        m = re.match(r"^(decimal|numeric)\((\d+)(?:,\s*(\d+))?\)$", text)
+        if m:
+            return f"decimal({m.group(2)},{int(m.group(3) or 0)})"
+        if text in ("decimal", "numeric"):
+            return "decimal(18,3)"
+        return _BACK.get(text, "string")
+
+    def upsert_sql(self, target: str, cols: list[str], pk: list[str], staging: str) -> str:
+        q = self.quote_ident
+        names = ", ".join(q(c) for c in cols)
+        rest = [c for c in cols if c not in pk]
+        action = "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rest) if rest else "DO NOTHING"
+        keys = ", ".join(q(k) for k in pk)
+        return f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({keys}) {action}"
+
+    def introspect(self, conn: Any, schema: str | None, table: str) -> TableInfo | None:
+        rows = conn.execute(COLUMNS_SQL, [schema, table]).fetchall()
+        if not rows:
+            return None
+        pk_rows = conn.execute(PK_SQL, [schema, table]).fetchall()
+        pk = tuple(pk_rows[0][0]) if pk_rows else ()
+        return TableInfo(tuple(ExistingColumn(r[0], r[1], bool(r[2]), bool(r[3])) for r in rows), pk)
+
+
+DIALECT = DuckDB()
+quote_ident = DIALECT.quote_ident
+to_native = DIALECT.to_native
+to_logical = DIALECT.to_logical
+write_statements = DIALECT.write_statements
+check_existing = DIALECT.check_existing

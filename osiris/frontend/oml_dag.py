@@ -1,0 +1,105 @@
+"""The DAG rules the OML frontend checks: duplicate ids, unknown and self references in ``needs``, cycles.
+
+The ``build_dag`` pass may rely on these holding: OSR-E029 (duplicate id), OSR-E030 (unknown need), OSR-E031
+(self reference) and OSR-E032 (cycle) are reported here only. Cycles include the implicit edge of OML.md (a
+``transform``/``write`` step without ``needs`` depends on the step above it).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from osiris.frontend.yaml_nodes import Doc
+from osiris.ir.diagnostics import did_you_mean
+from osiris.ir.span import Span
+
+CONSUMING_MODES = ("transform", "write")
+
+
+@attrs.frozen
+class StepRefs:
+    """What the DAG checks need to know of one step."""
+
+    id: str
+    id_span: Span
+    mode: str | None
+    needs: tuple[str, ...] | None
+    needs_spans: tuple[Span, ...]
+
+
+def check_dag(doc: Doc, steps: list[StepRefs]) -> None:
+    """Report every duplicate id, unknown or self reference, and each cycle once."""
+    first: dict[str, StepRefs] = {}
+    for step in steps:
+        if step.id in first:
+            doc.error(
+                "OSR-E029",
+                f"duplicate step id '{step.id}'",
+                step.id_span,
+                f"'{step.id}' is first defined at {first[step.id].id_span}",
+            )
+        else:
+            first[step.id] = step
+    edges: dict[str, list[tuple[str, Span]]] = {sid: [] for sid in first}
+    for index, step in enumerate(steps):
+        if first[step.id] is not step:
+            continue
+        if step.needs is None:
+            if step.mode in CONSUMING_MODES and index > 0:
+                edges[step.id].append((steps[index - 1].id, step.id_span))
+            continue
+        for need, span in zip(step.needs, step.needs_spans, strict=True):
+            if need == step.id:
+                doc.error("OSR-E031", f"step '{step.id}' needs itself", span)
+            elif need not in first:
+                hint = did_you_mean(need, first)
+                doc.error("OSR-E030", f"step '{step.id}' needs unknown step '{need}'", span, *([hint] if hint else []))
+            elif all(need != target for target, _ in edges[step.id]):
+                edges[step.id].append((need, span))
+    _report_cycles(doc, list(first), edges)
+
+
+def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[tuple[str, Span]]]) -> None:
+    """Peel off steps that cannot be on a cycle; walk the rest to find cycles, one report per cycle."""
+    alive = set(order)
+    while True:
+        _peel(alive, edges)
+        if not alive:
+            return
+        start = next(sid for sid in order if sid in alive)
+        path = [start]
+        where: dict[str, int] = {start: 0}
+        spans: list[Span] = []
+        while True:
+            target, span = next((t, s) for t, s in edges[path[-1]] if t in alive)
+            spans.append(span)
+            if target in where:
+                cycle = [*path[where[target] :], target]
+                doc.error(
+                    "OSR-E032",
+                    f"dependency cycle: {' -> '.join(cycle)}",
+                    spans[-1],
+                    "each step needs the next one; remove one of these needs",
+                )
+                alive -= set(cycle)
+                break
+            where[target] = len(path)
+            path.append(target)
+
+
+def _peel(alive: set[str], edges: dict[str, list[tuple[str, Span]]]) -> None:
+    """Remove the steps that cannot be on a cycle: repeatedly, those with no dependency left among ``alive``."""
+    remaining = {sid: sum(t in alive for t, _ in edges[sid]) for sid in alive}
+    users: dict[str, list[str]] = {sid: [] for sid in alive}
+    for sid in alive:
+        for target, _ in edges[sid]:
+            if target in alive:
+                users[target].append(sid)
+    ready = [sid for sid, count in remaining.items() if count == 0]
+    while ready:
+        sid = ready.pop()
+        alive.discard(sid)
+        for user in users[sid]:
+            remaining[user] -= 1
+            if remaining[user] == 0:
+                ready.append(user)

@@ -8,7 +8,7 @@ Config values are typed nodes, and the two kinds of embedded reference are parse
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import attrs
 
@@ -161,6 +161,24 @@ class Input:
 
 
 @attrs.frozen
+class Column:
+    """One output column: ``type`` is a logical type string (docs/ddl.md: ``int64``, ``decimal(12,2)``...)."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    span: Span | None = _span
+
+
+@attrs.frozen
+class Schema:
+    """A step's output columns; ``source`` says where they came from: declared, lock, csv or sql."""
+
+    columns: tuple[Column, ...] = ()
+    source: str = ""
+
+
+@attrs.frozen
 class Step:
     """One step. ``needs`` is None when the file gave none (the implicit rule of OML.md applies) and ``()`` for a
     declared root. ``inputs`` and the resolved fields are filled by passes."""
@@ -177,6 +195,9 @@ class Step:
     needs_spans: tuple[Span | None, ...] = attrs.field(default=(), eq=False, repr=False)
     # Filled by passes ------------------------------------------------------------------------
     inputs: tuple[Input, ...] = ()
+    schema: Schema | None = None  # infer_schemas; None = unknown until run time
+    # plan_ddl, writers only: the write plan of docs/ddl.md as plain JSON data (never mutated; not hashed)
+    write: dict[str, Any] | None = attrs.field(default=None, hash=False)
 
 
 @attrs.frozen

@@ -10,7 +10,8 @@ import importlib
 from collections.abc import Callable
 
 from osiris.ir import Diagnostic, Pipeline
-from osiris.ir.diagnostics import has_errors
+from osiris.ir.diagnostics import error, has_errors
+from osiris.ir.verify import verify
 from osiris.passes.base import Pass, PassContext, PassResult
 
 
@@ -24,7 +25,15 @@ def _lazy(module: str) -> Callable[[], Pass]:
 
 
 # The order is the contract (DESIGN.md). Later passes may rely on what earlier ones established.
-PASS_NAMES: tuple[str, ...] = ()
+PASS_NAMES: tuple[str, ...] = (
+    "resolve_params",
+    "bind_components",
+    "build_dag",
+    "validate_config",
+    "redact_secrets",
+    "collect_requirements",
+    "fingerprint",
+)
 
 PASSES: dict[str, Callable[[], Pass]] = {name.replace("_", "-"): _lazy(name) for name in PASS_NAMES}
 
@@ -39,12 +48,21 @@ def run_passes(
     """Run the passes in order, stopping after the first that reports an error (later passes assume valid IR).
 
     ``until`` stops after the named pass; ``after(name, ir)`` is called after each pass (``--print-ir-after``).
+    The IR is verified after every pass (osiris/ir/verify.py); a failure there is a compiler bug (OSR-E009).
     """
     diagnostics: list[Diagnostic] = []
+    done: list[str] = []
     for name, load in PASSES.items():
         result = load()(pipeline, ctx)
         diagnostics += result.diagnostics
         if has_errors(result.diagnostics):
+            return PassResult(pipeline, tuple(diagnostics))
+        done.append(name)
+        problems = verify(result.pipeline, done)
+        if problems:
+            diagnostics.append(
+                error("OSR-E009", f"internal compiler error: pass '{name}' produced invalid IR", None, *problems)
+            )
             return PassResult(pipeline, tuple(diagnostics))
         pipeline = result.pipeline
         if after is not None:

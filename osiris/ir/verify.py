@@ -1,0 +1,83 @@
+"""The IR verifier: internal invariants a pass may assume and must keep. Problems here are compiler bugs.
+
+``verify(pipeline)`` checks what holds at every stage; ``passes_run`` adds what later stages promise (after
+``resolve-params`` no placeholder is left; after ``build-dag`` every step has effective ``needs`` and an order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+
+from osiris.ir import nodes
+
+
+def _placeholders(value: nodes.Value, path: str) -> Iterator[str]:
+    match value:
+        case nodes.ParamRef() | nodes.Template():
+            yield path
+        case nodes.List():
+            for i, item in enumerate(value.items):
+                yield from _placeholders(item, f"{path}/{i}")
+        case nodes.Map():
+            for entry in value.entries:
+                yield from _placeholders(entry.value, f"{path}/{entry.key}")
+
+
+def _values(value: object, path: str) -> Iterator[str]:
+    """Every node in a config is an IR value (no raw Python data slipped in)."""
+    if not isinstance(value, nodes.VALUE_TYPES):
+        yield f"{path}: not an IR value: {type(value).__name__}"
+        return
+    if isinstance(value, nodes.List):
+        for i, item in enumerate(value.items):
+            yield from _values(item, f"{path}/{i}")
+    elif isinstance(value, nodes.Map):
+        keys = [e.key for e in value.entries]
+        if len(set(keys)) != len(keys):
+            yield f"{path}: duplicate keys"
+        for entry in value.entries:
+            yield from _values(entry.value, f"{path}/{entry.key}")
+    elif isinstance(value, nodes.Template) and not all(isinstance(p, nodes.Str | nodes.ParamRef) for p in value.parts):
+        yield f"{path}: template part is neither text nor a placeholder"
+
+
+def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = ()) -> list[str]:
+    """Internal problems of ``pipeline`` (empty when it is well formed for the stage ``passes_run`` reached)."""
+    problems: list[str] = []
+    ids = [s.id for s in pipeline.steps]
+    if len(set(ids)) != len(ids):
+        problems.append(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+    known = set(ids)
+    for step in pipeline.steps:
+        problems += _values(step.config, f"steps/{step.id}/config")
+        for need in step.needs or ():
+            if need not in known:
+                problems.append(f"step {step.id!r} needs unknown step {need!r}")
+            if need == step.id:
+                problems.append(f"step {step.id!r} needs itself")
+        names = [i.name for i in step.inputs]
+        if len(set(names)) != len(names):
+            problems.append(f"step {step.id!r} has duplicate input names {names}")
+        for inp in step.inputs:
+            if inp.step not in (step.needs or ()):
+                problems.append(f"step {step.id!r} has input {inp.name!r} from {inp.step!r}, which it does not need")
+        if "resolve-params" in passes_run:
+            problems += [
+                f"unresolved placeholder at {p}" for p in _placeholders(step.config, f"steps/{step.id}/config")
+            ]
+        if "build-dag" in passes_run and step.needs is None:
+            problems.append(f"step {step.id!r} has no effective needs after build-dag")
+    if pipeline.order:
+        if sorted(pipeline.order) != sorted(ids):
+            problems.append(f"order {list(pipeline.order)} is not a permutation of the step ids")
+        else:
+            seen: set[str] = set()
+            for sid in pipeline.order:
+                found = pipeline.step(sid)
+                late = [n for n in (found.needs if found else None) or () if n not in seen]
+                if late:
+                    problems.append(f"order puts {sid!r} before what it needs: {late}")
+                seen.add(sid)
+    elif "build-dag" in passes_run and pipeline.steps:
+        problems.append("no order after build-dag")
+    return problems

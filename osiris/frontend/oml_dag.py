@@ -27,6 +27,15 @@ class StepRefs:
     needs_spans: tuple[Span, ...]
 
 
+@attrs.frozen
+class Edge:
+    """``source needs target``: written in ``needs`` (explicit) or the implicit step-above rule."""
+
+    target: str
+    span: Span
+    explicit: bool
+
+
 def check_dag(doc: Doc, steps: list[StepRefs]) -> None:
     """Report every duplicate id, unknown or self reference, and each cycle once."""
     first: dict[str, StepRefs] = {}
@@ -40,13 +49,13 @@ def check_dag(doc: Doc, steps: list[StepRefs]) -> None:
             )
         else:
             first[step.id] = step
-    edges: dict[str, list[tuple[str, Span]]] = {sid: [] for sid in first}
+    edges: dict[str, list[Edge]] = {sid: [] for sid in first}
     for index, step in enumerate(steps):
         if first[step.id] is not step:
             continue
         if step.needs is None:
             if step.mode in CONSUMING_MODES and index > 0:
-                edges[step.id].append((steps[index - 1].id, step.id_span))
+                edges[step.id].append(Edge(steps[index - 1].id, step.id_span, explicit=False))
             continue
         for need, span in zip(step.needs, step.needs_spans, strict=True):
             if need == step.id:
@@ -54,13 +63,14 @@ def check_dag(doc: Doc, steps: list[StepRefs]) -> None:
             elif need not in first:
                 hint = did_you_mean(need, first)
                 doc.error("OSR-E030", f"step '{step.id}' needs unknown step '{need}'", span, *([hint] if hint else []))
-            elif all(need != target for target, _ in edges[step.id]):
-                edges[step.id].append((need, span))
+            elif all(need != edge.target for edge in edges[step.id]):
+                edges[step.id].append(Edge(need, span, explicit=True))
     _report_cycles(doc, list(first), edges)
 
 
-def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[tuple[str, Span]]]) -> None:
-    """Peel off steps that cannot be on a cycle; walk the rest to find cycles, one report per cycle."""
+def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[Edge]]) -> None:
+    """Peel off steps that cannot be on a cycle; walk the rest to find cycles, one report per cycle, placed at the
+    first explicit ``needs`` entry of the cycle."""
     alive = set(order)
     while True:
         _peel(alive, edges)
@@ -68,33 +78,34 @@ def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[tuple[str, 
             return
         start = next(sid for sid in order if sid in alive)
         path = [start]
-        where: dict[str, int] = {start: 0}
-        spans: list[Span] = []
+        taken: list[Edge] = []
         while True:
-            target, span = next((t, s) for t, s in edges[path[-1]] if t in alive)
-            spans.append(span)
-            if target in where:
-                cycle = [*path[where[target] :], target]
-                doc.error(
-                    "OSR-E032",
-                    f"dependency cycle: {' -> '.join(cycle)}",
-                    spans[-1],
-                    "each step needs the next one; remove one of these needs",
-                )
+            edge = next(e for e in edges[path[-1]] if e.target in alive)
+            if edge.target in path:
+                at = path.index(edge.target)
+                cycle, cycle_edges = [*path[at:], edge.target], [*taken[at:], edge]
+                where = next((e for e in cycle_edges if e.explicit), cycle_edges[-1])
+                notes = ["each step needs the next one; remove one of these needs"]
+                notes += [
+                    f"'{source}' has no needs, so it depends on the step above it, '{e.target}'"
+                    for source, e in zip(cycle, cycle_edges, strict=False)
+                    if not e.explicit
+                ]
+                doc.error("OSR-E032", f"dependency cycle: {' -> '.join(cycle)}", where.span, *notes)
                 alive -= set(cycle)
                 break
-            where[target] = len(path)
-            path.append(target)
+            taken.append(edge)
+            path.append(edge.target)
 
 
-def _peel(alive: set[str], edges: dict[str, list[tuple[str, Span]]]) -> None:
+def _peel(alive: set[str], edges: dict[str, list[Edge]]) -> None:
     """Remove the steps that cannot be on a cycle: repeatedly, those with no dependency left among ``alive``."""
-    remaining = {sid: sum(t in alive for t, _ in edges[sid]) for sid in alive}
+    remaining = {sid: sum(e.target in alive for e in edges[sid]) for sid in alive}
     users: dict[str, list[str]] = {sid: [] for sid in alive}
     for sid in alive:
-        for target, _ in edges[sid]:
-            if target in alive:
-                users[target].append(sid)
+        for edge in edges[sid]:
+            if edge.target in alive:
+                users[edge.target].append(sid)
     ready = [sid for sid, count in remaining.items() if count == 0]
     while ready:
         sid = ready.pop()

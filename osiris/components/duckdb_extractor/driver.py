@@ -1,0 +1,63 @@
+"""duckdb.extractor: stream a table or a query of a DuckDB database file in Arrow batches.
+
+The file is ``path`` (config) or the connection's ``path``, relative to the base directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.files import resolve_path
+
+
+def database_path(ctx: StepContext) -> Path:
+    value = ctx.config.get("path") or (ctx.connection or {}).get("path")
+    if not value:
+        raise StepError("no DuckDB database: give `path` in the config or in the @duckdb connection")
+    return resolve_path(ctx, str(value))
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Driver:
+    def __init__(self, step: Mapping[str, Any], ctx: StepContext):
+        self.step = step
+        self.ctx = ctx
+
+    def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
+        cfg = self.ctx.config
+        path = database_path(self.ctx)
+        if not path.is_file():
+            raise StepError(f"DuckDB database '{path.name}' does not exist (looked at {path})")
+        if cfg.get("query"):
+            sql = str(cfg["query"])
+        else:
+            cols = ", ".join(quote(c) for c in cfg.get("columns") or []) or "*"
+            sql = f"SELECT {cols} FROM {quote(str(cfg.get('schema') or 'main'))}.{quote(str(cfg['table']))}"
+        con = duckdb.connect(str(path))
+        try:
+            out = con.sql(sql).to_arrow_reader(int(cfg.get("batch_size") or self.ctx.batch_size))
+        except duckdb.Error as exc:
+            con.close()
+            raise StepError(f"DuckDB '{path.name}': {exc}") from None
+        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out, path.name))
+
+    def _stream(self, con: Any, out: pa.RecordBatchReader, name: str) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                try:
+                    yield out.read_next_batch()
+                except StopIteration:
+                    return
+                except duckdb.Error as exc:
+                    raise StepError(f"DuckDB '{name}': {exc}") from None
+        finally:
+            con.close()

@@ -1,0 +1,82 @@
+"""duckdb.processor: one SQL query over the upstream streams, its result streamed back in Arrow batches.
+
+Each input is visible under the plan's names (``df_<id>``, ``input_df``). An input the query names once is a view
+over its Arrow stream (nothing is copied); an input named more than once (self joins, several CTEs) is first
+loaded into a DuckDB temp table, which DuckDB spills to the run's temp folder past its memory limit, because a
+stream can be read only once. Aliases of one upstream share one stream.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from osiris.runtime.driver import StepContext, StepError
+
+
+def references(query: str, name: str) -> int:
+    """How often ``name`` appears as an identifier in ``query`` (bare or double-quoted, any case)."""
+    return len(re.findall(rf'(?<![\w."]){re.escape(name)}(?![\w"])|"{re.escape(name)}"', query, re.IGNORECASE))
+
+
+class Driver:
+    def __init__(self, step: Mapping[str, Any], ctx: StepContext):
+        self.step = step
+        self.ctx = ctx
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        tmp = self.ctx.run_dir / "tmp" / f"duckdb-{self.ctx.step_id}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(config={"temp_directory": str(tmp)})
+        limit_mb = max(64, self.ctx.memory_budget // (1024 * 1024))
+        con.execute(f"SET memory_limit = '{limit_mb}MB'")
+        con.execute("SET preserve_insertion_order = true")
+        return con
+
+    def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
+        query = str(self.ctx.config["query"])
+        con = self._connect()
+        groups: dict[int, list[str]] = {}
+        for name, reader in inputs.items():
+            groups.setdefault(id(reader), []).append(name)
+        try:
+            for names in groups.values():
+                reader = inputs[names[0]]
+                uses = sum(references(query, n) for n in names)
+                source = f"__osiris_src_{len(names)}_{names[0]}"
+                if uses > 1:
+                    con.register(source, reader)
+                    con.execute(f'CREATE TEMP TABLE "{names[0]}" AS SELECT * FROM "{source}"')
+                    con.unregister(source)
+                else:
+                    con.register(names[0], reader)
+                for alias in names[1:]:
+                    con.execute(f'CREATE TEMP VIEW "{alias}" AS SELECT * FROM "{names[0]}"')
+            result = con.sql(query)
+            if result is None:
+                raise StepError("the query returns no rows (it must be a SELECT)")
+            out = result.to_arrow_reader(self.ctx.batch_size)
+        except duckdb.Error as exc:
+            con.close()
+            raise StepError(f"SQL error: {exc}") from None
+        except BaseException:
+            con.close()
+            raise
+        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out))
+
+    def _stream(self, con: duckdb.DuckDBPyConnection, out: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                try:
+                    batch = out.read_next_batch()
+                except StopIteration:
+                    return
+                except (duckdb.Error, pa.ArrowException) as exc:
+                    raise StepError(f"SQL error: {exc}") from None
+                yield batch
+        finally:
+            con.close()

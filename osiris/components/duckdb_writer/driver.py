@@ -1,0 +1,93 @@
+"""duckdb.writer: load the input into a table of a DuckDB database file in ONE transaction (docs/ddl.md).
+
+It runs the plan's ``write`` object: ``check_existing`` (create / add columns / refuse), ``statements.prepare``,
+a bulk insert of the Arrow stream into ``load_table``, ``statements.finalize``, COMMIT; any error rolls everything
+back, so the target is as it was. When the plan's ``columns`` are null (schema unknown at build time) the plan is
+completed at run time from the input's Arrow schema with ``osiris.dialects``. Executed statements are reported as
+a ``ddl`` event (recorded in the run directory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from osiris import dialects
+from osiris.components.duckdb_extractor.driver import database_path
+from osiris.runtime.driver import StepContext, StepError
+
+
+class Driver:
+    def __init__(self, step: Mapping[str, Any], ctx: StepContext):
+        self.step = step
+        self.ctx = ctx
+
+    def _plan(self, schema: pa.Schema) -> dict[str, Any]:
+        cfg = self.ctx.config
+        write = dict(self.step.get("write") or {})
+        target = write.get("target") or {"schema": cfg.get("schema"), "table": cfg.get("table")}
+        columns = write.get("columns")
+        if columns is not None and write.get("statements") is not None:
+            return write
+        try:
+            return dialects.plan_write(
+                "duckdb",
+                {"schema": target.get("schema"), "table": target.get("table")},
+                write.get("mode") or cfg.get("write_mode", "append"),
+                columns if columns is not None else dialects.columns_from_arrow(schema),
+                write.get("primary_key", cfg.get("primary_key")),
+                schema_evolution=write.get("schema_evolution") or cfg.get("schema_evolution", "fail"),
+                create_if_missing=write.get("create_if_missing", cfg.get("create_if_missing", True)),
+            )
+        except dialects.PlanError as exc:
+            raise StepError(f"cannot plan the write: {exc}") from None
+
+    def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
+        readers = {id(r): r for r in inputs.values()}
+        if len(readers) != 1:
+            raise StepError(f"a DuckDB writer takes exactly one input (got {len(readers)})")
+        reader = next(iter(readers.values()))
+        plan = self._plan(reader.schema)
+        path = database_path(self.ctx)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = plan["target"]["qualified"]
+        executed: list[str] = []
+        con = duckdb.connect(str(path))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            check = dialects.check_existing("duckdb", con, plan)
+            if check.status in ("incompatible", "missing"):
+                raise StepError(check.message)
+            for sql in [*check.statements, *plan["statements"]["prepare"]]:
+                con.execute(sql)
+                executed.append(sql)
+            names = [f.name for f in reader.schema]
+            load_cols = list(plan["load_columns"])
+            if set(load_cols) - set(names):
+                raise StepError(f"input lacks columns {sorted(set(load_cols) - set(names))} of {target}")
+            cols = ", ".join('"' + c.replace('"', '""') + '"' for c in load_cols)
+            con.register("__osiris_input", pa.RecordBatchReader.from_batches(reader.schema, self._count(reader)))
+            con.execute(f"INSERT INTO {plan['load_table']['qualified']} ({cols}) SELECT {cols} FROM __osiris_input")
+            con.unregister("__osiris_input")
+            for sql in plan["statements"]["finalize"]:
+                con.execute(sql)
+                executed.append(sql)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            con.close()
+            if isinstance(exc, duckdb.Error):
+                raise StepError(f"DuckDB {path.name} {target}: {exc}") from None
+            raise
+        con.close()
+        self.ctx.event("ddl", {"statements": executed, "target": target, "database": path.name})
+
+    def _count(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            self.ctx.progress(batch.num_rows, batch.nbytes)
+            yield batch

@@ -1,0 +1,202 @@
+"""``run_plan``: preflight (connections, secrets, drivers), then the run directory, the scheduler and the status.
+
+Preflight problems (bad connections file, unknown alias, unset variable, missing driver) raise ``RunError`` before
+anything runs or is written (exit 2). Step failures are recorded in the run directory and returned (exit 1).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from osiris.runtime.connections import Connections, find_file, resolve_secrets
+from osiris.runtime.driver import StepContext
+from osiris.runtime.errors import RunError
+from osiris.runtime.redact import Redactor
+from osiris.runtime.rundir import RunDir
+from osiris.runtime.scheduler import Scheduler, StepState, load_driver
+from osiris.runtime.streams import MemoryBudget
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+@attrs.define
+class RunOptions:
+    base_dir: Path = attrs.field(factory=Path.cwd)
+    runs_dir: Path = Path("runs")
+    connections: str | None = None
+    jobs: int = 4
+    memory_budget: int = 256 * 1024 * 1024
+    batch_size: int = 100_000
+    env: dict[str, str] | None = None  # default: a copy of os.environ (.env files are loaded into the copy)
+    listeners: list[Listener] = attrs.field(factory=list)  # get every event (already redacted)
+    watch: Callable[[Mapping[str, StepState]], None] | None = None  # gets the live step states (for displays)
+
+
+@attrs.define
+class RunResult:
+    ok: bool
+    run_id: str
+    run_dir: Path
+    status: dict[str, Any]
+    redactor: Redactor
+
+
+def _markers_to_connection(config: Any, refs: set[str]) -> None:
+    if isinstance(config, dict):
+        secret = config.get("$secret")
+        if isinstance(secret, dict) and secret.get("connection"):
+            refs.add(str(secret["connection"]))
+        for v in config.values():
+            _markers_to_connection(v, refs)
+    elif isinstance(config, list):
+        for v in config:
+            _markers_to_connection(v, refs)
+
+
+def _split_ref(ref: str) -> tuple[str, str | None]:
+    family, _, alias = ref.removeprefix("@").partition(".")
+    return family, alias or None
+
+
+def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
+    """Execute a validated plan (``plan.validate_plan``) and return its status."""
+    redactor = Redactor()
+    env = dict(os.environ if options.env is None else options.env)
+    base_dir = options.base_dir.resolve()
+    steps = list(plan["steps"])
+    needs_connections = any(s.get("connection") for s in steps)
+    refs: set[str] = set()
+    for s in steps:
+        _markers_to_connection(s.get("config", {}), refs)
+    needs_connections |= bool(refs)
+    path = find_file(options.connections, base_dir, env)
+    if needs_connections and path is None:
+        raise RunError(
+            "OSR-E310",
+            "the plan uses connections but no osiris_connections.yaml was found "
+            "(looked at --connections, $OSIRIS_HOME, the base directory and the working directory)",
+        )
+    conns = Connections.load(path, env, redactor)
+
+    def resolve_ref(ref: str) -> dict[str, Any]:
+        return conns.resolve(*_split_ref(ref))
+
+    resolved: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+    drivers: dict[str, Any] = {}
+    for s in steps:
+        conn_ref = s.get("connection")
+        connection = conns.resolve(conn_ref["family"], conn_ref.get("alias")) if conn_ref else None
+        config = resolve_secrets(copy.deepcopy(s.get("config", {})), connection, env, redactor, resolve_ref)
+        resolved[s["id"]] = (config, connection)
+        drivers[s["id"]] = load_driver(s["driver"])
+
+    run = RunDir(options.runs_dir, plan["pipeline"]["name"], redactor)
+    budget = MemoryBudget(options.memory_budget)
+    started = time.time()
+
+    def emit(kind: str, **data: Any) -> dict[str, Any]:
+        record = run.event(kind, **data)
+        for listener in options.listeners:
+            listener(record)
+        return record
+
+    scheduler_box: list[Scheduler] = []
+    contexts: dict[str, StepContext] = {}
+    for s in steps:
+        sid = s["id"]
+        config, connection = resolved[sid]
+        run.write_json(f"steps/{sid}/config.json", s.get("config", {}))  # the plan's config: markers, no values
+        contexts[sid] = StepContext(
+            step_id=sid,
+            config=config,
+            connection=connection,
+            run_dir=run.path,
+            base_dir=base_dir,
+            batch_size=options.batch_size,
+            memory_budget=options.memory_budget,
+            progress=_progress(sid, scheduler_box),
+            event=_step_event(sid, run, emit),
+        )
+    total = len(steps)
+    emit(
+        "run_start",
+        step=None,
+        pipeline=plan["pipeline"]["name"],
+        run_id=run.run_id,
+        steps=total,
+        rows=0,
+        bytes=0,
+        duration_ms=0,
+    )
+    scheduler = Scheduler(
+        plan, contexts, drivers, jobs=options.jobs, budget=budget, spill_dir=run.tmp, emit=emit, redact=redactor.text
+    )
+    scheduler_box.append(scheduler)
+    if options.watch is not None:
+        options.watch(scheduler.state)
+    states = scheduler.run()
+    failed = [sid for sid in scheduler.order if states[sid].status == "failed"]
+    duration_ms = int((time.time() - started) * 1000)
+    status = {
+        "ok": not failed,
+        "pipeline": plan["pipeline"]["name"],
+        "run_id": run.run_id,
+        "duration_ms": duration_ms,
+        "failed_steps": failed,
+        "error": states[failed[0]].error if failed else None,
+        "memory_peak_bytes": budget.peak,
+        "steps": {
+            sid: {
+                "status": states[sid].status,
+                "component": states[sid].component,
+                "error": states[sid].error,
+                **states[sid].counters(),
+            }
+            for sid in scheduler.order
+        },
+    }
+    for sid in scheduler.order:
+        for key in ("rows_in", "rows_out", "bytes_in", "bytes_out", "duration_ms"):
+            run.metric(key, states[sid].counters()[key], step=sid)
+    run.metric("memory_budget_peak_bytes", budget.peak, step=None)
+    emit(
+        "run_complete",
+        step=None,
+        ok=not failed,
+        failed_steps=failed,
+        duration_ms=duration_ms,
+        rows=sum(st.rows_out for st in states.values()),
+        bytes=sum(st.bytes_out for st in states.values()),
+    )
+    run.write_json("status.json", status)
+    run.close()
+    return RunResult(not failed, run.run_id, run.path, redactor.data(status), redactor)
+
+
+def _progress(sid: str, box: list[Scheduler]) -> Callable[[int, int], None]:
+    def progress(rows: int, nbytes: int) -> None:
+        if box:
+            st = box[0].state[sid]
+            with st.lock:
+                st.rows_written += rows
+
+    return progress
+
+
+def _step_event(sid: str, run: RunDir, emit: Callable[..., dict[str, Any]]) -> Callable[[str, Mapping[str, Any]], None]:
+    def event(kind: str, data: Mapping[str, Any]) -> None:
+        if kind == "ddl":
+            statements = [str(x) for x in data.get("statements", [])]
+            path = run.path / "ddl" / f"{sid}.sql"
+            previous = path.read_text(encoding="utf-8") if path.exists() else ""
+            run.write_text(f"ddl/{sid}.sql", previous + "".join(f"{x.rstrip().rstrip(';')};\n" for x in statements))
+        emit(kind, step=sid, **{k: v for k, v in data.items() if k != "step"})
+
+    return event

@@ -1,0 +1,251 @@
+"""The scheduler: runs a validated plan's steps as threads, streaming batches between them.
+
+A step starts when a slot is free (at most ``jobs`` steps run at once), every step it reads from has started,
+and every other step it ``needs`` has finished. Producers never block (channels spill), so a consumer waiting
+for batches always waits on a running step: no deadlock at any ``jobs``. A failed step stops its dependents:
+those not started are skipped, those already reading get ``UpstreamFailed`` and are reported as skipped too;
+independent branches carry on. The run fails (exit 1) when any step failed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+
+from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.errors import RunError
+from osiris.runtime.streams import Channel, MemoryBudget, UpstreamFailed, pump
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+@attrs.define
+class StepState:
+    id: str
+    component: str
+    status: str = "pending"  # pending | running | ok | failed | skipped
+    rows_in: int = 0
+    rows_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    rows_written: int = 0
+    started: float = 0.0
+    ended: float = 0.0
+    error: str | None = None
+    lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
+
+    @property
+    def duration_ms(self) -> int:
+        if not self.started:
+            return 0
+        return int(((self.ended or time.monotonic()) - self.started) * 1000)
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "rows_written": self.rows_written,
+            "duration_ms": self.duration_ms,
+        }
+
+
+def load_driver(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise RunError("OSR-E320", f"cannot load driver '{path}': {type(exc).__name__}: {exc}") from None
+
+
+def target_of(step: Mapping[str, Any]) -> str | None:
+    """A short human name for what a step reads or writes (for error messages)."""
+    write = step.get("write") or {}
+    target = write.get("target")
+    if isinstance(target, dict):
+        return ".".join(str(target[k]) for k in ("schema", "table") if target.get(k))
+    if isinstance(target, str):
+        return target
+    config = step.get("config") or {}
+    for key in ("path", "table", "query"):
+        value = config.get(key)
+        if isinstance(value, str):
+            return value if len(value) <= 60 else value[:57] + "..."
+    return None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        plan: Mapping[str, Any],
+        contexts: Mapping[str, StepContext],
+        drivers: Mapping[str, Any],
+        *,
+        jobs: int,
+        budget: MemoryBudget,
+        spill_dir: Path,
+        emit: Callable[..., dict[str, Any]],
+        redact: Callable[[str], str],
+    ):
+        self.steps = {s["id"]: s for s in plan["steps"]}
+        self.order = [s["id"] for s in plan["steps"]]
+        self.contexts = contexts
+        self.drivers = drivers
+        self.jobs = max(1, jobs)
+        self.budget = budget
+        self.emit = emit
+        self.redact = redact
+        self.state = {sid: StepState(sid, self.steps[sid]["component"]) for sid in self.order}
+        self.cond = threading.Condition()
+        self.channels: dict[str, list[Channel]] = {sid: [] for sid in self.order}  # producer -> its channels
+        self.inputs: dict[str, dict[str, Channel]] = {sid: {} for sid in self.order}  # consumer -> producer -> ch
+        for sid in self.order:
+            for inp in self.steps[sid].get("inputs", []):
+                producer = inp["step"]
+                if producer not in self.inputs[sid]:
+                    ch = Channel(producer, budget, spill_dir, self._reader_counter(sid))
+                    self.inputs[sid][producer] = ch
+                    self.channels[producer].append(ch)
+
+    def _reader_counter(self, sid: str) -> Callable[[int, int], None]:
+        def count(rows: int, nbytes: int) -> None:
+            st = self.state[sid]
+            with st.lock:
+                st.rows_in += rows
+                st.bytes_in += nbytes
+
+        return count
+
+    # ------------------------------------------------------------------------------------------------ planning
+    def _blocked_by(self, sid: str) -> str | None:
+        for need in self.steps[sid].get("needs", []):
+            if self.state[need].status in ("failed", "skipped"):
+                return need
+        return None
+
+    def _ready(self, sid: str) -> bool:
+        readers = self.inputs[sid]
+        for need in self.steps[sid].get("needs", []):
+            status = self.state[need].status
+            if need in readers and status == "pending":
+                return False
+            if need not in readers and status != "ok":
+                return False
+        return True
+
+    def run(self) -> dict[str, StepState]:
+        threads: list[threading.Thread] = []
+        with self.cond:
+            while True:
+                pending = [s for s in self.order if self.state[s].status == "pending"]
+                running = sum(1 for s in self.order if self.state[s].status == "running")
+                if not pending and running == 0:
+                    break
+                progressed = False
+                for sid in pending:
+                    blocker = self._blocked_by(sid)
+                    if blocker is not None:
+                        self._skip(sid, blocker)
+                        progressed = True
+                    elif running < self.jobs and self._ready(sid):
+                        self.state[sid].status = "running"
+                        self.state[sid].started = time.monotonic()
+                        running += 1
+                        t = threading.Thread(target=self._run_step, args=(sid,), name=f"step-{sid}", daemon=True)
+                        threads.append(t)
+                        t.start()
+                        progressed = True
+                if not progressed:
+                    self.cond.wait()
+        for t in threads:
+            t.join()
+        return self.state
+
+    def _skip(self, sid: str, blocker: str) -> None:
+        st = self.state[sid]
+        st.status = "skipped"
+        st.error = f"skipped because step '{blocker}' did not complete"
+        for ch in self.channels[sid]:
+            ch.close(failed=True)
+        self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
+
+    # ------------------------------------------------------------------------------------------------ one step
+    def _run_step(self, sid: str) -> None:
+        step, st, ctx = self.steps[sid], self.state[sid], self.contexts[sid]
+        self.emit("step_start", step=sid, component=step["component"], mode=step["mode"], **st.counters())
+        readers: dict[str, pa.RecordBatchReader] = {}
+        try:
+            for producer, ch in self.inputs[sid].items():
+                reader = ch.reader()
+                for inp in step.get("inputs", []):
+                    if inp["step"] == producer:
+                        readers[inp["name"]] = reader  # aliases of one upstream share one reader
+            driver = self.drivers[sid](step, ctx)
+            out = driver.run(readers)
+            if out is not None:
+                pump(out, self.channels[sid], self._writer_counter(st))
+            elif self.channels[sid]:
+                raise StepError(f"step '{sid}' produced no output but {len(self.channels[sid])} step(s) read it")
+        except BaseException as exc:
+            with self.cond:
+                upstream = self._failed_upstream(sid)
+                st.ended = time.monotonic()
+                if upstream is not None or isinstance(exc, UpstreamFailed):
+                    st.status = "skipped"
+                    st.error = f"stopped because upstream step '{upstream or getattr(exc, 'step_id', '?')}' failed"
+                    self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
+                else:
+                    st.status = "failed"
+                    st.error = self.describe(sid, exc)
+                    self.emit("step_error", step=sid, code="OSR-E330", error=st.error, **st.counters())
+                for ch in self.channels[sid]:  # after the status: a reader that wakes up sees why
+                    ch.close(failed=True)
+                self.cond.notify_all()
+            return
+        finally:
+            for ch in self.inputs[sid].values():
+                ch.abandon()
+        with self.cond:
+            st.ended = time.monotonic()
+            for ch in self.channels[sid]:
+                ch.close()
+            st.status = "ok"
+            self.emit("step_complete", step=sid, **st.counters())
+            self.cond.notify_all()
+
+    def _writer_counter(self, st: StepState) -> Callable[[int, int], None]:
+        def count(rows: int, nbytes: int) -> None:
+            with st.lock:
+                st.rows_out += rows
+                st.bytes_out += nbytes
+
+        return count
+
+    def _failed_upstream(self, sid: str) -> str | None:
+        """A transitive upstream that failed (wait briefly: it marks itself failed before closing channels)."""
+        seen: set[str] = set()
+        todo = list(self.steps[sid].get("needs", []))
+        while todo:
+            need = todo.pop()
+            if need in seen:
+                continue
+            seen.add(need)
+            if self.state[need].status in ("failed", "skipped"):
+                return need
+            todo += self.steps[need].get("needs", [])
+        return None
+
+    def describe(self, sid: str, exc: BaseException) -> str:
+        step = self.steps[sid]
+        target = target_of(step)
+        where = f"step '{sid}' ({step['component']}" + (f", target {target})" if target else ")")
+        cause = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
+        return self.redact(f"{where} failed: {cause}")

@@ -1,0 +1,233 @@
+"""redact_secrets: no secret value survives in the IR; a literal secret in a pipeline is an error.
+
+A secret field is one the spec marks (``secrets``/``x-secret`` JSON pointers) or a top-level config key with a
+usual secret name (password, token, api_key, key, dsn, ...). Its value may be:
+
+- ``"${env.NAME}"`` (exactly) -> ``SecretRef("env", NAME)``: resolved from the environment at run time only;
+- ``"@family.alias"`` -> ``SecretRef("connection", field, ref)``: that field of the connection;
+- absent, null or ``""`` (nothing secret) -> unchanged;
+- anything else -> OSR-E180 at the value, masked in every rendering (``Diagnostic.redact``).
+
+Secret-looking text anywhere in a config string, SQL included, is an error at the precise sub-span: credentials in
+a URL (``scheme://user:pass@host``, OSR-E181), ``password=...`` in a connection string (OSR-E182), well-known
+token formats (JWTs, AWS/GitHub/Slack/Supabase keys, PEM private keys; OSR-E183). Secrets found are masked in the
+returned IR too, so even an erroneous pipeline never carries one.
+
+Before: ``{connection: "@mysql.db", password: "@mysql.db"}`` -> ``password: SecretRef(connection, password,
+@mysql.db)``; ``{password: hunter2}`` -> OSR-E180 ("move it into osiris_connections.yaml ...").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import attrs
+
+from osiris.ir import nodes
+from osiris.ir.diagnostics import Diagnostic, error
+from osiris.ir.span import Span
+from osiris.passes.base import PassContext, PassResult
+
+MASK = "********"
+SECRET_NAMES = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "token",
+        "access_token",
+        "refresh_token",
+        "auth_token",
+        "api_key",
+        "apikey",
+        "secret",
+        "client_secret",
+        "key",
+        "service_role_key",
+        "anon_key",
+        "dsn",
+        "pg_dsn",
+        "private_key",
+        "credentials",
+        "secret_access_key",
+        "access_key_id",
+        "connection_string",
+        "session_token",
+    }
+)
+SECRET_SUFFIXES = (
+    "_password",
+    "_passwd",
+    "_secret",
+    "_token",
+    "_api_key",
+    "_apikey",
+    "_private_key",
+    "_secret_key",
+    "_access_key",
+    "_credentials",
+    "_dsn",
+)
+ENV_REF = re.compile(r"^\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$")
+CONNECTION_REF = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
+# (code, what, pattern); group "s" is the secret part.
+PATTERNS = (
+    ("OSR-E181", "credentials in a URL", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:(?P<s>[^\s@/'\"]+)@")),
+    (
+        "OSR-E182",
+        "a password in a connection string",
+        re.compile(r"(?i)(?<![A-Za-z0-9_.])(?:password|passwd|pwd)\s*=\s*(?P<s>'[^']+'|\"[^\"]+\"|[^\s;'\",)]+)"),
+    ),
+    (
+        "OSR-E183",
+        "a token",
+        re.compile(
+            r"(?P<s>\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+            r"|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsbp_[A-Za-z0-9]{30,}"
+            r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$))"
+        ),
+    ),
+)
+FIX = 'move it into osiris_connections.yaml and use connection: "@{family}.<alias>"'
+ENV_FIX = 'or reference an environment variable: {key}: "${{env.NAME}}"'
+
+
+def is_secret_name(key: str) -> bool:
+    k = key.lower()
+    return k in SECRET_NAMES or k.endswith(SECRET_SUFFIXES)
+
+
+def _conn_string_context(text: str) -> bool:
+    return re.search(r"(?i)(?<![A-Za-z0-9_.])(?:host|user|dbname|server|uid|database)\s*=", text) is not None
+
+
+def find_secrets(text: str) -> Iterator[tuple[str, str, int, int]]:
+    """(code, what, start, end) of every secret-looking part of a string, placeholders excluded."""
+    for code, what, pattern in PATTERNS:
+        for m in pattern.finditer(text):
+            start, end = m.span("s")
+            value = text[start:end].strip("'\"")
+            if not value or value.startswith("${") or value == MASK:
+                continue
+            if code == "OSR-E182" and not _conn_string_context(text):
+                continue
+            yield code, what, start, end
+
+
+def sub_span(span: Span | None, token: str, sources: dict[str, str] | None) -> Span | None:
+    """The span of ``token`` inside the source text ``span`` covers (first occurrence); ``span`` when not found."""
+    if span is None or sources is None or span.file not in sources:
+        return span
+    lines = sources[span.file].splitlines(keepends=True)
+    if span.line > len(lines):
+        return span
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    text = "".join(lines)
+    begin = offsets[span.line - 1] + span.col - 1
+    finish = offsets[min(span.end_line, len(lines)) - 1] + span.end_col - 1
+    pos = text.find(token, begin, max(finish, begin))
+    if pos < 0:
+        return span
+    line = max(i for i in range(len(lines)) if offsets[i] <= pos) + 1
+    end = pos + len(token)
+    end_line = max(i for i in range(len(lines)) if offsets[i] <= max(end - 1, pos)) + 1
+    return Span(span.file, line, pos - offsets[line - 1] + 1, end_line, end - offsets[end_line - 1] + 1)
+
+
+@attrs.define
+class _Redactor:
+    family: str
+    step_id: str
+    sources: dict[str, str]
+    connection: nodes.ConnectionRef | None
+    diagnostics: list[Diagnostic] = attrs.field(factory=list)
+
+    def secret_field(self, key: str, value: nodes.Value, key_span: Span | None) -> nodes.Value:
+        if isinstance(value, nodes.SecretRef | nodes.Null) or (isinstance(value, nodes.Str) and value.value == ""):
+            return value
+        if isinstance(value, nodes.ConnectionRef):
+            return nodes.SecretRef("connection", key, value, value.span)
+        if isinstance(value, nodes.Str):
+            m = ENV_REF.match(value.value)
+            if m:
+                return nodes.SecretRef("env", m.group(1), None, value.span)
+            m = CONNECTION_REF.match(value.value)
+            if m:
+                return nodes.SecretRef("connection", key, nodes.ConnectionRef(m[1], m[2], value.span), value.span)
+        span = value.span or key_span
+        self.diagnostics.append(
+            error(
+                "OSR-E180",
+                f"inline secret in '{key}' of step '{self.step_id}'",
+                span,
+                FIX.format(family=self.family),
+                ENV_FIX.format(key=key),
+                redact=[span] if span else [],
+            )
+        )
+        return nodes.Null(value.span)
+
+    def scan(self, value: nodes.Value, key: str) -> nodes.Value:
+        if isinstance(value, nodes.Map):
+            return attrs.evolve(
+                value, entries=tuple(attrs.evolve(e, value=self.scan(e.value, e.key)) for e in value.entries)
+            )
+        if isinstance(value, nodes.List):
+            return attrs.evolve(value, items=tuple(self.scan(v, key) for v in value.items))
+        if isinstance(value, nodes.Str):
+            return attrs.evolve(value, value=self.scan_text(value.value, value.span, key))
+        if isinstance(value, nodes.Template):
+            text = "".join(p.value if isinstance(p, nodes.Str) else "" for p in value.parts)
+            list(self._report(text, value.span, key))
+            parts = tuple(
+                attrs.evolve(p, value=self.scan_text(p.value, None, key, report=False))
+                if isinstance(p, nodes.Str)
+                else p
+                for p in value.parts
+            )
+            return attrs.evolve(value, parts=parts)
+        return value
+
+    def scan_text(self, text: str, span: Span | None, key: str, *, report: bool = True) -> str:
+        found = list(self._report(text, span, key)) if report else list(find_secrets(text))
+        for _, _, start, end in sorted(found, key=lambda f: -f[2]):
+            text = text[:start] + MASK + text[end:]
+        return text
+
+    def _report(self, text: str, span: Span | None, key: str) -> Iterator[tuple[str, str, int, int]]:
+        for code, what, start, end in find_secrets(text):
+            where = sub_span(span, text[start:end], self.sources)
+            self.diagnostics.append(
+                error(
+                    code,
+                    f"{what} in '{key}' of step '{self.step_id}'",
+                    where,
+                    FIX.format(family=self.family) + " (the connection holds the credentials)",
+                    redact=[where] if where else [],
+                )
+            )
+            yield code, what, start, end
+
+
+def redact_secrets(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
+    diagnostics: list[Diagnostic] = []
+    steps = []
+    for step in pipeline.steps:
+        spec = ctx.registry.get(step.component)
+        marked = spec.secret_fields if spec else frozenset()
+        family = spec.family if spec else step.component.split(".", 1)[0]
+        conn = step.config.get("connection")
+        r = _Redactor(family, step.id, dict(ctx.sources), conn if isinstance(conn, nodes.ConnectionRef) else None)
+        entries = []
+        for entry in step.config.entries:
+            if entry.key in marked or is_secret_name(entry.key):
+                entries.append(attrs.evolve(entry, value=r.secret_field(entry.key, entry.value, entry.key_span)))
+            else:
+                entries.append(attrs.evolve(entry, value=r.scan(entry.value, entry.key)))
+        diagnostics += r.diagnostics
+        steps.append(attrs.evolve(step, config=attrs.evolve(step.config, entries=tuple(entries))))
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics))

@@ -1,0 +1,228 @@
+"""``python -m bench [--quick] [--only NAME] [--rows N]``: set up the data, run every benchmark interleaved against
+its references, write bench/results/latest.json (and the README's results section with ``--write-readme``)."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import compile_scaling, csv_duckdb, refenv, report, sandbox, transfer
+from bench.measure import CaseResult, ratio
+from bench.settings import BENCH_DIR, Settings
+
+SECTIONS = ("transfer", "mysql-csv", "memory", "csv-duckdb", "compile", "sandbox")
+FULL = {
+    "transfer": [100_000, 1_000_000],
+    "mysql-csv": 1_000_000,
+    "memory": [1_000_000, 5_000_000],
+    "csv-duckdb": 1_000_000,
+    "compile": [10, 100, 1000, 5000],
+}
+QUICK = {
+    "transfer": [20_000],
+    "mysql-csv": 100_000,
+    "memory": [20_000, 100_000],
+    "csv-duckdb": 100_000,
+    "compile": [10, 100, 1000],
+}
+TARGET_ROWS = 1_000_000
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes, one repeat (about two minutes)")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only these sections (repeatable or comma separated): {', '.join(SECTIONS)}",
+    )
+    p.add_argument("--rows", type=int, help="use this row count for every data benchmark")
+    p.add_argument("--repeats", type=int, help="interleaved repeats per case (default 3, --quick 1)")
+    p.add_argument("--build-sizes", help="comma separated step counts for the compile benchmark")
+    p.add_argument("--no-ref", action="store_true", help="skip the references that need bench/.venv-ref")
+    p.add_argument("--mysql-db", default="bench", help="MariaDB database for the source tables")
+    p.add_argument("--pg-schema", default="bench", help="PostgreSQL schema for the copies")
+    p.add_argument("--work-dir", type=Path, help="scratch folder (default bench/work)")
+    p.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results", help="where latest.json goes")
+    p.add_argument("--write-readme", action="store_true", help="replace the results section of bench/README.md")
+    return p.parse_args(argv)
+
+
+def _section(title: str, reference: str, cases: list[CaseResult], note: str = "", **figures: Any) -> dict[str, Any]:
+    return {
+        "title": title,
+        "reference": reference,
+        "cases": [c.to_json() for c in cases],
+        "note": note,
+        "figures": figures,
+    }
+
+
+def _median(cases: list[CaseResult], name: str, attr: str = "wall_median") -> float | None:
+    case = next((c for c in cases if c.name == name), None)
+    return getattr(case, attr) if case else None
+
+
+def _target(text: str, measured: float | None, ok: bool | None, fmt: str = "{:.2f}") -> dict[str, Any]:
+    return {
+        "target": text,
+        "measured": "-" if measured is None else fmt.format(measured),
+        "met": None if measured is None else ok,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    only = {n.strip() for item in args.only for n in item.split(",") if n.strip()} or set(SECTIONS)
+    unknown = only - set(SECTIONS)
+    if unknown:
+        print(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    sizes: dict[str, Any] = dict(QUICK if args.quick else FULL)
+    if args.rows:
+        sizes.update({"transfer": [args.rows], "mysql-csv": args.rows, "memory": [args.rows], "csv-duckdb": args.rows})
+    if args.build_sizes:
+        sizes["compile"] = [int(n) for n in args.build_sizes.split(",")]
+    s = Settings.from_env()
+    s.mysql_db, s.pg_schema = args.mysql_db, args.pg_schema
+    if args.work_dir:
+        s.work_dir = args.work_dir
+        s.data_dir = args.work_dir / "data"
+    s.repeats = args.repeats or (1 if args.quick else 3)
+    s.work_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f}s] {msg}", flush=True)
+
+    refs_skip: str | None = "not requested (--no-ref)" if args.no_ref else None
+    if refs_skip is None and only & {"transfer"}:
+        failed = refenv.ensure(s.ref_python.parent.parent, log)
+        refs_skip = f"reference venv unavailable: {failed}" if failed else None
+    results: dict[str, Any] = {
+        "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "repeats": s.repeats,
+        "machine": report.machine(),
+        "versions": report.tool_versions(s.osirisc),
+        "ref_versions": {} if refs_skip else refenv.versions(s.ref_python),
+        "sections": [],
+        "targets": [],
+    }
+    sections, targets = results["sections"], results["targets"]
+
+    if "transfer" in only:
+        backends: tuple[str, ...] = transfer.DLT_BACKENDS
+        for rows in sizes["transfer"]:
+            log(f"transfer MySQL -> PostgreSQL, {rows:,} rows (dlt backends: {', '.join(backends)})")
+            cases = transfer.run_transfer(s, rows, log, dlt_backends=backends, refs_skip=refs_skip)
+            fastest = transfer.fastest_correct_dlt(cases)
+            note = (
+                f"dlt's default backend is `{transfer.DLT_DEFAULT}`; fastest correct dlt backend here: `{fastest}`."
+                if fastest
+                else "No dlt backend ran or copied correctly."
+            )
+            sections.append(_section(f"MySQL -> PostgreSQL, {rows:,} rows", "native", cases, note))
+            if fastest and len(backends) > 2:  # larger sizes: the default and the fastest correct backend only
+                backends = tuple(dict.fromkeys((transfer.DLT_DEFAULT, fastest)))
+            if rows == TARGET_ROWS:
+                osc, nat = _median(cases, "osirisc"), _median(cases, "native")
+                dlt = _median(cases, f"dlt-{fastest}") if fastest else None
+                targets.append(
+                    _target("transfer 1M: osirisc <= 1.5x native", ratio(osc, nat), (ratio(osc, nat) or 99) <= 1.5)
+                )
+                targets.append(
+                    _target(
+                        "transfer 1M: dlt fastest correct >= 2x osirisc time",
+                        ratio(dlt, osc),
+                        (ratio(dlt, osc) or 0) >= 2.0,
+                    )
+                )
+    if "mysql-csv" in only:
+        rows = sizes["mysql-csv"]
+        log(f"MySQL -> CSV, {rows:,} rows")
+        cases = transfer.run_mysql_csv(s, rows, log)
+        sections.append(_section(f"MySQL -> CSV, {rows:,} rows", "mariadb-batch", cases))
+        if rows == TARGET_ROWS:
+            r = ratio(_median(cases, "osirisc"), _median(cases, "mariadb-batch"))
+            targets.append(_target("MySQL -> CSV 1M: osirisc <= 1.5x `mariadb --batch > file`", r, (r or 99) <= 1.5))
+    if "memory" in only:
+        by_size = transfer.run_memory(s, sizes["memory"], log)
+        rss = {rows: _median(cases, "osirisc", "rss_median") for rows, cases in by_size.items()}
+        for rows, cases in by_size.items():
+            sections.append(_section(f"Memory: transfer of {rows:,} rows (one run)", "native", cases))
+        if TARGET_ROWS in rss:
+            big = max(rss)
+            targets.append(
+                _target(
+                    "peak RSS of the 1M transfer < 250 MB",
+                    rss[TARGET_ROWS],
+                    (rss[TARGET_ROWS] or 1e9) < 250,
+                    "{:.0f} MB",
+                )
+            )
+            if big > TARGET_ROWS:
+                growth = ratio(rss[big], rss[TARGET_ROWS])
+                targets.append(_target(f"peak RSS at {big:,} rows within 10% of 1M", growth, (growth or 99) <= 1.10))
+    if "csv-duckdb" in only:
+        rows = sizes["csv-duckdb"]
+        log(f"CSV -> DuckDB -> CSV, {rows:,} rows")
+        cases = csv_duckdb.run_csv_duckdb(s, rows, log)
+        sections.append(_section(f"CSV -> DuckDB GROUP BY -> CSV, {rows:,} rows", "duckdb", cases))
+        if rows == TARGET_ROWS:
+            r = ratio(_median(cases, "osirisc"), _median(cases, "duckdb"))
+            targets.append(_target("CSV -> DuckDB -> CSV 1M: osirisc <= 1.3x DuckDB alone", r, (r or 99) <= 1.3))
+    if "compile" in only:
+        log(f"osirisc build scaling: {sizes['compile']} steps")
+        cases = compile_scaling.run_compile(s, sizes["compile"], log)
+        steps = sizes["compile"]
+        build_growth = {
+            f"time x{b // a} steps ({a} -> {b})": ratio(_median(cases, f"build-{b}"), _median(cases, f"build-{a}"))
+            for a, b in itertools.pairwise(steps)
+        }
+        sections.append(
+            _section(
+                "osirisc build scaling",
+                "python-start",
+                cases,
+                "Wall time includes process start; `python-start` is `python -c pass`.",
+                **build_growth,
+            )
+        )
+        if 1000 in steps:
+            t = _median(cases, "build-1000")
+            targets.append(_target("build of 1,000 steps < 0.8 s wall", t, (t or 99) < 0.8, "{:.2f} s"))
+        for label, g in build_growth.items():
+            if "x10 " in label:
+                targets.append(_target(f"build {label} <= 12x", g, (g or 99) <= 12))
+    if "sandbox" in only:
+        log("sandbox overhead")
+        sb = sandbox.run_sandbox(s, log)
+        sections.append(
+            {
+                "title": "Sandbox (E2B) overhead",
+                "figures": {
+                    "emit": sb["emit"]["status"]
+                    + "".join(f", {k} {v}" for k, v in sb["emit"].items() if k != "status"),
+                    "run --target sandbox": sb["run"]["status"]
+                    + "".join(f", {k} {v}" for k, v in sb["run"].items() if k != "status"),
+                },
+            }
+        )
+
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    readme = BENCH_DIR / "README.md" if args.write_readme else None
+    path = report.write(results, args.results_dir, readme)
+    print(report.markdown(results))
+    log(f"results written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

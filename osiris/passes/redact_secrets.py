@@ -124,8 +124,8 @@ def sub_span(span: Span | None, token: str, sources: dict[str, str] | None) -> S
     if span.line > len(lines):
         return span
     offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
+    for source_line in lines:
+        offsets.append(offsets[-1] + len(source_line))
     text = "".join(lines)
     begin = offsets[span.line - 1] + span.col - 1
     finish = offsets[min(span.end_line, len(lines)) - 1] + span.end_col - 1

@@ -166,6 +166,8 @@ class _StepCheck:
             return
         for entry in self.config.entries:
             policy = self.spec.connection_fields.get(entry.key)
+            if entry.value == self.connection:  # `password: "@fam.alias"`: that connection's own field
+                continue
             if policy == "forbidden":
                 self.err(
                     "OSR-E158",
@@ -186,7 +188,7 @@ class _StepCheck:
     # ------------------------------------------------------------------ schema
     def schema(self) -> dict[str, Any]:
         schema = dict(self.spec.config_schema)
-        if self.connection is not None:
+        if self.config.get("connection") is not None:  # a bad reference is reported once, by check_connection
             schema["required"] = [r for r in self.spec.required if r not in self.spec.connection_fields]
         return schema
 
@@ -194,8 +196,12 @@ class _StepCheck:
         data = to_data(self.config)
         validator = jsonschema.Draft202012Validator(self.schema())
         errors = sorted(validator.iter_errors(data), key=lambda e: ([str(p) for p in e.absolute_path], e.validator))
+        seen: set[tuple[str, ...]] = set()
         for e in errors:
-            self.report(e)
+            key = (*map(str, e.absolute_path), e.validator, e.message)
+            if key not in seen and not (e.absolute_path and e.absolute_path[0] == "connection"):
+                seen.add(key)
+                self.report(e)
 
     def report(self, e: jsonschema.ValidationError) -> None:
         path = list(e.absolute_path)
@@ -204,6 +210,8 @@ class _StepCheck:
         top = str(path[0]) if path else ""
         secret = top in self.spec.secret_fields
         kind = e.validator
+        sub: dict[str, Any] = dict(e.schema) if isinstance(e.schema, dict) else {}
+        required: Any = e.validator_value
         if kind == "additionalProperties" and isinstance(node, nodes.Map):
             allowed = set(e.schema.get("properties", {})) if isinstance(e.schema, dict) else set()
             for entry in node.entries:
@@ -218,8 +226,8 @@ class _StepCheck:
                         f"`osirisc components show {self.spec.name}` lists the keys",
                     )
         elif kind == "required":
-            missing = [r for r in e.validator_value if isinstance(e.instance, dict) and r not in e.instance]
-            for key in missing:
+            missing = [r for r in required if isinstance(e.instance, dict) and r not in e.instance]
+            for key in [k for k in missing if e.message.startswith(repr(k))] or missing:
                 prop = self.spec.properties.get(key, {}) if not path else {}
                 notes = [prop["description"]] if prop.get("description") else []
                 if key in self.spec.connection_fields:
@@ -227,12 +235,12 @@ class _StepCheck:
                 self.err("OSR-E151", f"missing required config key '{key}' in step '{self.step.id}'", span, *notes)
         elif kind == "type":
             got = "" if secret else f", got {_describe(e.instance)}"
-            self.err("OSR-E152", f"'{name}' must be {_expected(e.schema)}{got}", span)
+            self.err("OSR-E152", f"'{name}' must be {_expected(sub)}{got}", span)
         elif kind in ("oneOf", "anyOf"):
-            self.err("OSR-E152", f"'{name}' must be {_expected(e.schema)}", span)
+            self.err("OSR-E152", f"'{name}' must be {_expected(sub)}", span)
         elif kind in ("enum", "const"):
             got = "" if secret else f" {e.instance!r} is not allowed;"
-            self.err("OSR-E153", f"'{name}':{got} expected {_expected(e.schema)}", span)
+            self.err("OSR-E153", f"'{name}':{got} expected {_expected(sub)}", span)
         elif kind in _RANGE:
             self.err("OSR-E154", f"'{name}' must be {_RANGE[kind].format(v=e.validator_value)}", span)
         elif kind == "uniqueItems":

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
 from osiris import __version__
 from osiris.canonical import sha256
 from osiris.ir import nodes
-from osiris.ir.serde import converter
 from osiris.passes.base import PassContext
 
 PLAN_VERSION = 1
@@ -31,12 +28,10 @@ def plan_value(value: nodes.Value) -> Any:
     return nodes.plain(value)
 
 
-def _as_data(obj: Any) -> Any:
-    if obj is None or isinstance(obj, dict):
-        return obj
-    if attrs.has(type(obj)):
-        return converter.unstructure(obj)
-    return obj
+def _schema(schema: nodes.Schema | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    return {"columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in schema.columns]}
 
 
 def step_entry(step: nodes.Step, ctx: PassContext) -> dict[str, Any]:
@@ -54,8 +49,8 @@ def step_entry(step: nodes.Step, ctx: PassContext) -> dict[str, Any]:
         "inputs": [{"step": i.step, "name": i.name} for i in step.inputs],
         "connection": connection,
         "config": plan_value(step.config),
-        "schema": _as_data(getattr(step, "schema", None)),
-        "write": _as_data(write if write is not None else getattr(step, "write", None)),
+        "schema": _schema(step.schema),
+        "write": write if write is not None else step.write,
     }
 
 

@@ -16,7 +16,10 @@ from osiris import __version__
 # Subcommand name -> module under osiris.cli. Modules are imported only when needed (fast start-up).
 COMMANDS: dict[str, str] = {
     "check": "check",
+    "build": "build",
+    "graph": "graph",
     "explain": "explain",
+    "fmt": "fmt",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common.add_format(p)
     common.add_compile_options(p)
     p.add_argument("--print-ir", action="store_true", help="print the IR (JSON) of each valid file")
+    common.add_print_ir_after(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,18 +27,22 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         print(f"osirisc check: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
         return 2
+    after, problem = common.print_ir_after(args.print_ir_after)
+    if problem:
+        print(f"osirisc check: {problem}", file=sys.stderr)
+        return 2
     all_diags: list[Diagnostic] = []
     sources: dict[str, str] = {}
     failed = False
     for path in args.files:
-        result = compile_file(path, syntax=args.syntax, params=params, profile=args.profile)
+        result = compile_file(path, syntax=args.syntax, params=params, profile=args.profile, after=after)
         all_diags += result.diagnostics
         sources.update(result.sources)
         failed |= result.failed
         if args.print_ir and result.pipeline is not None and not result.failed:
             print(to_json(result.pipeline))
     failed |= common.report(all_diags, sources, args.format)
-    if args.format == "text" and not args.print_ir:
+    if args.format == "text" and not args.print_ir and not args.print_ir_after:
         status = "error" if failed else "ok"
         errors = sum(d.is_error for d in all_diags)
         warnings = len(all_diags) - errors

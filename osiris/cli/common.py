@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from rich.console import Console
 
-from osiris.ir import Diagnostic
+from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import has_errors
 from osiris.render import print_diagnostics, render_json
 
@@ -34,6 +34,28 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
     """--param / --profile, for every command that compiles a pipeline."""
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a parameter")
     parser.add_argument("--profile", help="activate a profile of the pipeline")
+
+
+def add_print_ir_after(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--print-ir-after", metavar="PASS", help="print the IR (JSON) after the named pass")
+
+
+def print_ir_after(name: str | None) -> tuple[Callable[[str, Pipeline], None] | None, str | None]:
+    """The ``after`` callback for ``--print-ir-after NAME`` (``resolve_params`` or ``resolve-params``), or an error."""
+    if name is None:
+        return None, None
+    from osiris.ir.serde import to_json
+    from osiris.passes.manager import PASSES
+
+    key = name.replace("_", "-")
+    if key not in PASSES:
+        return None, f"unknown pass {name!r} for --print-ir-after (passes: {', '.join(PASSES)})"
+
+    def after(pass_name: str, pipeline: Pipeline) -> None:
+        if pass_name == key:
+            print(to_json(pipeline))
+
+    return after, None
 
 
 def parse_params(items: Iterable[str]) -> tuple[dict[str, str], list[str]]:

@@ -130,15 +130,15 @@ class _Resolver:
                 self.diagnostics.append(
                     error("OSR-E102", f"--param '{name}' names no declared parameter", None, *notes)
                 )
-        if profile is not None:
-            for entry in profile.params.entries:
+        for each in self.pipeline.profiles:  # every profile, active or not: a typo should not wait for its day
+            for entry in each.params.entries:
                 if entry.key not in declared:
                     hint = did_you_mean(entry.key, declared)
                     self.diagnostics.append(
                         error(
                             "OSR-E104",
-                            f"profile '{profile.name}' sets undeclared parameter '{entry.key}'",
-                            entry.key_span or profile.span,
+                            f"profile '{each.name}' sets undeclared parameter '{entry.key}'",
+                            entry.key_span or each.span,
                             *([hint] if hint else []),
                             "declare it under `params:` or remove it from the profile",
                         )

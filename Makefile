@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## Run the main job on the embedded default (DuckDB and files, no server needed).
 demo: $(STAMP)
-	$(BIN)/osirisc check examples/*.yaml examples/*.osiris
+	$(BIN)/osirisc check $(wildcard examples/*.yaml examples/*.osiris) examples/quickstart/pipeline.yaml examples/movies/pipeline.yaml
 	$(BIN)/osirisc build examples/quickstart/pipeline.yaml -o build/quickstart
 
 ## The whole test suite (CI runs this).

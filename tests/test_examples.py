@@ -1,0 +1,33 @@
+"""Every example pipeline compiles without errors or warnings (`make demo` checks the same files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from osiris.compile import compile_file
+from osiris.render import render_plain
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FILES = sorted([*EXAMPLES.glob("*.yaml"), *EXAMPLES.glob("*.osiris"), *EXAMPLES.glob("*/pipeline.yaml")])
+
+
+def test_there_are_enough_examples() -> None:
+    assert len(list(EXAMPLES.glob("*.yaml"))) >= 8
+    assert (EXAMPLES / "quickstart" / "pipeline.yaml").is_file()
+    assert (EXAMPLES / "movies" / "pipeline.yaml").is_file()
+    assert (EXAMPLES / "movies" / "osiris_connections.yaml").is_file()
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_example_checks_clean(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES)
+    result = compile_file(str(path.relative_to(EXAMPLES)), env={})
+    assert not result.failed and not result.diagnostics, render_plain(result.diagnostics, result.sources)
+
+
+def test_quickstart_needs_no_server() -> None:
+    text = (EXAMPLES / "quickstart" / "pipeline.yaml").read_text(encoding="utf-8")
+    assert "connection" not in text
+    assert (EXAMPLES / "quickstart" / "data" / "sales.csv").is_file()

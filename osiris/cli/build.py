@@ -12,7 +12,11 @@ import json
 import sys
 from pathlib import Path
 
+from osiris.backends import BackendError, get_backend
+from osiris.backends.local import file_stem
 from osiris.cli import common
+from osiris.compile import compile_file
+from osiris.render import render_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,10 +31,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osiris.backends import BackendError, get_backend
-    from osiris.backends.local import file_stem
-    from osiris.compile import compile_file
-
     params, bad = common.parse_params(args.param)
     if bad:
         print(f"osirisc build: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
@@ -48,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     failed = common.report(result.diagnostics, result.sources, "text")
     if failed or result.pipeline is None or result.ctx is None:
         if args.format == "json":
-            from osiris.render import render_json
-
             print(render_json(result.diagnostics))
         return 2
     pipeline = result.pipeline

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from osiris.cli import common
+from osiris.compile import compile_file
 from osiris.ir import Diagnostic
 from osiris.ir.serde import to_json
 
@@ -21,8 +22,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osiris.compile import compile_file
-
     params, bad = common.parse_params(args.param)
     if bad:
         print(f"osirisc check: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)

@@ -10,6 +10,8 @@ from rich.console import Console
 
 from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import has_errors
+from osiris.ir.serde import to_json
+from osiris.passes.manager import PASSES
 from osiris.render import print_diagnostics, render_json
 
 
@@ -44,9 +46,6 @@ def print_ir_after(name: str | None) -> tuple[Callable[[str, Pipeline], None] | 
     """The ``after`` callback for ``--print-ir-after NAME`` (``resolve_params`` or ``resolve-params``), or an error."""
     if name is None:
         return None, None
-    from osiris.ir.serde import to_json
-    from osiris.passes.manager import PASSES
-
     key = name.replace("_", "-")
     if key not in PASSES:
         return None, f"unknown pass {name!r} for --print-ir-after (passes: {', '.join(PASSES)})"

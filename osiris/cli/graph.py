@@ -11,6 +11,7 @@ import json
 import sys
 
 from osiris.cli import common
+from osiris.compile import compile_file
 from osiris.ir import Pipeline, Step
 
 
@@ -67,8 +68,6 @@ RENDERERS = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}
 
 
 def run(args: argparse.Namespace) -> int:
-    from osiris.compile import compile_file
-
     params, bad = common.parse_params(args.param)
     if bad:
         print(f"osirisc graph: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)

@@ -16,10 +16,13 @@ from osiris import __version__
 # Subcommand name -> module under osiris.cli. Modules are imported only when needed (fast start-up).
 COMMANDS: dict[str, str] = {
     "check": "check",
+    "components": "components",
     "build": "build",
     "graph": "graph",
     "explain": "explain",
     "fmt": "fmt",
+    "plan": "plan",
+    "introspect": "introspect",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

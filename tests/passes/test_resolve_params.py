@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from osiris.ir import Bool, ConnectionRef, Float, Int, List, Null, Param, ParamRef, Profile, Str
+from osiris.ir import Bool, ConnectionRef, Entry, Float, Int, List, Map, Null, Param, ParamRef, Profile, Str
 from osiris.ir.verify import verify
 from osiris.passes.resolve_params import env_names, format_value, parse_scalar, resolve_params
 
@@ -103,12 +103,14 @@ def test_param_without_value_reported_at_each_use() -> None:
 
 
 def test_undeclared_cli_param_unknown_profile_and_profile_key() -> None:
-    profiles = (Profile("dev", cfg(m=Int(1))),)
+    profiles = (Profile("dev", cfg(n=Int(1))),)
     _, diags, _ = _one(Int(1), (Param("n", Int(1)),), profiles, params={"nn": "2"}, profile="prod")
     assert [d.code for d in diags] == ["OSR-E103", "OSR-E102"]
     assert "'dev'" in diags[0].notes[-1] and diags[1].notes[0] == "did you mean 'n'?"
-    _, diags, _ = _one(Int(1), (Param("n", Int(1)),), profiles, profile="dev")
-    assert [d.code for d in diags] == ["OSR-E104"]
+    # Every profile is checked for undeclared names, active or not.
+    bad = (*profiles, Profile("ci", Map((Entry("m", Int(1), span(9, 7, 1)),))))
+    _, diags, _ = _one(Int(1), (Param("n", Int(1)),), bad, profile="dev")
+    assert [(d.code, d.span) for d in diags] == [("OSR-E104", span(9, 7, 1))]
 
 
 def test_list_in_template_and_placeholder_in_value_are_errors() -> None:

@@ -4,7 +4,7 @@ In config values (and parameter values) a string that is exactly ``@family.alias
 that is exactly ``${params.name}`` becomes ``ParamRef``; a string with placeholders inside becomes a ``Template``.
 A string starting with ``@`` that is not a well-formed reference (OSR-E033) and a ``${...}`` that is not
 ``${params.NAME}`` (OSR-E034) are errors: environment variables belong in ``osiris_connections.yaml``, not in a
-pipeline. Free-form data (``metadata``, ``schedule``) is lowered literally.
+pipeline (except exactly ``${env.NAME}``, see ``ENV_REF_RE``). Free-form data (``metadata``, ``schedule``) is lowered literally.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from osiris.ir import nodes as ir
 CONNECTION_RE = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
 PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}|\$\{")
+# Exactly ``${env.NAME}``: an environment reference for a secret field, kept as text here and turned into a
+# ``SecretRef`` by the redact_secrets pass (which rejects it anywhere else).
+ENV_REF_RE = re.compile(r"^\$\{env\.[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
 def lower(doc: Doc, node: Node, *, refs: bool, depth: int = 0, stack: frozenset[int] = frozenset()) -> ir.Value:
@@ -57,7 +60,7 @@ def lower_string(doc: Doc, node: ScalarNode, text: str) -> ir.Value:
             'a connection reference is "@family.alias" (letters, digits, _ and -), e.g. "@mysql.default"',
         )
         return ir.Str(text, span)
-    if "${" not in text:
+    if "${" not in text or ENV_REF_RE.match(text):
         return ir.Str(text, span)
     parts: list[ir.Str | ir.ParamRef] = []
     pos = 0

@@ -179,6 +179,17 @@ class _Redactor:
         if isinstance(value, nodes.List):
             return attrs.evolve(value, items=tuple(self.scan(v, key) for v in value.items))
         if isinstance(value, nodes.Str):
+            if ENV_REF.match(value.value):
+                self.diagnostics.append(
+                    error(
+                        "OSR-E184",
+                        f"environment reference in '{key}' of step '{self.step_id}', which is not a secret field",
+                        value.span,
+                        "${env.NAME} is only for secret fields (password, key, dsn, ...); use a parameter "
+                        "(${params.NAME}, set with --param or OSIRIS_PARAM_NAME) for other values",
+                    )
+                )
+                return value
             return attrs.evolve(value, value=self.scan_text(value.value, value.span, key))
         if isinstance(value, nodes.Template):
             text = "".join(p.value if isinstance(p, nodes.Str) else "" for p in value.parts)

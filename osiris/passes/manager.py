@@ -31,6 +31,8 @@ PASS_NAMES: tuple[str, ...] = (
     "build_dag",
     "validate_config",
     "redact_secrets",
+    "infer_schemas",
+    "plan_ddl",
     "collect_requirements",
     "fingerprint",
 )

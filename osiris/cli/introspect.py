@@ -1,0 +1,93 @@
+"""``osirisc introspect FILE``: read each database source's columns and write ``<pipeline>.schema.lock.json``.
+
+The only build-time command that connects to sources (builds stay offline): each extractor's query (or table) is
+described without reading rows; the lock is deterministic JSON that ``infer_schemas`` reads on every build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from osiris.cli import common
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("introspect", help="read the sources' schemas and write <pipeline>.schema.lock.json")
+    p.add_argument("file", metavar="FILE")
+    common.add_syntax(p)
+    common.add_compile_options(p)
+    p.add_argument("--check", action="store_true", help="only compare with the existing lock (exit 1 on drift)")
+
+
+def source_query(dialect_name: str, config: dict[str, Any]) -> str | None:
+    from osiris.dialects import dialect  # noqa: PLC0415
+
+    if isinstance(config.get("query"), str):
+        return str(config["query"])
+    table = config.get("table")
+    if not isinstance(table, str):
+        return None
+    schema = config.get("schema")
+    return f"SELECT * FROM {dialect(dialect_name).qualify(schema if isinstance(schema, str) else None, table)}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from osiris.cli.targets import DIALECT_OF, ConnectError, connect  # noqa: PLC0415
+    from osiris.compile import compile_file  # noqa: PLC0415
+    from osiris.dialects import lock  # noqa: PLC0415
+    from osiris.ir import nodes  # noqa: PLC0415
+    from osiris.ir.diagnostics import error  # noqa: PLC0415
+
+    params, bad = common.parse_params(args.param)
+    if bad:
+        print(f"osirisc introspect: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
+        return 2
+    result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile, until="redact-secrets")
+    if result.failed or result.pipeline is None:
+        common.report(result.diagnostics, result.sources)
+        return 2
+    base = Path(args.file).parent
+    entries: dict[str, Any] = {}
+    diags = []
+    for step in result.pipeline.steps:
+        name = DIALECT_OF.get(step.component)
+        if name is None or not step.component.endswith(".extractor"):
+            continue
+        config = nodes.plain(step.config)
+        assert isinstance(config, dict)
+        query = source_query(name, config)
+        if query is None:
+            continue
+        try:
+            _, conn = connect(step, base)
+        except ConnectError as exc:
+            diags.append(error("OSR-E208", str(exc), step.id_span or step.span))
+            continue
+        try:
+            columns = lock.describe_query(name, conn, query)
+        except Exception as exc:  # the database's own error, first line
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            diags.append(
+                error(
+                    "OSR-E208", f"step '{step.id}': the source rejected the query: {message}", step.id_span or step.span
+                )
+            )
+            continue
+        finally:
+            conn.close()
+        entries[step.id] = {"component": step.component, "source": query, "columns": columns}
+        print(f"{step.id}: {len(columns)} column(s) from {step.component}", file=sys.stderr)
+    if common.report(diags, result.sources):
+        return 2
+    path = lock.lock_path(args.file)
+    text = lock.dumps(entries)
+    if args.check:
+        same = path.is_file() and path.read_text(encoding="utf-8") == text
+        print(f"{path.name}: {'up to date' if same else 'schema drift: rerun osirisc introspect'}", file=sys.stderr)
+        return 0 if same else 1
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path.name} ({len(entries)} source(s))", file=sys.stderr)
+    return 0

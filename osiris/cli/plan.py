@@ -1,0 +1,125 @@
+"""``osirisc plan FILE [--against] [--format text|json]``: per writer, the DDL and load statements.
+
+Offline by default (schemas from declarations, the schema lock, CSV sniffing and DuckDB); writes ``ddl.sql`` to
+the build directory. ``--against`` connects to each target read-only and says what a run would change: create,
+add columns, nothing, or incompatible (and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from osiris.cli import common
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="show the DDL and load statements of every writer")
+    p.add_argument("file", metavar="FILE")
+    common.add_syntax(p)
+    common.add_format(p)
+    common.add_compile_options(p)
+    p.add_argument("--against", action="store_true", help="compare with the existing targets (connects read-only)")
+    p.add_argument("-o", "--out", metavar="DIR", help="where ddl.sql goes (default: build/<pipeline-name>/)")
+
+
+def against(step: Any, write: dict[str, Any], base: Path) -> dict[str, Any]:
+    """What a run would change on the existing target: {status, message, statements}."""
+    from osiris.cli.targets import ConnectError, connect  # noqa: PLC0415
+    from osiris.dialects import check_existing  # noqa: PLC0415
+
+    if write["dialect"] == "csv":
+        exists = (base / write["target"]["table"]).is_file()
+        return {"status": "replace file" if exists else "create", "message": write["target"]["table"], "statements": []}
+    if write["columns"] is None:
+        return {"status": "unknown", "message": "columns unknown until run time", "statements": []}
+    try:
+        _, conn = connect(step, base)
+    except ConnectError as exc:
+        if exc.missing:
+            return {"status": "create", "message": f"{write['target']['qualified']} will be created", "statements": []}
+        return {"status": "error", "message": str(exc), "statements": []}
+    try:
+        check = check_existing(write["dialect"], conn, write)
+    except Exception as exc:  # the database's error, first line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {"status": "error", "message": f"step '{step.id}': {first}", "statements": []}
+    finally:
+        if write["dialect"] != "duckdb":  # psycopg/pymysql opened a transaction; DuckDB did not (read-only file)
+            conn.rollback()
+        conn.close()
+    status = {"same": "nothing"}.get(check.status, check.status)
+    return {"status": status, "message": check.message, "statements": list(check.statements)}
+
+
+def run(args: argparse.Namespace) -> int:
+    from osiris.backends.local import ddl_text, file_stem  # noqa: PLC0415
+    from osiris.canonical import write_atomic  # noqa: PLC0415
+    from osiris.compile import compile_file  # noqa: PLC0415
+    from osiris.passes.plan_ddl import DEFERRED  # noqa: PLC0415
+
+    params, bad = common.parse_params(args.param)
+    if bad:
+        print(f"osirisc plan: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
+        return 2
+    result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
+    failed = common.report(result.diagnostics, result.sources)  # text on stderr, whatever --format says
+    if failed or result.pipeline is None or result.ctx is None:
+        return 2
+    pipeline, ctx = result.pipeline, result.ctx
+    deferred = ctx.products.get(DEFERRED, {})
+    writers = [s for s in pipeline.steps if s.write is not None]
+    base = Path(args.file).parent
+    report: list[dict[str, Any]] = []
+    for step in writers:
+        assert step.write is not None
+        entry: dict[str, Any] = {"step": step.id, "write": step.write}
+        if step.id in deferred:
+            entry["deferred"] = deferred[step.id]
+        if args.against:
+            entry["against"] = against(step, step.write, base)
+        report.append(entry)
+    ddl = ddl_text({"steps": [{"id": s.id, "write": s.write} for s in writers]})
+    out = Path(args.out) if args.out else Path("build") / file_stem(pipeline.name)
+    if ddl is not None:
+        write_atomic(out / "ddl.sql", ddl)
+    if args.format == "json":
+        data = {"pipeline": pipeline.name, "ddl_file": str(out / "ddl.sql") if ddl else None, "writers": report}
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print(_text(report, ddl is not None and str(out / "ddl.sql")), end="")
+    errors = any(e.get("against", {}).get("status") in ("incompatible", "missing", "error") for e in report)
+    return 1 if errors else 0
+
+
+def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
+    if not report:
+        return "no writers\n"
+    lines: list[str] = []
+    for entry in report:
+        w = entry["write"]
+        lines.append(f"== {entry['step']}: {w['mode']} into {w['target']['qualified']} ({w['dialect']})")
+        if w["columns"] is not None:
+            cols = ", ".join(f"{c['name']} {c['type']}{'' if c['nullable'] else ' not null'}" for c in w["columns"])
+            lines.append(f"   columns: {cols}")
+        if w["primary_key"]:
+            lines.append(f"   primary key: {', '.join(w['primary_key'])}")
+        if "deferred" in entry:
+            lines.append(f"   decided at run time: DDL and load statements ({entry['deferred']})")
+        statements = w.get("statements") or {}
+        for sql in statements.get("prepare", []):
+            lines.append(f"   {sql};")
+        if w["load_table"] is not None and w["columns"] is not None:
+            lines.append(f"   -- bulk load into {w['load_table']['qualified']}")
+        for sql in statements.get("finalize", []):
+            lines.append(f"   {sql};")
+        if "against" in entry:
+            a = entry["against"]
+            lines.append(f"   against target: {a['status']}: {a['message']}")
+            lines += [f"     {sql};" for sql in a["statements"]]
+    if ddl_file:
+        lines.append(f"wrote {ddl_file}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,265 @@
+"""infer_schemas: the output columns and logical types of every step, or None when they are known only at run time.
+
+Sources, in order of preference (docs/ddl.md): columns declared in the config (``columns: [{name, type,
+nullable}]`` or ``{name: type}``; ``dtype`` of the CSV extractor overrides sniffed types), the schema lock file
+``<pipeline>.schema.lock.json`` written by ``osirisc introspect``, CSV sniffing with DuckDB when the file exists at
+build time, and for ``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees
+its inputs. SQL errors are reported at the query with DuckDB's message. A writer's schema is its input's.
+
+Before: ``read movies (csv, file present)`` -> ``transform stats (SELECT director, COUNT(*) n FROM input_df ...)``
+After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schema = [director string, n int64]``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from osiris.dialects import csv as csv_dialect
+from osiris.dialects import dialect
+from osiris.dialects.lock import lock_path, read_lock
+from osiris.dialects.types import TypeParseError, normalize
+from osiris.ir import nodes
+from osiris.ir.diagnostics import Diagnostic, error, warning
+from osiris.ir.span import Span
+from osiris.passes.base import PassContext, PassResult
+
+PRODUCT = "infer-schemas"
+SQL_COMPONENTS = ("duckdb.processor",)
+CSV_COMPONENTS = ("filesystem.csv_extractor",)
+
+
+def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
+    diags: list[Diagnostic] = []
+    base = Path(pipeline.span.file).parent if pipeline.span else Path()
+    lock = _load_lock(pipeline, diags)
+    schemas: dict[str, nodes.Schema | None] = {}
+    why: dict[str, str] = {}
+    order = pipeline.order or tuple(s.id for s in pipeline.steps)
+    for step_id in order:
+        step = pipeline.step(step_id)
+        if step is None:
+            continue
+        schema, reason = _infer(step, base, lock, schemas, diags, sources=dict(ctx.sources))
+        schemas[step_id] = schema
+        if schema is None:
+            why[step_id] = reason
+    steps = tuple(attrs.evolve(s, schema=schemas.get(s.id)) for s in pipeline.steps)
+    ctx.products[PRODUCT] = {
+        "unknown": {k: why[k] for k in sorted(why)},
+        "sources": {k: v.source for k, v in sorted(schemas.items()) if v is not None},
+    }
+    return PassResult(attrs.evolve(pipeline, steps=steps), tuple(diags))
+
+
+def _infer(
+    step: nodes.Step,
+    base: Path,
+    lock: dict[str, Any],
+    known: dict[str, nodes.Schema | None],
+    diags: list[Diagnostic],
+    *,
+    sources: dict[str, str],
+) -> tuple[nodes.Schema | None, str]:
+    declared = _declared(step, diags)
+    if declared is not None:
+        return declared, ""
+    entry = lock.get(step.id)
+    if entry is not None and isinstance(entry.get("columns"), list):
+        cols = tuple(nodes.Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in entry["columns"])
+        return nodes.Schema(cols, "lock"), ""
+    if step.component in CSV_COMPONENTS:
+        return _sniff_csv(step, base, diags)
+    upstream = [known.get(i) for i in dict.fromkeys(i.step for i in step.inputs)]
+    if step.component in SQL_COMPONENTS:
+        missing = [i.step for i in step.inputs if known.get(i.step) is None]
+        if missing:
+            return None, f"input '{missing[0]}' has no schema at build time"
+        return _describe_sql(step, known, diags, sources)
+    if step.mode == "write":
+        if len(upstream) == 1 and upstream[0] is not None:
+            return nodes.Schema(upstream[0].columns, "input"), ""
+        return None, "its input's schema is known only at run time"
+    return None, f"{step.component} reads its schema from the source at run time (run `osirisc introspect`)"
+
+
+# --------------------------------------------------------------------------- declared columns
+
+
+def _declared(step: nodes.Step, diags: list[Diagnostic]) -> nodes.Schema | None:
+    value = step.config.get("columns")
+    cols: list[nodes.Column] = []
+    if isinstance(value, nodes.List) and value.items and all(isinstance(i, nodes.Map) for i in value.items):
+        for item in value.items:
+            assert isinstance(item, nodes.Map)
+            name, type_, nullable = item.get("name"), item.get("type"), item.get("nullable")
+            if not isinstance(name, nodes.Str) or not isinstance(type_, nodes.Str):
+                diags.append(error("OSR-E201", "a declared column needs `name` and `type` strings", item.span))
+                continue
+            col = _column(name.value, type_, diags, not (isinstance(nullable, nodes.Bool) and not nullable.value))
+            if col:
+                cols.append(col)
+    elif isinstance(value, nodes.Map) and value.entries:
+        for entry in value.entries:
+            if isinstance(entry.value, nodes.Str):
+                col = _column(entry.key, entry.value, diags, True)
+                if col:
+                    cols.append(col)
+            else:
+                diags.append(error("OSR-E201", "a declared column type must be a string", entry.value.span))
+    else:
+        return None
+    return nodes.Schema(tuple(cols), "declared")
+
+
+def _column(name: str, type_: nodes.Str, diags: list[Diagnostic], nullable: bool) -> nodes.Column | None:
+    try:
+        return nodes.Column(name, normalize(type_.value), nullable, type_.span)
+    except TypeParseError as exc:
+        diags.append(error("OSR-E200", str(exc), type_.span))
+        return None
+
+
+# --------------------------------------------------------------------------- schema lock
+
+
+def _load_lock(pipeline: nodes.Pipeline, diags: list[Diagnostic]) -> dict[str, Any]:
+    if pipeline.span is None:
+        return {}
+    path = lock_path(pipeline.span.file)
+    if not path.is_file():
+        return {}
+    try:
+        return read_lock(path)
+    except ValueError as exc:
+        diags.append(
+            error(
+                "OSR-E207",
+                f"schema lock {path.name} is unreadable: {exc}",
+                pipeline.span,
+                "rerun `osirisc introspect` to rewrite it",
+            )
+        )
+        return {}
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic]) -> tuple[nodes.Schema | None, str]:
+    path_value = step.config.get("path")
+    if not isinstance(path_value, nodes.Str):
+        return None, "its path is known only at run time"
+    path = Path(path_value.value)
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        return None, f"{path_value.value} does not exist at build time"
+    try:
+        cols = csv_dialect.sniff(str(path))
+    except Exception as exc:  # duckdb raises several error classes for unreadable files
+        diags.append(
+            warning(
+                "OSR-W202",
+                f"cannot sniff {path_value.value}: {_first_line(str(exc))}",
+                path_value.span,
+                "its schema is decided at run time",
+            )
+        )
+        return None, f"{path_value.value} could not be sniffed"
+    dtype = step.config.get("dtype")
+    overrides = {e.key: e.value for e in dtype.entries} if isinstance(dtype, nodes.Map) else {}
+    keep = step.config.get("columns")
+    wanted = [i.value for i in keep.items if isinstance(i, nodes.Str)] if isinstance(keep, nodes.List) else None
+    out: list[nodes.Column] = []
+    for c in cols:
+        if wanted is not None and c["name"] not in wanted:
+            continue
+        override = overrides.get(str(c["name"]))
+        type_text = str(c["type"])
+        if isinstance(override, nodes.Str):
+            col = _column(str(c["name"]), override, diags, True)
+            type_text = col.type if col else type_text
+        out.append(nodes.Column(str(c["name"]), type_text, True))
+    return nodes.Schema(tuple(out), "csv"), ""
+
+
+# --------------------------------------------------------------------------- DuckDB SQL
+
+_LINE_RE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
+_PREFIX = "DESCRIBE "
+
+
+def _describe_sql(
+    step: nodes.Step, known: dict[str, nodes.Schema | None], diags: list[Diagnostic], sources: dict[str, str]
+) -> tuple[nodes.Schema | None, str]:
+    import duckdb  # noqa: PLC0415 - the compiler needs DuckDB only for this pass
+
+    query = step.config.get("query")
+    if not isinstance(query, nodes.Str):
+        return None, "its query is known only at run time"
+    duck = dialect("duckdb")
+    con = duckdb.connect()
+    try:
+        for inp in step.inputs:
+            schema = known[inp.step]
+            assert schema is not None
+            defs = ", ".join(f"{duck.quote_ident(c.name)} {duck.to_native(c.type)[0]}" for c in schema.columns)
+            con.execute(f"CREATE TABLE {duck.quote_ident(inp.name)} ({defs})")
+        rows = con.execute(_PREFIX + query.value).fetchall()
+    except duckdb.Error as exc:
+        message = str(exc)
+        diags.append(
+            error(
+                "OSR-E203",
+                f"SQL error in step '{step.id}': {_first_line(message)}",
+                _error_span(query, message, dict(sources)),
+                *_notes(message),
+            )
+        )
+        return None, "its SQL has an error"
+    finally:
+        con.close()
+    cols = tuple(nodes.Column(r[0], duck.to_logical(r[1]), r[2] != "NO") for r in rows)
+    return nodes.Schema(cols, "sql"), ""
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else message
+
+
+def _notes(message: str) -> tuple[str, ...]:
+    rest = [ln for ln in message.strip().splitlines()[1:] if ln.strip() and not ln.startswith("LINE ")]
+    return tuple(ln.strip() for ln in rest if ln.strip().strip("^"))
+
+
+def _error_span(query: nodes.Str, message: str, sources: dict[str, str]) -> Span | None:
+    """The position DuckDB points at, mapped into the file when the query line appears there verbatim."""
+    span = query.span
+    m = _LINE_RE.search(message)
+    if span is None or m is None:
+        return span
+    line_no, shown = int(m.group(1)), m.group(2)
+    query_lines = query.value.splitlines()
+    source = sources.get(span.file)
+    if source is None or not 1 <= line_no <= len(query_lines):
+        return span
+    text = query_lines[line_no - 1]
+    prefix = _PREFIX if line_no == 1 else ""
+    # DuckDB shortens long lines with "..." at either end; find the shown part in the full line
+    lead = 3 if shown.startswith("...") else 0
+    core = shown[lead:].removesuffix("...")
+    found = (prefix + text).find(core)
+    caret = found + len(m.group(3)) - len(f"LINE {line_no}: ") - lead - len(prefix)
+    width = len(m.group(4))
+    if found < 0 or caret < 0:
+        return span
+    lines = source.splitlines()
+    for n in range(span.line + line_no - 1, min(span.end_line, len(lines)) + 1):
+        idx = lines[n - 1].find(text) if text else -1
+        if idx >= 0 and caret <= len(text):
+            return Span(span.file, n, idx + 1 + caret, n, idx + 1 + caret + width)
+    return span

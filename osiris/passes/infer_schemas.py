@@ -97,7 +97,7 @@ def _declared(step: nodes.Step, diags: list[Diagnostic]) -> nodes.Schema | None:
             assert isinstance(item, nodes.Map)
             name, type_, nullable = item.get("name"), item.get("type"), item.get("nullable")
             if not isinstance(name, nodes.Str) or not isinstance(type_, nodes.Str):
-                diags.append(error("OSR-E201", "a declared column needs `name` and `type` strings", item.span))
+                diags.append(error("OSR-E200", "a declared column needs `name` and `type` strings", item.span))
                 continue
             col = _column(name.value, type_, diags, not (isinstance(nullable, nodes.Bool) and not nullable.value))
             if col:
@@ -109,7 +109,7 @@ def _declared(step: nodes.Step, diags: list[Diagnostic]) -> nodes.Schema | None:
                 if col:
                     cols.append(col)
             else:
-                diags.append(error("OSR-E201", "a declared column type must be a string", entry.value.span))
+                diags.append(error("OSR-E200", "a declared column type must be a string", entry.value.span))
     else:
         return None
     return nodes.Schema(tuple(cols), "declared")

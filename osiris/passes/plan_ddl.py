@@ -109,6 +109,9 @@ def _plan(step: nodes.Step, name: str, defaults: dict[str, Any], diags: list[Dia
         )
     except PlanError as exc:
         span = col_spans.get(exc.column or "") if exc.field == "columns" else spans.get(exc.field)
+        pk_value = _get(step, "primary_key", "upsert_keys")[0]
+        if exc.field == "primary_key" and isinstance(pk_value, nodes.List):
+            span = next((i.span for i in pk_value.items if isinstance(i, nodes.Str) and i.value == exc.column), span)
         code = _CODES.get(exc.field, "OSR-E202")
         if exc.field == "columns" and "identifier" in str(exc):
             code = "OSR-E204"

@@ -132,6 +132,7 @@ class Case:
     cwd: Path | None = None
     skip: str | None = None
     verifies: bool = True
+    max_runs: int | None = None  # slow references at large sizes: fewer runs (reported with their count)
 
 
 def interleave(
@@ -142,7 +143,7 @@ def interleave(
     for rep in range(repeats):
         for case in cases:
             res = results[case.name]
-            if res.skipped or res.error:
+            if res.skipped or res.error or (case.max_runs is not None and len(res.samples) >= case.max_runs):
                 continue
             try:
                 argv = case.prepare(rep)

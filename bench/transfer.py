@@ -76,7 +76,9 @@ def transfer_cases(
     dlt_backends: Sequence[str],
     refs_skip: str | None,
     pandas: bool = True,
+    slow_runs: int | None = None,
 ) -> list[Case]:
+    """``slow_runs`` caps the runs of dlt's default backend (when another backend is also measured) and pandas."""
     t = _Targets(s, rows, source_sums)
     work = s.work_dir / "dlt"
 
@@ -118,9 +120,14 @@ def transfer_cases(
     ]
     for backend in dlt_backends:
         name = f"dlt-{backend}"
-        cases.append(Case(name, dlt(backend), t.verify(f"dlt_{backend}"), t.drop(f"dlt_{backend}"), skip=refs_skip))
+        cap = slow_runs if backend == DLT_DEFAULT and len(dlt_backends) > 1 else None
+        cases.append(
+            Case(name, dlt(backend), t.verify(f"dlt_{backend}"), t.drop(f"dlt_{backend}"), skip=refs_skip, max_runs=cap)
+        )
     if pandas:
-        cases.append(Case("pandas", pandas_argv, t.verify("pandas"), t.drop("pandas"), skip=refs_skip))
+        cases.append(
+            Case("pandas", pandas_argv, t.verify("pandas"), t.drop("pandas"), skip=refs_skip, max_runs=slow_runs)
+        )
     return cases
 
 
@@ -133,12 +140,20 @@ def run_transfer(
     refs_skip: str | None = None,
     repeats: int | None = None,
     pandas: bool = True,
+    slow_runs: int | None = None,
 ) -> list[CaseResult]:
     source = datagen.ensure_mysql_source(s, rows)
     datagen.ensure_pg_schema(s)
     sums = checksums.mysql_checksums(s, source)
     cases = transfer_cases(
-        s, rows, source=source, source_sums=sums, dlt_backends=dlt_backends, refs_skip=refs_skip, pandas=pandas
+        s,
+        rows,
+        source=source,
+        source_sums=sums,
+        dlt_backends=dlt_backends,
+        refs_skip=refs_skip,
+        pandas=pandas,
+        slow_runs=slow_runs,
     )
     return interleave(cases, repeats or s.repeats, s.child_env(), s.timeout, log)
 

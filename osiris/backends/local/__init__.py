@@ -32,11 +32,14 @@ def file_stem(name: str) -> str:
 
 
 def ddl_text(plan: dict[str, Any]) -> str | None:
-    """The statements of every write plan, in step order, as one reviewable SQL file (None when there are none)."""
+    """The statements of every SQL write plan, in step order, as one reviewable file (None when there are none).
+
+    Statements are what the writer runs around its bulk load, in one transaction (docs/ddl.md); the file is for
+    review and is not executed as such."""
     chunks = []
     for step in plan["steps"]:
         write = step.get("write")
-        if not write:
+        if not write or write.get("dialect") == "csv":  # a CSV file has no DDL
             continue
         target = (write.get("target") or {}).get("qualified") or step["id"]
         head = f"-- step {step['id']}: {write.get('mode')} into {target} ({write.get('dialect')})"

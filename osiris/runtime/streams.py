@@ -100,6 +100,7 @@ class Channel:
                 self._items.append(batch)
             else:
                 assert self.schema is not None
+                self.spill_dir.mkdir(parents=True, exist_ok=True)
                 segment = _Segment(self.spill_dir / f"spill-{next(_ids)}.arrow", self.schema)
                 self._items.append(segment)
                 self._spill(segment, batch)
@@ -173,17 +174,11 @@ class Channel:
 
 
 def pump(reader: pa.RecordBatchReader, channels: list[Channel], on_batch: Callable[[int, int], None]) -> None:
-    """Read ``reader`` to the end, teeing every batch into ``channels``; closes them (failed on exception)."""
-    try:
-        for ch in channels:
-            ch.open(reader.schema)
-        for batch in reader:
-            on_batch(batch.num_rows, batch.nbytes)
-            for ch in channels:
-                ch.put(batch)
-    except BaseException:
-        for ch in channels:
-            ch.close(failed=True)
-        raise
+    """Read ``reader`` to the end, teeing every batch into ``channels``. The caller closes the channels (failed
+    or not) once it has recorded the outcome, so a consumer woken by the close can see why."""
     for ch in channels:
-        ch.close()
+        ch.open(reader.schema)
+    for batch in reader:
+        on_batch(batch.num_rows, batch.nbytes)
+        for ch in channels:
+            ch.put(batch)

@@ -63,7 +63,7 @@ def plain(value: ir.Value) -> Any:
 
 
 def _param(param: ir.Param) -> Any:
-    if param.description is None and param.default is not None and not isinstance(param.default, ir.Map):
+    if param.description is None and param.default is not None and not isinstance(param.default, ir.Map | ir.Null):
         return plain(param.default)
     if param.description is None and param.default is None:
         return None

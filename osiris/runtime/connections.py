@@ -103,10 +103,14 @@ class Connections:
         return cls(conns, path.name, env, redactor)
 
     def choose(self, family: str, alias: str | None) -> str:
-        """The alias a reference means: explicit, else ``default: true``, else ``default``, else an error."""
+        """The alias a reference means: explicit, else ``default: true``, else ``default``, else an error.
+
+        ``@family.default`` names the alias ``default`` when there is one, and otherwise the family's default."""
         aliases = self.data.get(family)
         if not aliases:
             raise RunError("OSR-E312", f"no '{family}' connections in {self.origin}")
+        if alias == "default" and alias not in aliases:
+            alias = None  # "@family.default" asks for the family's default connection
         if alias is not None:
             if alias not in aliases:
                 listed = ", ".join(sorted(aliases))

@@ -2,7 +2,8 @@
 
 NULL and empty string (the same convention as filesystem.csv_writer): an empty *unquoted* field is NULL, a quoted
 empty field ``""`` is the empty string, and every other text (including ``NULL``) is data, unless listed in
-``na_values``. Quoted fields may hold delimiters, newlines and doubled quotes; backslashes are ordinary characters.
+``na_values``. In a one-column file a NULL row is a blank line, so read such files with ``skip_blank_lines:
+false``. Quoted fields may hold delimiters, newlines and doubled quotes; backslashes are ordinary characters.
 Column types come from the plan's ``schema`` (inferred or declared at build time) and ``dtype``; columns without a
 type are inferred from the first block, and all-empty columns are read as strings.
 """

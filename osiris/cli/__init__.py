@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "fmt": "fmt",
     "plan": "plan",
     "introspect": "introspect",
+    "run": "run",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

@@ -23,8 +23,8 @@ def _line(record: Mapping[str, Any]) -> str | None:
     if kind == "step_start":
         return f"[{step}] start ({record['component']})"
     if kind == "step_complete":
-        rows = max(record["rows_out"], record["rows_in"], record["rows_written"])
-        return f"[{step}] ok: {rows} rows in {record['duration_ms']} ms"
+        moved = [f"{record[k]} rows {k[5:]}" for k in ("rows_in", "rows_out") if record[k]]
+        return f"[{step}] ok: {', '.join(moved) or '0 rows'} in {record['duration_ms']} ms"
     if kind == "step_error":
         return f"[{step}] FAILED: {record['error']}"
     if kind == "step_skipped":

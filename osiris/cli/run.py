@@ -1,0 +1,60 @@
+"""``osirisc run FILE`` compiles a pipeline and runs it; ``osirisc run --plan DIR/plan.json`` runs a build.
+
+Relative paths in the pipeline resolve against the pipeline's folder (``--base-dir`` for ``--plan``, default
+the working directory). Exit codes: 0 ok, 1 a step failed, 2 invalid pipeline, plan, connections or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from osiris.cli import common
+from osiris.compile import compile_file
+from osiris.plan import build_plan
+from osiris.render import render_json
+from osiris.runtime.cli import add_run_options, execute
+from osiris.runtime.errors import RunError
+from osiris.runtime.plan import load_plan, validate_plan
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="compile and run a pipeline, or run a built plan.json")
+    p.add_argument("file", nargs="?", metavar="FILE", help="the pipeline to compile and run")
+    p.add_argument("--plan", metavar="PLAN", help="run this plan.json (from `osirisc build`) instead of FILE")
+    p.add_argument("--base-dir", metavar="DIR", help="where relative paths resolve (default: FILE's folder / cwd)")
+    common.add_syntax(p)
+    common.add_compile_options(p)
+    add_run_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.file is None) == (args.plan is None):
+        print("osirisc run: give a pipeline FILE or --plan PLAN (one of them)", file=sys.stderr)
+        return 2
+    if args.plan is not None:
+        try:
+            plan = load_plan(args.plan)
+        except RunError as exc:
+            print(exc.render(args.plan), file=sys.stderr)
+            return 2
+        return execute(plan, args, Path(args.base_dir or "."), "osirisc run")
+    params, bad = common.parse_params(args.param)
+    if bad:
+        print(f"osirisc run: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
+        return 2
+    result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
+    failed = common.report(result.diagnostics, result.sources, "text")
+    if failed or result.pipeline is None or result.ctx is None:
+        if args.format == "json":
+            print(render_json(result.diagnostics))
+        return 2
+    plan = json.loads(json.dumps(build_plan(result.pipeline, result.ctx)))  # exactly what plan.json would hold
+    try:
+        validate_plan(plan)
+    except RunError as exc:  # the compiler produced a plan the runtime cannot run: a bug, but never a traceback
+        print(f"osirisc run: internal error: {exc.render()}", file=sys.stderr)
+        return 3
+    return execute(plan, args, Path(args.base_dir) if args.base_dir else Path(args.file).parent, "osirisc run")

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "introspect": "introspect",
     "run": "run",
+    "emit": "emit",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

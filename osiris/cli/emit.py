@@ -1,0 +1,71 @@
+"""``osirisc emit FILE --target e2b [-o DIR]``: compile a pipeline and write its sandbox bundle.
+
+The bundle (``DIR/<pipeline>.bundle.tar.gz``, DIR defaulting to ``build/<pipeline>/``) is byte-reproducible and
+holds no secret; run it with ``osirisc run --bundle B --target sandbox|e2b``. Nothing is written when the
+pipeline has errors (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from osiris.backends import BackendError, get_backend
+from osiris.backends.e2b.bundle import BundleBuildError
+from osiris.backends.local import file_stem
+from osiris.cli import common
+from osiris.compile import compile_file
+
+TARGETS = ("e2b",)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("emit", help="compile a pipeline and write a self-contained bundle for a sandbox")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--target", choices=TARGETS, default="e2b", help="what to emit for (default: %(default)s)")
+    p.add_argument("-o", "--out", metavar="DIR", help="output directory (default: build/<pipeline-name>/)")
+    common.add_syntax(p)
+    common.add_compile_options(p)
+    common.add_format(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    params, bad = common.parse_params(args.param)
+    if bad:
+        print(f"osirisc emit: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
+    if common.report(result.diagnostics, result.sources, "text") or result.pipeline is None:
+        return 2
+    out = Path(args.out) if args.out is not None else Path("build") / file_stem(result.pipeline.name)
+    try:
+        written = get_backend(args.target).emit(result, out)
+    except BundleBuildError as exc:
+        print(f"osirisc emit: error[OSR-E411]: {exc}", file=sys.stderr)
+        return 2
+    except BackendError as exc:
+        print(f"osirisc emit: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    path = out / written[0]
+    data = path.read_bytes()
+    info = {
+        "bundle": str(path),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "seconds": round(elapsed, 3),
+        "target": args.target,
+    }
+    if args.format == "json":
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print(
+            f"emitted '{result.pipeline.name}' -> {path} ({len(data):,} bytes, sha256 {info['sha256'][:16]}..., "
+            f"{elapsed:.2f} s)"
+        )
+    return 0

@@ -8,10 +8,15 @@ The scheduler constructs it once per step with the step's plan entry and a ``Ste
   ``input_df``), and returns a reader;
 - a writer (mode write) gets its input reader(s) and returns None after the data is committed.
 
-Readers are consumed lazily; nothing may materialise a whole table. A driver reports progress through
-``ctx.progress(rows, bytes)`` and raises ``StepError`` (or any exception) on failure; the scheduler turns that
-into a ``step_error`` event. Driver messages must never contain a secret: ``ctx.connection`` holds resolved
-secrets and must not be logged or put in an exception message.
+Readers are consumed lazily; nothing may materialise a whole table. Several input names may map to the SAME reader
+object (``df_x`` and ``input_df`` of one upstream): group inputs by ``id(reader)`` and read each stream once. A reader
+raises (``osiris.runtime.streams.UpstreamFailed``) when its upstream fails: let it propagate, roll back.
+``ctx.progress(rows, bytes)`` counts rows a writer has loaded (shown live and in status.json as ``rows_written``);
+``ctx.event("ddl", {"statements": [...]})`` records the SQL a writer executed in ``<run>/ddl/<step>.sql``; any other
+``ctx.event(kind, data)`` becomes an event in events.jsonl. ``ctx.config`` holds resolved secrets, and every secret
+value is also masked by the run's redactor in whatever the runtime writes or prints. A driver raises ``StepError`` (or
+any exception) on failure; the scheduler turns that into a ``step_error`` event. Driver messages must never contain a
+secret: ``ctx.connection`` holds resolved secrets and must not be logged or put in an exception message.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from osiris.runtime.connections import Connections, find_file, resolve_secrets
 from osiris.runtime.driver import StepContext
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
-from osiris.runtime.rundir import RunDir
+from osiris.runtime.rundir import RunDir, safe_name
 from osiris.runtime.scheduler import Scheduler, StepState, load_driver
 from osiris.runtime.streams import MemoryBudget
 
@@ -112,7 +112,9 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
     for s in steps:
         sid = s["id"]
         config, connection = resolved[sid]
-        run.write_json(f"steps/{sid}/config.json", s.get("config", {}))  # the plan's config: markers, no values
+        run.write_json(
+            f"steps/{safe_name(sid)}/config.json", s.get("config", {})
+        )  # the plan's config: markers, no values
         contexts[sid] = StepContext(
             step_id=sid,
             config=config,
@@ -194,9 +196,11 @@ def _step_event(sid: str, run: RunDir, emit: Callable[..., dict[str, Any]]) -> C
     def event(kind: str, data: Mapping[str, Any]) -> None:
         if kind == "ddl":
             statements = [str(x) for x in data.get("statements", [])]
-            path = run.path / "ddl" / f"{sid}.sql"
+            path = run.path / "ddl" / f"{safe_name(sid)}.sql"
             previous = path.read_text(encoding="utf-8") if path.exists() else ""
-            run.write_text(f"ddl/{sid}.sql", previous + "".join(f"{x.rstrip().rstrip(';')};\n" for x in statements))
+            run.write_text(
+                f"ddl/{safe_name(sid)}.sql", previous + "".join(f"{x.rstrip().rstrip(';')};\n" for x in statements)
+            )
         emit(kind, step=sid, **{k: v for k, v in data.items() if k != "step"})
 
     return event

@@ -7,6 +7,7 @@ flushed JSON line at a time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,7 +28,11 @@ def new_run_id() -> str:
 
 
 def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "pipeline"
+    """A file name for a step id or pipeline name: itself when safe, else sanitized plus a short hash (unique)."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".")
+    if clean == name and clean:
+        return clean
+    return (clean or "_") + "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
 
 
 def write_atomic(path: Path, text: str) -> None:

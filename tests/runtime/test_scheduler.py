@@ -188,3 +188,16 @@ def test_processor_sees_aliases_and_self_join(tmp_path: Path) -> None:
     with duckdb.connect(str(tmp_path / "o.duckdb")) as con:
         assert con.sql("SELECT n FROM j").fetchall() == [(0,), (1,), (2,)]
         assert con.sql("SELECT n FROM one").fetchall() == [(12,)]
+
+
+def test_step_ids_never_escape_the_run_directory(tmp_path: Path) -> None:
+    p = plan(
+        step("../evil", "test.extractor", {"batches": 1}, driver=NUMBERS),
+        step("x/y", "test.writer", {}, ["../evil"], driver=SINK),
+        name="../pipe",
+    )
+    result = _run(tmp_path, p)
+    assert result.ok
+    files = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert all((tmp_path / "runs") in f.parents for f in files), files
+    assert len(list((result.run_dir / "steps").iterdir())) == 2

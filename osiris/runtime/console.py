@@ -24,7 +24,7 @@ def _line(record: Mapping[str, Any]) -> str | None:
         return f"[{step}] start ({record['component']})"
     if kind == "step_complete":
         moved = [f"{record[k]} rows {k[5:]}" for k in ("rows_in", "rows_out") if record[k]]
-        return f"[{step}] ok: {', '.join(moved) or '0 rows'} in {record['duration_ms']} ms"
+        return f"[{step}] ok in {record['duration_ms']} ms: {', '.join(moved) or '0 rows'}"
     if kind == "step_error":
         return f"[{step}] FAILED: {record['error']}"
     if kind == "step_skipped":

@@ -52,7 +52,7 @@ def test_run_built_plan(quickstart: Path, tmp_path: Path, capsys: pytest.Capture
     assert main(args) == 0
     assert (quickstart / "output" / "revenue_by_region.csv").read_text() == EXPECTED
     err = capsys.readouterr().err
-    assert "[write-csv] ok: 4 rows in" in err and "run ok" in err
+    assert "[write-csv] ok in " in err and ": 4 rows in" in err and "run ok" in err
 
 
 def test_usage_and_invalid_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

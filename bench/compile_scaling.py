@@ -4,7 +4,7 @@ DuckDB transforms, a CSV write), wall time incl. process start and peak RSS, aga
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -59,6 +59,20 @@ def write_pipelines(folder: Path, sizes: Sequence[int]) -> dict[int, Path]:
     return paths
 
 
+BUDGET_S = 20.0  # a build slower than this is run once, and larger pipelines are not built (keeps the run bounded)
+
+
+def _too_slow(prev: int | None) -> Callable[[Mapping[str, CaseResult]], str | None]:
+    def check(done: Mapping[str, CaseResult]) -> str | None:
+        res = done.get(f"build-{prev}")
+        first = res.samples[0].wall if res and res.samples else 0.0
+        if first > BUDGET_S:
+            return f"build-{prev} took {first:.1f} s; a larger pipeline would exceed the run's time budget"
+        return None
+
+    return check
+
+
 def run_compile(
     s: Settings, sizes: Sequence[int], log: Callable[[str], None], repeats: int | None = None
 ) -> list[CaseResult]:
@@ -76,5 +90,7 @@ def run_compile(
         return lambda rep: None if (folder / f"out_{n}" / "plan.json").is_file() else "no plan.json written"
 
     cases = [Case("python-start", lambda rep: [str(s.python), "-c", "pass"], verifies=False)]
-    cases += [Case(f"build-{n}", build(n), built(n), cwd=folder) for n in sizes]
+    for prev, n in zip([None, *sizes], sizes, strict=False):
+        cases.append(Case(f"build-{n}", build(n), built(n), cwd=folder, budget_s=BUDGET_S, skip_if=_too_slow(prev)))
+
     return interleave(cases, repeats or s.repeats, s.child_env(), s.timeout, log)

@@ -133,6 +133,8 @@ class Case:
     skip: str | None = None
     verifies: bool = True
     max_runs: int | None = None  # slow references at large sizes: fewer runs (reported with their count)
+    budget_s: float | None = None  # a first run slower than this is not repeated
+    skip_if: Callable[[Mapping[str, CaseResult]], str | None] = lambda done: None  # before each run: why to skip
 
 
 def interleave(
@@ -144,6 +146,12 @@ def interleave(
         for case in cases:
             res = results[case.name]
             if res.skipped or res.error or (case.max_runs is not None and len(res.samples) >= case.max_runs):
+                continue
+            if case.budget_s is not None and res.samples and res.samples[0].wall > case.budget_s:
+                continue
+            if (why := case.skip_if(results)) is not None:
+                res.skipped = why
+                log(f"  {case.name}: skipped: {why}")
                 continue
             try:
                 argv = case.prepare(rep)

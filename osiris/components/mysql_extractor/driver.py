@@ -42,7 +42,9 @@ class Driver:
         self.path: str | None = None  # force "pymysql" or "mysqlclient" (tests, benchmarks)
 
     def _zero_dates(self, column: str, count: int) -> None:
-        self.ctx.event("warning", {"step": self.ctx.step_id, "message": f"column '{column}': {count} zero date(s) read as NULL"})
+        self.ctx.event(
+            "warning", {"step": self.ctx.step_id, "message": f"column '{column}': {count} zero date(s) read as NULL"}
+        )
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
         config = self.ctx.config

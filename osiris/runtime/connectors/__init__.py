@@ -53,7 +53,9 @@ def with_retries(connect: Callable[[], T], retryable: Callable[[Exception], bool
     raise AssertionError("unreachable")
 
 
-def step_error(step: str, target: str, exc: BaseException, secrets: Iterable[str], *, retryable: bool = False) -> StepError:
+def step_error(
+    step: str, target: str, exc: BaseException, secrets: Iterable[str], *, retryable: bool = False
+) -> StepError:
     """A StepError naming the step and target with the cause, credentials scrubbed."""
     cause = scrub(f"{type(exc).__name__}: {exc}".strip(), secrets)
     return StepError(f"{step} {target}: {cause}", retryable=retryable)

@@ -8,6 +8,8 @@ A fetch thread reads the next rows while the caller converts and writes the prev
 
 from __future__ import annotations
 
+# ruff: noqa: PLC0415  (client libraries are imported on first use: mysqlclient is optional, psycopg/pymysql load only in the steps that need them)
+import contextlib
 import datetime as dt
 import queue
 import threading
@@ -104,7 +106,9 @@ def _time(value: Any) -> dt.time | None:
         raise ValueError(f"TIME value '{text}' is outside 00:00:00..23:59:59.999999") from None
 
 
-def to_array(values: list[Any], typ: pa.DataType, name: str, on_zero_date: Any = None, *, bit: bool = False) -> pa.Array:
+def to_array(
+    values: list[Any], typ: pa.DataType, name: str, on_zero_date: Any = None, *, bit: bool = False
+) -> pa.Array:
     """Raw column values (text/bytes/None, as the server sent them) -> an Arrow array of ``typ``."""
     try:
         if pa.types.is_binary(typ):
@@ -204,7 +208,9 @@ _DONE = object()
 class Reader:
     """Streams ``query`` as Arrow batches; ``path`` is "mysqlclient" or "pymysql"."""
 
-    def __init__(self, p: Mapping[str, Any], query: str, batch_size: int, *, path: str | None = None, on_zero_date: Any = None):
+    def __init__(
+        self, p: Mapping[str, Any], query: str, batch_size: int, *, path: str | None = None, on_zero_date: Any = None
+    ):
         self.params = dict(p)
         self.query = query
         self.batch_size = batch_size
@@ -270,10 +276,8 @@ class Reader:
         finally:
             stop.set()
             while fetcher.is_alive():  # unblock a fetcher waiting on a full queue
-                try:
+                with contextlib.suppress(queue.Empty):
                     chunks.get(timeout=0.05)
-                except queue.Empty:
-                    pass
                 if stop.is_set() and self._conn is not None:
                     self.close()
             self.close()
@@ -281,7 +285,5 @@ class Reader:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:  # closing a connection mid-stream may complain; nothing to recover
-                pass

@@ -1,0 +1,24 @@
+"""postgres.writer: execute the step's write plan (docs/ddl.md) in one transaction with a binary COPY load."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from osiris.runtime.connectors import postgres
+from osiris.runtime.driver import StepContext, StepError
+
+
+class Driver:
+    """Writer: consumes its one input stream; returns after COMMIT (or raises after ROLLBACK)."""
+
+    def __init__(self, step: Mapping[str, Any], ctx: StepContext):
+        self.step = step
+        self.ctx = ctx
+
+    def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
+        if len(inputs) != 1:
+            raise StepError(f"postgres.writer takes exactly one input, got {len(inputs)}")
+        postgres.write(self.step, self.ctx, next(iter(inputs.values())))

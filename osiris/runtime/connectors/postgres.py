@@ -1,0 +1,259 @@
+"""PostgreSQL (and Supabase's Postgres): connecting with retries, the write-plan executor, streaming reads.
+
+Writes run the plan of docs/ddl.md in ONE transaction: check the existing table, ``prepare``, binary ``COPY`` of
+the Arrow batches into ``load_table`` (``pgcopy``, vectorised), ``finalize``, commit; any failure rolls back.
+Reads use a named (server-side) cursor and map column types to exact Arrow types.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: PLC0415  (client libraries are imported on first use: mysqlclient is optional, psycopg/pymysql load only in the steps that need them)
+import contextlib
+import decimal
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute
+
+from osiris.runtime.connectors import pgcopy, scrub, secrets_of, step_error, with_retries
+from osiris.runtime.driver import StepContext, StepError
+
+_CONNECT_KEYS = ("host", "port", "user", "password", "sslmode", "sslrootcert", "connect_timeout", "application_name")
+
+
+def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
+    """libpq keywords from the connection (``pg_dsn``/``dsn`` or host/port/database/user/password/sslmode),
+    overridden by the step's config; TLS mode comes from the connection, never hard-coded."""
+    merged = {**(connection or {}), **{k: v for k, v in config.items() if v is not None}}
+    out: dict[str, Any] = {}
+    dsn = merged.get("pg_dsn") or merged.get("dsn")
+    if dsn:
+        out["conninfo"] = dsn
+    for key in _CONNECT_KEYS:
+        if merged.get(key) not in (None, ""):
+            out[key] = merged[key]
+    if merged.get("database") or merged.get("dbname"):
+        out["dbname"] = merged.get("database") or merged.get("dbname")
+    out.setdefault("connect_timeout", 10)
+    return out
+
+
+def describe_target(p: Mapping[str, Any]) -> str:
+    return f"postgres database '{p.get('dbname', '?')}' on {p.get('host', 'dsn host')}"
+
+
+def _retryable(exc: Exception) -> bool:
+    import psycopg
+
+    text = str(exc).lower()
+    if "authentication" in text or "does not exist" in text or "permission" in text:
+        return False
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def connect(p: Mapping[str, Any], *, autocommit: bool = False) -> Any:
+    import psycopg
+
+    kw = dict(p)
+    conninfo = kw.pop("conninfo", "")
+    return with_retries(lambda: psycopg.connect(conninfo, autocommit=autocommit, **kw), _retryable)
+
+
+# -- writing ----------------------------------------------------------------------------------------------------
+def _load_oids(cur: Any, qualified: str, columns: list[str]) -> list[int]:
+    cur.execute(
+        "SELECT attname, atttypid::int FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (qualified,),
+    )
+    types = dict(cur.fetchall())
+    missing = [c for c in columns if c not in types]
+    if missing:
+        raise StepError(f"load table {qualified} has no column(s) {', '.join(missing)}")
+    return [int(types[c]) for c in columns]
+
+
+def _copy(cur: Any, plan: Mapping[str, Any], reader: pa.RecordBatchReader, ctx: StepContext) -> int:
+    """COPY the input into the load table: binary, vectorised when every target type has an encoder."""
+    load = plan["load_table"]["qualified"]
+    names = list(plan["load_columns"])
+    missing = [n for n in names if n not in reader.schema.names]
+    if missing:
+        raise StepError(f"input has no column(s) {', '.join(missing)} for {plan['target']['qualified']}")
+    oids = _load_oids(cur, load, names)
+    quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
+    fast = pgcopy.supported(oids)
+    rows = 0
+    with cur.copy(f"COPY {load} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+        if fast:
+            copy.write(pgcopy.HEADER)
+        else:
+            copy.set_types(oids)
+        for whole in reader:
+            batch = whole.select(names)
+            if fast:
+                try:
+                    copy.write(pgcopy.encode_batch(batch, oids))
+                except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
+                    raise StepError(f"a value does not fit the target column: {exc}") from None
+            else:
+                for row in zip(*(col.to_pylist() for col in batch.columns), strict=True):
+                    copy.write_row(row)
+            rows += batch.num_rows
+            ctx.progress(batch.num_rows, batch.nbytes)
+        if fast:
+            copy.write(pgcopy.TRAILER)
+    return rows
+
+
+def resolve_plan(step: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    """The step's write plan; planned now from the input schema when it was unknown at build time."""
+    plan = step.get("write")
+    if not plan:
+        raise StepError("the plan has no write object for this step")
+    if plan.get("columns") is None or plan.get("statements") is None:
+        from osiris import dialects
+
+        target = {"schema": plan["target"].get("schema"), "table": plan["target"]["table"]}
+        try:
+            plan = dialects.plan_write(
+                plan["dialect"], target, plan["mode"], dialects.columns_from_arrow(schema), plan.get("primary_key"),
+                schema_evolution=plan.get("schema_evolution", "fail"),
+                create_if_missing=plan.get("create_if_missing", True),
+            )  # fmt: skip
+        except dialects.PlanError as exc:
+            raise StepError(f"cannot plan the write: {exc}") from None
+    return dict(plan)
+
+
+def run_plan(
+    conn: Any, plan: Mapping[str, Any], reader: pa.RecordBatchReader, ctx: StepContext, check: bool = True
+) -> int:
+    """Execute the write plan on ``conn`` in one transaction; returns the rows loaded. Rolls back on any error."""
+    from osiris import dialects
+
+    step = "check"
+    try:
+        with conn.cursor() as cur:
+            if check:
+                result = dialects.check_existing(plan["dialect"], conn, plan)
+                if result.status in ("incompatible", "missing"):
+                    raise StepError(result.message or f"target table is {result.status}")
+                for sql in result.statements:
+                    cur.execute(sql)
+            step = "prepare"
+            for sql in plan["statements"]["prepare"]:
+                cur.execute(sql)
+            step = "load"
+            rows = _copy(cur, plan, reader, ctx)
+            step = "finalize"
+            for sql in plan["statements"]["finalize"]:
+                cur.execute(sql)
+        step = "commit"
+        conn.commit()
+        return rows
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        if isinstance(exc, StepError):
+            raise StepError(f"{step} {plan['target']['qualified']}: {exc}") from None
+        if isinstance(exc, Exception):
+            raise step_error(step, str(plan["target"]["qualified"]), exc, ()) from None
+        raise
+
+
+def write(step: Mapping[str, Any], ctx: StepContext, reader: pa.RecordBatchReader) -> int:
+    """The whole writer: connect (retrying transient failures), execute the plan, close. Messages are scrubbed."""
+    p = params(ctx.config, ctx.connection)
+    secrets = secrets_of(p, ctx.connection, ctx.config)
+    plan = resolve_plan(step, reader.schema)
+    target = f"{plan['target']['qualified']} in {describe_target(p)}"
+    try:
+        conn = connect(p)
+    except Exception as exc:
+        raise step_error("connect to", target, exc, secrets, retryable=True) from None
+    try:
+        rows = run_plan(conn, plan, reader, ctx)
+    except StepError as exc:
+        raise StepError(scrub(str(exc), secrets), retryable=exc.retryable) from None
+    finally:
+        conn.close()
+    ctx.event("info", {"step": ctx.step_id, "message": f"loaded {rows} rows into {plan['target']['qualified']}"})
+    return rows
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+_ARROW = {16: pa.bool_(), 17: pa.binary(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 26: pa.int64(),
+          700: pa.float32(), 701: pa.float64(), 1082: pa.date32(), 1083: pa.time64("us"),
+          1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC")}  # fmt: skip
+
+
+def arrow_type(oid: int, precision: int | None, scale: int | None) -> pa.DataType:
+    """Exact Arrow type of a result column (numeric with declared precision -> decimal; anything else -> text)."""
+    if oid == pgcopy.NUMERIC:
+        if precision:
+            return pa.decimal128(precision, scale or 0) if precision <= 38 else pa.decimal256(precision, scale or 0)
+        return pa.string()  # unconstrained numeric: text keeps every digit
+    return _ARROW.get(oid, pa.string())
+
+
+def _texts(conn: Any, oids: set[int]) -> None:
+    """Load the columns Arrow keeps as text (json, uuid, numeric without typmod, unknown types) as their text."""
+    from psycopg.types.string import TextLoader
+
+    for oid in oids:
+        conn.adapters.register_loader(oid, TextLoader)
+
+
+def read(ctx: StepContext, query: str, batch_size: int) -> pa.RecordBatchReader:
+    """Stream ``query`` through a named cursor as Arrow batches."""
+    p = params(ctx.config, ctx.connection)
+    secrets = secrets_of(p, ctx.connection, ctx.config)
+    target = describe_target(p)
+    try:
+        conn = connect(p)
+        conn.execute("SET TIME ZONE 'UTC'")
+        probe = conn.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
+        desc = probe.description or []
+        fields = [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in desc]
+        _texts(conn, {d.type_code for d, f in zip(desc, fields, strict=True) if pa.types.is_string(f.type)})
+        cur = conn.cursor(name="osiris_extract")
+        cur.itersize = batch_size
+        cur.execute(query)
+    except Exception as exc:
+        raise step_error("extract from", target, exc, secrets) from None
+    schema = pa.schema(fields)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            while rows := cur.fetchmany(batch_size):
+                cols = list(zip(*rows, strict=True))
+                yield pa.RecordBatch.from_arrays(
+                    [_array(list(c), f) for c, f in zip(cols, fields, strict=True)], schema=schema
+                )
+        except StepError:
+            raise
+        except Exception as exc:
+            raise step_error("extract from", target, exc, secrets) from None
+        finally:
+            conn.close()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _array(values: list[Any], field: pa.Field) -> pa.Array:
+    try:
+        if pa.types.is_string(field.type):
+            return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], pa.string())
+        if pa.types.is_decimal(field.type):
+            if any(isinstance(v, str) for v in values):  # numeric loaded as text (an unconstrained one is present)
+                return pa.compute.cast(pa.array(values, pa.string()), field.type)
+            return pa.array([v if v is None or v.is_finite() else _nan(field.name) for v in values], field.type)
+        return pa.array(values, field.type)
+    except (pa.ArrowInvalid, OverflowError, decimal.InvalidOperation) as exc:
+        raise StepError(f"column '{field.name}': cannot read a value as {field.type}: {exc}") from None
+
+
+def _nan(name: str) -> Any:
+    raise StepError(f"column '{name}': NaN/Infinity numeric has no Arrow decimal form")

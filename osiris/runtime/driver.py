@@ -56,3 +56,12 @@ class Driver(Protocol):
     def __init__(self, step: Mapping[str, Any], ctx: StepContext) -> None: ...
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader | None: ...
+
+
+def single_input(inputs: Mapping[str, pa.RecordBatchReader], component: str) -> pa.RecordBatchReader:
+    """The one upstream stream of a writer. A single upstream is offered under several SQL names (``df_<id>`` and
+    ``input_df``) as the same reader, so readers are counted by identity, not by name."""
+    readers = {id(r): r for r in inputs.values()}
+    if len(readers) != 1:
+        raise StepError(f"{component} takes exactly one input, got {len(readers)}")
+    return next(iter(readers.values()))

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from osiris import dialects
 from osiris.components.duckdb_extractor.driver import database_path
-from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.driver import StepContext, StepError, single_input
 
 
 class Driver:
@@ -47,10 +47,7 @@ class Driver:
             raise StepError(f"cannot plan the write: {exc}") from None
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        readers = {id(r): r for r in inputs.values()}
-        if len(readers) != 1:
-            raise StepError(f"a DuckDB writer takes exactly one input (got {len(readers)})")
-        reader = next(iter(readers.values()))
+        reader = single_input(inputs, "duckdb.writer")
         plan = self._plan(reader.schema)
         path = database_path(self.ctx)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.driver import StepContext, StepError, single_input
 from osiris.runtime.files import Transcoder, atomic_output, compression_of, resolve_path
 
 _QUOTING = {"minimal": "needed", "nonnumeric": "needed", "all": "all_valid", "none": "none"}
@@ -28,10 +28,7 @@ class Driver:
         self.config = ctx.config
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        readers = {id(r): r for r in inputs.values()}
-        if len(readers) != 1:
-            raise StepError(f"a CSV writer takes exactly one input (got {len(readers)})")
-        reader = next(iter(readers.values()))
+        reader = single_input(inputs, "filesystem.csv_writer")
         cfg = self.config
         path = resolve_path(self.ctx, str(cfg["path"]))
         schema = reader.schema

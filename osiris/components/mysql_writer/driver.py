@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from osiris import dialects
 from osiris.runtime.connectors import mysql, postgres, scrub, secrets_of, step_error
-from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.driver import StepContext, StepError, single_input
 
 ROWS_PER_INSERT = 2000
 
@@ -35,9 +35,7 @@ class Driver:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        if len(inputs) != 1:
-            raise StepError(f"mysql.writer takes exactly one input, got {len(inputs)}")
-        reader = next(iter(inputs.values()))
+        reader = single_input(inputs, "mysql.writer")
         p = mysql.params(self.ctx.config, self.ctx.connection)
         secrets = secrets_of(p, self.ctx.connection, self.ctx.config)
         plan = postgres.resolve_plan(self.step, reader.schema)

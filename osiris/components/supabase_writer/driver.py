@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris.runtime.connectors import postgres
-from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.driver import StepContext, single_input
 
 
 class Driver:
@@ -19,6 +19,4 @@ class Driver:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        if len(inputs) != 1:
-            raise StepError(f"supabase.writer takes exactly one input, got {len(inputs)}")
-        postgres.write(self.step, self.ctx, next(iter(inputs.values())))
+        postgres.write(self.step, self.ctx, single_input(inputs, "supabase.writer"))

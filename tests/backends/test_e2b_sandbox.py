@@ -101,14 +101,11 @@ def test_tampered_bundle_is_refused_before_anything_runs(
     assert "OSR-E404" in capsys.readouterr().err
 
 
-MOVIES = [
-    (1, "Alien", 1979, 1, "scifi", 11000000, 106000000),
-    (2, "Aliens", 1986, 2, "action", 18500000, 131000000),
-    (3, "Titanic", 1997, 2, "drama", 200000000, 2264000000),
-    (4, "Blade Runner", 1982, 1, "scifi", 28000000, 41000000),
-    (5, "Heat", 1995, 3, "crime", 60000000, 187000000),
-]
-DIRECTORS = [(1, "Ridley Scott", "GB"), (2, "James Cameron", "CA"), (3, "Michael Mann", "US")]
+def seed_statements() -> list[str]:
+    """The statements of examples/movies/seed.sql (the script users load), comments dropped."""
+    text = (EXAMPLES / "movies" / "seed.sql").read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
 
 
 @pytest.mark.db
@@ -123,13 +120,8 @@ def test_movies_parity_and_no_secret_anywhere(
 ) -> None:
     conn = pymysql.connect(**MY, database=mysql_db, autocommit=True)
     with conn.cursor() as cur:
-        cur.execute(
-            "CREATE TABLE movies (movie_id INT PRIMARY KEY, title VARCHAR(100), release_year INT, "
-            "director_id INT, genre VARCHAR(20), budget_usd BIGINT, box_office_usd BIGINT)"
-        )
-        cur.executemany("INSERT INTO movies VALUES (%s,%s,%s,%s,%s,%s,%s)", MOVIES)
-        cur.execute("CREATE TABLE directors (director_id INT PRIMARY KEY, name VARCHAR(100), nationality CHAR(2))")
-        cur.executemany("INSERT INTO directors VALUES (%s,%s,%s)", DIRECTORS)
+        for statement in seed_statements():
+            cur.execute(statement)
     conn.close()
     secret = f"pg-secret-{uuid.uuid4().hex}"  # trust auth ignores it, but it flows everywhere a password would
     monkeypatch.setenv("PGPASSWORD", secret)

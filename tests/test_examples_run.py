@@ -17,9 +17,7 @@ ORDER = ["quickstart/pipeline.yaml"]
 
 
 def _server_free() -> list[str]:
-    files = sorted(
-        str(p.relative_to(EXAMPLES)) for p in [*EXAMPLES.glob("*.yaml"), *EXAMPLES.glob("*.osiris")]
-    )
+    files = sorted(str(p.relative_to(EXAMPLES)) for p in [*EXAMPLES.glob("*.yaml"), *EXAMPLES.glob("*.osiris")])
     free = [f for f in files if not any(fam in (EXAMPLES / f).read_text(encoding="utf-8") for fam in SERVER_FAMILIES)]
     return ORDER + free
 

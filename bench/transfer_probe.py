@@ -21,6 +21,7 @@ from osiris import dialects
 from osiris.components.mysql_extractor.driver import Driver as MySQLExtractor
 from osiris.components.postgres_writer.driver import Driver as PGWriter
 from osiris.runtime.connectors import mysql as mysql_conn
+from osiris.runtime.connectors import mysqlcli
 from osiris.runtime.driver import StepContext
 
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -56,7 +57,8 @@ def main(rows: int) -> None:
     conn = {**MY, "database": db}
     try:
         table = None
-        for path in ["pymysql", *(["mysqlclient"] if mysql_conn.fast_path_available() else [])]:
+        paths = ["pymysql", *(["mysqlclient"] if mysql_conn.fast_path_available() else [])]
+        for path in [*paths, *(["cli"] if mysqlcli.client_binary() else [])]:
             d = MySQLExtractor({}, ctx({"table": "src", "batch_size": 100_000}, conn))
             d.path = path
             t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from osiris.components.postgres_extractor.driver import Driver as PGExtractor
 from osiris.components.postgres_writer.driver import Driver as PGWriter
 from osiris.components.supabase_writer.driver import Driver as SupabaseWriter
 from osiris.runtime.connectors import mysql as mysql_conn
+from osiris.runtime.connectors import mysqlcli
 from osiris.runtime.driver import StepContext, StepError
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
@@ -45,7 +46,11 @@ ROWS: list[tuple[Any, ...]] = [
     (3, "😀 \\N \r", None, Decimal("12.5"), None, None, None, None, 5, 5, None),
 ]  # fmt: skip
 COLUMNS = ["id", "s", "b", "d", "dt", "ts", "dd", "tm", "i", "n", "f"]
-PATHS = ["pymysql", *(["mysqlclient"] if mysql_conn.fast_path_available() else [])]
+PATHS = [
+    "pymysql",
+    *(["mysqlclient"] if mysql_conn.fast_path_available() else []),
+    *(["cli"] if mysqlcli.client_binary() else []),
+]
 
 
 def ctx(config: dict[str, Any], connection: dict[str, Any] | None, tmp_path: Path, **kw: Any) -> StepContext:

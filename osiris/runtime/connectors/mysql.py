@@ -20,7 +20,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from osiris.runtime.connectors import scrub, secrets_of, with_retries
+from osiris.runtime.connectors import mysqlcli, scrub, secrets_of, with_retries
 from osiris.runtime.driver import StepError
 
 # Field type codes of the MySQL protocol (pymysql.constants.FIELD_TYPE).
@@ -124,7 +124,19 @@ def to_array(
         if bit:
             ints = [None if v is None else int.from_bytes(v, "big") for v in values]
             return pa.array([None if i is None else bool(i) for i in ints] if typ.equals(pa.bool_()) else ints, typ)
-        text = _text(values)
+        return from_text(_text(values), typ, name, on_zero_date)
+    except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
+        raise StepError(f"column '{name}': cannot read a value as {typ}: {exc}") from None
+
+
+def from_text(text: pa.Array, typ: pa.DataType, name: str, on_zero_date: Any = None) -> pa.Array:
+    """A string array of the server's text form of a non-text column -> ``typ`` (vectorised casts).
+
+    Zero dates become NULL (reported through ``on_zero_date``); TIME goes through ``datetime.time`` per value.
+    Raises StepError when a value does not fit ``typ``."""
+    try:
+        if pa.types.is_time(typ):
+            return pa.array([_time(v) for v in text.to_pylist()], typ)
         if pa.types.is_date(typ) or pa.types.is_timestamp(typ):
             zero = pc.starts_with(text, _ZERO_DATES[0])
             if pc.any(zero).as_py():
@@ -149,6 +161,22 @@ def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> d
         "password": merged.get("password", "") or "",
         "database": merged.get("schema") or merged.get("database"),
     }
+
+
+def default_path() -> str:
+    """ "cli" when the mariadb/mysql client is installed, else "mysqlclient" when importable, else "pymysql"."""
+    if mysqlcli.client_binary() is not None:
+        return "cli"
+    return "mysqlclient" if fast_path_available() else "pymysql"
+
+
+def cli_kind(col: Column, typ: pa.DataType) -> str:
+    """How the CLI path selects a column: as hex text, hex bytes, a BIT's number, or its plain text."""
+    if col.type_code == BIT:
+        return "bit"
+    if pa.types.is_string(typ):
+        return "text"
+    return "binary" if pa.types.is_binary(typ) else "plain"
 
 
 def fast_path_available() -> bool:
@@ -206,7 +234,7 @@ _DONE = object()
 
 
 class Reader:
-    """Streams ``query`` as Arrow batches; ``path`` is "mysqlclient" or "pymysql"."""
+    """Streams ``query`` as Arrow batches; ``path`` is "cli", "mysqlclient" or "pymysql" (see ``default_path``)."""
 
     def __init__(
         self, p: Mapping[str, Any], query: str, batch_size: int, *, path: str | None = None, on_zero_date: Any = None
@@ -216,13 +244,21 @@ class Reader:
         self.batch_size = batch_size
         self.on_zero_date = on_zero_date
         self.secrets = secrets_of(p)
-        self.path = path or ("mysqlclient" if fast_path_available() else "pymysql")
+        self.path = path or default_path()
         self.columns: list[Column] = []
         self._conn: Any = None
         self._cursor: Any = None
+        self._cli: mysqlcli.CliStream | None = None
 
     def open(self) -> pa.Schema:
         """Connect and execute; returns the Arrow schema (from column metadata, before any row arrives)."""
+        if self.path == "cli":
+            try:
+                self.columns = describe(self.params, self.query)
+            except Exception:
+                self.path = "mysqlclient" if fast_path_available() else "pymysql"
+            else:
+                return self._open_cli()
         if self.path == "mysqlclient":
             try:
                 self.columns = describe(self.params, self.query)
@@ -246,6 +282,37 @@ class Reader:
             self.columns = [_column(f) for f in self._cursor._result.fields]
         return schema_of(self.columns)
 
+    def _open_cli(self) -> pa.Schema:
+        binary = mysqlcli.client_binary()
+        if binary is None:
+            raise StepError("the mysql command-line client is not installed; use another read path")
+        schema = schema_of(self.columns)
+        kinds = [cli_kind(c, f.type) for c, f in zip(self.columns, schema, strict=True)]
+        sql = mysqlcli.wrapped_query(self.query, [c.name for c in self.columns], kinds)
+        block = min(max(self.batch_size * 64, 1 << 20), 16 << 20)
+        self._cli = mysqlcli.CliStream(binary, self.params, sql, block)
+        self._kinds = kinds
+        return schema
+
+    def _cli_batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        assert self._cli is not None
+        try:
+            yield from self._cli.batches(schema, self._kinds, self._convert)
+        except StepError as exc:
+            raise StepError(scrub(str(exc), self.secrets), retryable=exc.retryable) from None
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise StepError(f"reading rows failed: {scrub(str(exc), self.secrets)}", retryable=False) from None
+        finally:
+            self.close()
+
+    def _convert(self, text: pa.Array, field: pa.Field, kind: str) -> pa.Array:
+        if pa.types.is_null(field.type):
+            return pa.nulls(len(text))
+        if kind == "bit":
+            ints = from_text(text, pa.uint64(), field.name)
+            return pc.cast(ints, pa.bool_()) if field.type.equals(pa.bool_()) else ints
+        return from_text(text, field.type, field.name, self.on_zero_date)
+
     def _fetch(self, out: queue.Queue[Any], stop: threading.Event) -> None:
         try:
             while not stop.is_set():
@@ -259,6 +326,9 @@ class Reader:
 
     def batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yields batches while a thread fetches the next rows; closes the connection at the end or on abandon."""
+        if self._cli is not None:
+            yield from self._cli_batches(schema)
+            return
         chunks: queue.Queue[Any] = queue.Queue(maxsize=2)
         stop = threading.Event()
         fetcher = threading.Thread(target=self._fetch, args=(chunks, stop), name="mysql-fetch", daemon=True)
@@ -283,6 +353,9 @@ class Reader:
             self.close()
 
     def close(self) -> None:
+        cli, self._cli = self._cli, None
+        if cli is not None:
+            cli.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):

@@ -86,8 +86,9 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic], sources: Mapping[str, s
 def to_json_data(d: Diagnostic) -> dict[str, object]:
     data: dict[str, object] = {"severity": d.severity.value, "code": d.code, "message": d.message}
     if d.span:
-        data.update(file=d.span.file, line=d.span.line, col=d.span.col, end_line=d.span.end_line,
-                    end_col=d.span.end_col)
+        data.update(
+            file=d.span.file, line=d.span.line, col=d.span.col, end_line=d.span.end_line, end_col=d.span.end_col
+        )
     data["notes"] = list(d.notes)
     return data
 

@@ -1,5 +1,19 @@
-from osiris.ir import ConnectionRef, Entry, Float, Int, List, Map, Null, Param, ParamRef, Pipeline, Span, Step, Str
-from osiris.ir import Template
+from osiris.ir import (
+    ConnectionRef,
+    Entry,
+    Float,
+    Int,
+    List,
+    Map,
+    Null,
+    Param,
+    ParamRef,
+    Pipeline,
+    Span,
+    Step,
+    Str,
+    Template,
+)
 from osiris.ir.serde import from_json, to_json
 
 
@@ -12,7 +26,9 @@ def test_round_trip_keeps_values_and_spans() -> None:
         ),
         span,
     )
-    pipeline = Pipeline("p", "0.1.0", (Step("a", "mysql.extractor", "read", config, needs=()),), params=(Param("n", Int(3)),))
+    pipeline = Pipeline(
+        "p", "0.1.0", (Step("a", "mysql.extractor", "read", config, needs=()),), params=(Param("n", Int(3)),)
+    )
     back = from_json(to_json(pipeline))
     assert back == pipeline
     assert back.steps[0].config.span == span

@@ -22,11 +22,11 @@ def run(args: argparse.Namespace) -> int:
     code = args.code.upper()
     if not code.startswith("OSR-"):
         code = f"OSR-{code}"
-    info = codes.get(code)
-    if info is None:
+    found = codes.get(code)
+    if found is None:
         print(f"osirisc explain: unknown code {args.code!r} (`osirisc explain` lists them)", file=sys.stderr)
         return 2
-    print(f"{info.code}: {info.title}\n\n{info.explanation.strip()}")
-    if info.example:
-        print(f"\nExample:\n\n{info.example.rstrip()}")
+    print(f"{found.code}: {found.title}\n\n{found.explanation.strip()}")
+    if found.example:
+        print(f"\nExample:\n\n{found.example.rstrip()}")
     return 0

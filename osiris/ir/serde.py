@@ -39,14 +39,14 @@ def _make_converter() -> cattrs.Converter:
 
     # Every value class unstructures with its ``kind`` tag, wherever it appears (unions dispatch on the runtime class).
     def unstructure_factory(cl: type) -> Any:
-        base = make_dict_unstructure_fn(cl, conv, _cattrs_omit_if_default=True)
+        base: Any = make_dict_unstructure_fn(cl, conv, _cattrs_omit_if_default=True)
         kind = _KINDS[cl]
         return lambda obj: {"kind": kind, **base(obj)}
 
     conv.register_unstructure_hook_factory(lambda t: t in _KINDS, unstructure_factory)
 
     by_kind = {kind: cl for cl, kind in _KINDS.items()}
-    structurers = {cl: make_dict_structure_fn(cl, conv) for cl in _KINDS}
+    structurers: dict[type, Any] = {cl: make_dict_structure_fn(cl, conv) for cl in _KINDS}
 
     def structure_value(obj: Any, _: Any) -> Any:
         if obj is None:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types fmt bench bench-quick clean docs
+.PHONY: demo movies test check lint types fmt bench bench-quick clean docs
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 ## Run the main job on the embedded default (DuckDB and files, no server needed).
 demo: $(STAMP)
 	$(BIN)/osirisc check $(wildcard examples/*.yaml examples/*.osiris) examples/quickstart/pipeline.yaml examples/movies/pipeline.yaml
-	$(BIN)/osirisc build examples/quickstart/pipeline.yaml -o build/quickstart
+	$(BIN)/osirisc run examples/quickstart/pipeline.yaml
+
+## The movies example against the local servers: seed MariaDB, then MySQL -> DuckDB -> PostgreSQL.
+movies: $(STAMP)
+	mariadb -h 127.0.0.1 -u root -e "CREATE DATABASE IF NOT EXISTS movies"
+	mariadb -h 127.0.0.1 -u root movies < examples/movies/seed.sql
+	$(BIN)/osirisc run examples/movies/pipeline.yaml
 
 ## The whole test suite (CI runs this).
 test: $(STAMP)

@@ -214,11 +214,9 @@ def connect_mysqlclient(p: Mapping[str, Any]) -> Any:
 
 def describe(p: Mapping[str, Any], query: str) -> list[Column]:
     """Column metadata of ``query`` without running it to completion (pymysql, ``LIMIT 0`` wrapper)."""
-    import pymysql.cursors
-
     conn = connect_pymysql(p)
     try:
-        with conn.cursor(pymysql.cursors.SSCursor) as cur:
+        with conn.cursor() as cur:  # buffered: the empty result is complete before the connection closes
             cur.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
             return [_column(f) for f in cur._result.fields]
     finally:

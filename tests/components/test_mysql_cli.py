@@ -1,0 +1,142 @@
+"""The mysql.extractor CLI read path (mariadb client -> pyarrow CSV): hex decoding, exact values for the types the
+hex/plain split touches, fallback when the client is missing, the child process ending with the reader, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pymysql
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from osiris.components.mysql_extractor.driver import Driver as MySQLExtractor
+from osiris.runtime.connectors import mysql, mysqlcli
+from osiris.runtime.driver import StepContext, StepError
+
+MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+needs_client = pytest.mark.skipif(mysqlcli.client_binary() is None, reason="no mariadb/mysql client on PATH")
+
+
+@given(st.lists(st.one_of(st.none(), st.binary(max_size=40)), max_size=30), st.integers(0, 5))
+def test_unhex_round_trip(values: list[bytes | None], start: int) -> None:
+    hexed = pa.array([None if v is None else v.hex().upper() for v in values], pa.string())
+    sliced = hexed.slice(min(start, len(values)))
+    assert mysqlcli.unhex(sliced).to_pylist() == values[min(start, len(values)) :]
+
+
+@pytest.mark.parametrize("bad", ["ABC", "0G", "zz"])
+def test_unhex_refuses_non_hex(bad: str) -> None:
+    with pytest.raises(ValueError):
+        mysqlcli.unhex(pa.array(["00", bad], pa.string()))
+
+
+def test_client_override_switches_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSIRIS_MYSQL_CLIENT", "")
+    assert mysqlcli.client_binary() is None
+    assert mysql.default_path() in ("mysqlclient", "pymysql")
+    monkeypatch.setenv("OSIRIS_MYSQL_CLIENT", "no-such-mysql-client-binary")
+    assert mysqlcli.client_binary() is None
+
+
+def _ctx(config: dict[str, Any], db: str, tmp_path: Path, events: list[Any] | None = None) -> StepContext:
+    sink = events if events is not None else []
+    return StepContext("s", config, {**MY, "database": db}, tmp_path, tmp_path, event=lambda k, d: sink.append(d))
+
+
+@pytest.fixture
+def odd_db(mysql_db: str) -> str:
+    conn = pymysql.connect(**MY, database=mysql_db, autocommit=True, charset="utf8mb4")
+    with conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE t (id INT PRIMARY KEY, l VARCHAR(10) CHARACTER SET latin1, b1 BIT(1), b10 BIT(10),"
+            " j JSON, y YEAR, e ENUM('a','NULL'), u BIGINT UNSIGNED, s VARCHAR(20), vb VARBINARY(8))"
+        )
+        cur.executemany(
+            "INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (1, "caf\u00e9\t", 1, 1023, '{"k": "\\n"}', 2024, "NULL", 18446744073709551615, "NULL", b"\x00\\N"),
+                (2, "", 0, 0, "[]", 1901, "a", 0, "\\N\t\n\\", b""),
+                (3, None, None, None, None, None, None, None, None, None),
+            ],
+        )
+    conn.close()
+    return mysql_db
+
+
+@needs_client
+@pytest.mark.db
+def test_cli_path_exact_for_hex_and_plain_columns(odd_db: str, tmp_path: Path) -> None:
+    driver = MySQLExtractor({}, _ctx({"table": "t", "batch_size": 1}, odd_db, tmp_path))
+    driver.path = "cli"
+    table = driver.run({}).read_all()
+    rows = sorted(table.to_pylist(), key=lambda r: r["id"])
+    assert [r["l"] for r in rows] == ["caf\u00e9\t", "", None]
+    assert [r["b1"] for r in rows] == [True, False, None]
+    assert [r["b10"] for r in rows] == [1023, 0, None]
+    assert json.loads(rows[0]["j"]) == {"k": "\n"} and rows[2]["j"] is None
+    assert [r["y"] for r in rows] == [2024, 1901, None]
+    assert [r["e"] for r in rows] == ["NULL", "a", None]
+    assert [r["u"] for r in rows] == [18446744073709551615, 0, None]
+    assert [r["s"] for r in rows] == ["NULL", "\\N\t\n\\", None]
+    assert [r["vb"] for r in rows] == [b"\x00\\N", b"", None]
+    assert table.schema.field("u").type == pa.uint64() and table.schema.field("vb").type == pa.binary()
+    pymysql_driver = MySQLExtractor({}, _ctx({"table": "t"}, odd_db, tmp_path))
+    pymysql_driver.path = "pymysql"
+    assert sorted(pymysql_driver.run({}).read_all().to_pylist(), key=lambda r: r["id"]) == rows
+
+
+@needs_client
+@pytest.mark.db
+def test_cli_path_query_zero_dates_and_fallback(odd_db: str, tmp_path: Path) -> None:
+    events: list[Any] = []
+    conn = pymysql.connect(**MY, database=odd_db, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE z (d DATE, x DECIMAL(5,2)) ")
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("INSERT INTO z VALUES ('0000-00-00', 1.50), ('2024-02-29', NULL)")
+    conn.close()
+    c = _ctx({"query": "SELECT d, x FROM z ORDER BY d"}, odd_db, tmp_path, events)
+    driver = MySQLExtractor({}, c)
+    driver.path = "cli"
+    assert driver.run({}).read_all().to_pylist() == [
+        {"d": None, "x": Decimal("1.50")},
+        {"d": dt.date(2024, 2, 29), "x": None},
+    ]
+    assert any("zero date" in e.get("message", "") for e in events)
+    reader = mysql.Reader({**MY, "database": odd_db}, "SHOW TABLES", 10, path="cli")
+    schema = reader.open()  # SHOW cannot be wrapped in a SELECT: the reader takes a driver path instead
+    assert reader.path in ("mysqlclient", "pymysql")
+    assert sorted(tuple(r.values()) for b in reader.batches(schema) for r in b.to_pylist()) == [("t",), ("z",)]
+
+
+@needs_client
+@pytest.mark.db
+def test_cli_process_ends_with_abandoned_reader(odd_db: str) -> None:
+    reader = mysql.Reader({**MY, "database": odd_db}, "SELECT * FROM seq_1_to_2000000", 1000, path="cli")
+    schema = reader.open()
+    assert reader._cli is not None
+    proc = reader._cli.proc
+    batches = reader.batches(schema)
+    assert next(batches).num_rows > 0
+    del batches
+    gc.collect()
+    assert proc.poll() is not None
+
+
+@needs_client
+def test_cli_error_is_a_step_error_without_the_password(tmp_path: Path) -> None:
+    secret = "wrong-pw-7f3a9"
+    stream = mysqlcli.CliStream(mysqlcli.client_binary() or "", {**MY, "password": secret}, "SELECT 1", 1 << 20)
+    try:
+        with pytest.raises(StepError) as err:
+            list(stream.batches(pa.schema([("a", pa.int64())]), ["plain"], lambda t, f, k: t))
+    finally:
+        stream.close()
+    assert "Access denied" in str(err.value) and secret not in str(err.value)

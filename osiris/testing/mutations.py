@@ -1,0 +1,259 @@
+"""Mutations that make a valid generated pipeline invalid in one known way, each with the code it must produce.
+
+``invalid_pipelines()`` draws an ``InvalidPipeline``: a ``GeneratedPipeline`` changed by one ``Mutation``. The
+first error ``osirisc check`` reports for it must carry ``expected`` (the code for the syntax it is written in: a
+few structural errors are reported by the OML frontend under OML codes and by the passes for the text syntax).
+
+Every mutation works on the IR, so both syntaxes get it, except those marked ``oml_only`` (top-level keys that only
+YAML can spell), which edit the rendered OML text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from osiris.components.registry import ComponentSpec, default_registry
+from osiris.ir import nodes as ir
+from osiris.testing.pipelines import GeneratedPipeline, valid_pipelines
+
+Apply = Callable[[st.DrawFn, GeneratedPipeline], "GeneratedPipeline | None"]
+
+
+@attrs.frozen
+class Mutation:
+    """``apply`` returns the mutated pipeline, or None when this pipeline offers no place for the mutation."""
+
+    name: str
+    code: str  # the first error for OML
+    apply: Apply
+    text_code: str | None = None  # when the text syntax reports it under another code
+    oml_only: bool = False
+
+    def expected(self, syntax: str) -> str:
+        return self.text_code if syntax == "text" and self.text_code else self.code
+
+
+@attrs.frozen
+class InvalidPipeline:
+    generated: GeneratedPipeline
+    mutation: Mutation
+    oml_suffix: str = ""  # text appended to the OML rendering (oml_only mutations)
+
+    def expected(self, syntax: str) -> str:
+        return self.mutation.expected(syntax)
+
+    def write_to(self, folder: Path, syntax: str = "oml") -> Path:
+        path = self.generated.write_to(folder, syntax)
+        if self.oml_suffix:
+            path.write_text(path.read_text(encoding="utf-8") + self.oml_suffix, encoding="utf-8")
+        return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _spec(step: ir.Step) -> ComponentSpec:
+    spec = default_registry().get(step.component)
+    assert spec is not None, step.component
+    return spec
+
+
+def _with_step(g: GeneratedPipeline, index: int, step: ir.Step) -> GeneratedPipeline:
+    steps = list(g.pipeline.steps)
+    steps[index] = step
+    return attrs.evolve(g, pipeline=attrs.evolve(g.pipeline, steps=tuple(steps)))
+
+
+def _set(step: ir.Step, key: str, value: ir.Value) -> ir.Step:
+    entries = [e for e in step.config.entries if e.key != key] + [ir.Entry(key, value)]
+    return attrs.evolve(step, config=ir.Map(tuple(entries)))
+
+
+def _pick(draw: st.DrawFn, g: GeneratedPipeline, ok: Callable[[ir.Step], bool]) -> int | None:
+    indexes = [i for i, s in enumerate(g.pipeline.steps) if ok(s)]
+    return draw(st.sampled_from(indexes)) if indexes else None
+
+
+def _needs_of(g: GeneratedPipeline, i: int) -> tuple[str, ...]:
+    """The resolved needs of step ``i`` (implicit rule: a consumer without needs needs the step above)."""
+    step = g.pipeline.steps[i]
+    if step.needs is not None:
+        return step.needs
+    return (g.pipeline.steps[i - 1].id,) if step.mode != "read" and i > 0 else ()
+
+
+def _edit(
+    draw: st.DrawFn, g: GeneratedPipeline, ok: Callable[[ir.Step], bool], change: Callable[[ir.Step], ir.Step]
+) -> GeneratedPipeline | None:
+    i = _pick(draw, g, ok)
+    return None if i is None else _with_step(g, i, change(g.pipeline.steps[i]))
+
+
+def _typed_fields(spec: ComponentSpec, type_: str) -> list[str]:
+    return sorted(k for k, v in spec.properties.items() if isinstance(v, dict) and v.get("type") == type_)
+
+
+# --------------------------------------------------------------------------- the mutations
+
+
+def _unknown_component(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    return _edit(draw, g, lambda s: True, lambda s: attrs.evolve(s, component=s.component + "_nope"))
+
+
+def _unsupported_mode(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    return _edit(draw, g, lambda s: s.mode == "write", lambda s: attrs.evolve(s, mode="transform"))
+
+
+def _duplicate_id(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    if len(g.pipeline.steps) < 2:
+        return None
+    i = draw(st.integers(1, len(g.pipeline.steps) - 1))
+    first = g.pipeline.steps[0].id
+    return _with_step(g, i, attrs.evolve(g.pipeline.steps[i], id=first))
+
+
+def _unknown_need(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    i = draw(st.integers(0, len(g.pipeline.steps) - 1))
+    step = g.pipeline.steps[i]
+    return _with_step(g, i, attrs.evolve(step, needs=(*_needs_of(g, i), "no-such-step")))
+
+
+def _self_need(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    i = draw(st.integers(0, len(g.pipeline.steps) - 1))
+    step = g.pipeline.steps[i]
+    return _with_step(g, i, attrs.evolve(step, needs=(*_needs_of(g, i), step.id)))
+
+
+def _cycle(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    edges = [(i, n) for i in range(len(g.pipeline.steps)) for n in _needs_of(g, i)]
+    if not edges:
+        return None
+    i, producer = draw(st.sampled_from(edges))
+    j = next(k for k, s in enumerate(g.pipeline.steps) if s.id == producer)
+    consumer = g.pipeline.steps[i].id
+    return _with_step(g, j, attrs.evolve(g.pipeline.steps[j], needs=(*_needs_of(g, j), consumer)))
+
+
+def _unknown_key(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    key = draw(st.from_regex(r"zz_[a-z]{1,6}", fullmatch=True))
+    return _edit(draw, g, lambda s: True, lambda s: _set(s, key, ir.Int(1)))
+
+
+def _missing_required(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    def required(s: ir.Step) -> list[str]:
+        spec = _spec(s)
+        need = [k for k in spec.required if s.config.get(k) is not None]
+        return [k for k in need if not (s.config.get("connection") and k in spec.connection_fields)]
+
+    i = _pick(draw, g, lambda s: bool(required(s)))
+    if i is None:
+        return None
+    step = g.pipeline.steps[i]
+    key = draw(st.sampled_from(required(step)))
+    return _with_step(g, i, attrs.evolve(step, config=ir.Map(tuple(e for e in step.config.entries if e.key != key))))
+
+
+def _wrong_type(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    i = _pick(draw, g, lambda s: bool(_typed_fields(_spec(s), "integer")))
+    if i is None:
+        return None
+    step = g.pipeline.steps[i]
+    key = draw(st.sampled_from(_typed_fields(_spec(step), "integer")))
+    return _with_step(g, i, _set(step, key, ir.Str(draw(st.sampled_from(["ten", "", "1.5x"])))))
+
+
+def _bad_enum(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    return _edit(
+        draw, g, lambda s: "write_mode" in _spec(s).properties, lambda s: _set(s, "write_mode", ir.Str("sideways"))
+    )
+
+
+def _out_of_range(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    return _edit(draw, g, lambda s: "batch_size" in _spec(s).properties, lambda s: _set(s, "batch_size", ir.Int(0)))
+
+
+def _literal_secret(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    from osiris.testing.secrets import secret_values
+
+    def ok(s: ir.Step) -> bool:
+        return bool(_spec(s).secret_fields) and s.config.get("connection") is None
+
+    i = _pick(draw, g, ok)
+    if i is None:
+        return None
+    step = g.pipeline.steps[i]
+    key = draw(st.sampled_from(sorted(_spec(step).secret_fields)))
+    secret = draw(secret_values(min_size=20))
+    mutated = _with_step(g, i, _set(step, key, ir.Str(secret)))
+    return attrs.evolve(mutated, secrets=(*mutated.secrets, secret))
+
+
+def _credentials_in_url(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    from osiris.testing.secrets import secret_values
+
+    secret = draw(secret_values().map(lambda s: "".join(c for c in s if c.isalnum())))
+    query = ir.Str(f"SELECT * FROM input_df WHERE src = 'postgres://admin:{secret}@db.example.com/app'")
+    mutated = _edit(draw, g, lambda s: s.component == "duckdb.processor", lambda s: _set(s, "query", query))
+    return None if mutated is None else attrs.evolve(mutated, secrets=(*mutated.secrets, secret))
+
+
+def _unknown_param(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    name = draw(st.from_regex(r"undeclared_[a-z]{1,5}", fullmatch=True))
+    return _edit(
+        draw, g, lambda s: "batch_size" in _spec(s).properties, lambda s: _set(s, "batch_size", ir.ParamRef(name))
+    )
+
+
+def _wrong_family(draw: st.DrawFn, g: GeneratedPipeline) -> GeneratedPipeline | None:
+    def ok(s: ir.Step) -> bool:
+        return "connection" in _spec(s).properties
+
+    def change(s: ir.Step) -> ir.Step:
+        family = "filesystem" if _spec(s).family != "filesystem" else "mysql"
+        return _set(s, "connection", ir.ConnectionRef(family, "other"))
+
+    return _edit(draw, g, ok, change)
+
+
+MUTATIONS: tuple[Mutation, ...] = (
+    Mutation("unknown_component", "OSR-E120", _unknown_component),
+    Mutation("unsupported_mode", "OSR-E121", _unsupported_mode),
+    Mutation("duplicate_id", "OSR-E029", _duplicate_id),
+    Mutation("unknown_need", "OSR-E030", _unknown_need),
+    Mutation("self_need", "OSR-E031", _self_need),
+    Mutation("cycle", "OSR-E032", _cycle),
+    Mutation("unknown_key", "OSR-E150", _unknown_key),
+    Mutation("missing_required", "OSR-E151", _missing_required),
+    Mutation("wrong_type", "OSR-E152", _wrong_type),
+    Mutation("bad_enum", "OSR-E153", _bad_enum),
+    Mutation("out_of_range", "OSR-E154", _out_of_range),
+    Mutation("wrong_family", "OSR-E156", _wrong_family),
+    Mutation("literal_secret", "OSR-E180", _literal_secret),
+    Mutation("credentials_in_url", "OSR-E181", _credentials_in_url),
+    Mutation("unknown_param", "OSR-E100", _unknown_param),
+    Mutation("forbidden_top_level_key", "OSR-E021", lambda d, g: g, oml_only=True),
+)
+_OML_SUFFIX = {"forbidden_top_level_key": "tasks: []\n"}
+BY_NAME = {m.name: m for m in MUTATIONS}
+
+
+@st.composite
+def invalid_pipelines(draw: st.DrawFn, syntax: str = "oml", mutation: str | None = None) -> InvalidPipeline:
+    """A valid pipeline broken by one mutation (any that applies, or the named one)."""
+    candidates = [BY_NAME[mutation]] if mutation else [m for m in MUTATIONS if syntax == "oml" or not m.oml_only]
+    g = draw(valid_pipelines())
+    start = draw(st.integers(0, len(candidates) - 1))
+    order: list[Any] = candidates[start:] + candidates[:start]  # one drawn first, the rest as fallbacks
+    for m in order:
+        mutated = m.apply(draw, g)
+        if mutated is not None:
+            return InvalidPipeline(mutated, m, _OML_SUFFIX.get(m.name, ""))
+    from hypothesis import reject
+
+    reject()
+    raise AssertionError("unreachable")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from osiris.frontend.oml_values import _PLACEHOLDER, CONNECTION_RE, PARAM_NAME_RE
+from osiris.frontend.oml_values import _PLACEHOLDER, CONNECTION_RE, ENV_REF_RE, PARAM_NAME_RE
 from osiris.ir import nodes as ir
 from osiris.ir.span import Span
 
@@ -43,7 +43,7 @@ def lower_string(text: str, span: Span | None, report: Report) -> ir.Value:
             ("a connection reference is @family.alias (letters, digits, _ and -), e.g. @mysql.default",),
         )
         return ir.Str(text, span)
-    if "${" not in text:
+    if "${" not in text or ENV_REF_RE.match(text):  # exactly ${env.NAME}: text, as in OML (redact_secrets decides)
         return ir.Str(text, span)
     parts: list[ir.Str | ir.ParamRef] = []
     pos = 0

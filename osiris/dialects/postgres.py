@@ -49,6 +49,10 @@ _BACK = {
     "uuid": "uuid",
     "numeric": "decimal(38,9)",
     "time with time zone": "time",
+    # The short spellings this dialect writes in DDL (expected_back maps planned types through them).
+    "time": "time",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamp[tz]",
     "name": "string",
     "citext": "string",
 }

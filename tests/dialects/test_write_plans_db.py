@@ -200,3 +200,22 @@ def _one(conn: Any, sql: str) -> Any:
     value = cur.fetchone()[0]
     conn.commit()
     return value
+
+
+ALL_TYPES = [
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "bool", "string",
+    "date", "time", "timestamp", "timestamp[tz]", "bytes", "json", "uuid", "decimal(12,2)", "decimal(38,10)",
+]  # fmt: skip
+
+
+def test_a_table_the_plan_created_matches_the_plan(target: tuple[str, Any, str]) -> None:
+    """A second run into the table the first run created is 'same' for every type (regression: Postgres TIME and
+    TIMESTAMP columns were once reported incompatible with the plan that created them)."""
+    d, conn, schema = target
+    columns = [{"name": "id", "type": "int64", "nullable": False}] + [
+        {"name": f"c{i}", "type": t} for i, t in enumerate(ALL_TYPES)
+    ]
+    plan = _plan(d, schema, "append", columns=columns)
+    assert apply(d, conn, plan, []).status == "create"
+    again = apply(d, conn, plan, [])
+    assert again.status == "same", again.message

@@ -26,11 +26,11 @@ import pyarrow.csv as pacsv
 from osiris.runtime.driver import StepError
 
 CLIENTS = ("mariadb", "mysql")
-_HEX = np.full(256, 255, dtype=np.uint8)
-for _i, _c in enumerate(b"0123456789ABCDEF"):
-    _HEX[_c] = _i
-for _i, _c in enumerate(b"abcdef"):
-    _HEX[_c] = 10 + _i
+_DIGITS = {c: int(chr(c), 16) for c in b"0123456789ABCDEFabcdef"}
+_PAIRS = np.full(65536, -1, dtype=np.int16)  # two hex digits read as one little-endian uint16 -> their byte
+for _a, _va in _DIGITS.items():
+    for _b, _vb in _DIGITS.items():
+        _PAIRS[_a | _b << 8] = _va << 4 | _vb
 
 
 def client_binary() -> str | None:
@@ -72,10 +72,9 @@ def unhex(arr: pa.Array) -> pa.Array:
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data is not None else np.empty(0, np.uint8)
     if (np.diff(offsets) % 2).any():
         raise ValueError("odd-length hex value")
-    nibbles = _HEX[raw]
-    if nibbles.size and (nibbles == 255).any():
+    decoded = _PAIRS[raw.view("<u2")]
+    if decoded.size and decoded.min() < 0:
         raise ValueError("non-hex character in a hex value")
-    decoded = (nibbles[0::2] << 4) | nibbles[1::2]
     halves = ((offsets - offsets[0]) // 2).astype(np.int32)
     buffers = [arr.buffers()[0], pa.py_buffer(halves), pa.py_buffer(decoded.astype(np.uint8))]
     return pa.Array.from_buffers(pa.binary(), n, buffers, null_count=arr.null_count)

@@ -8,7 +8,6 @@ A fetch thread reads the next rows while the caller converts and writes the prev
 
 from __future__ import annotations
 
-# ruff: noqa: PLC0415  (client libraries are imported on first use: mysqlclient is optional, psycopg/pymysql load only in the steps that need them)
 import contextlib
 import datetime as dt
 import queue
@@ -287,7 +286,7 @@ class Reader:
         schema = schema_of(self.columns)
         kinds = [cli_kind(c, f.type) for c, f in zip(self.columns, schema, strict=True)]
         sql = mysqlcli.wrapped_query(self.query, [c.name for c in self.columns], kinds)
-        block = min(max(self.batch_size * 64, 1 << 20), 16 << 20)
+        block = min(max(self.batch_size * 10, 1 << 20), 2 << 20)  # read-ahead holds a few blocks: keep RSS low
         self._cli = mysqlcli.CliStream(binary, self.params, sql, block)
         self._kinds = kinds
         return schema

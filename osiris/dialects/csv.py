@@ -56,8 +56,13 @@ def write_statements(plan: dict[str, Any]) -> dict[str, list[str]]:
 SNIFF_SQL = "DESCRIBE SELECT * FROM read_csv(?, header = true, sample_size = 20480)"
 
 
-def sniff(path: str) -> list[dict[str, object]]:
-    """Header and types of a CSV file, as plan columns (every sniffed column is nullable)."""
+def sniff(path: str, con: Any = None) -> list[dict[str, object]]:
+    """Header and types of a CSV file, as plan columns (every sniffed column is nullable).
+
+    ``con`` is an open DuckDB connection to use (the compiler shares one); without it a fresh one is opened."""
+    if con is not None:
+        rows = con.execute(SNIFF_SQL, [path]).fetchall()
+        return [{"name": r[0], "type": to_logical(r[1]), "nullable": True} for r in rows]
     import duckdb  # noqa: PLC0415 - only CSV sniffing needs DuckDB; writers import this module without it
 
     con = duckdb.connect()

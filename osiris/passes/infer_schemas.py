@@ -39,14 +39,20 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     schemas: dict[str, nodes.Schema | None] = {}
     why: dict[str, str] = {}
     order = pipeline.order or tuple(s.id for s in pipeline.steps)
-    for step_id in order:
-        step = pipeline.step(step_id)
-        if step is None:
-            continue
-        schema, reason = _infer(step, base, lock, schemas, diags, sources=dict(ctx.sources))
-        schemas[step_id] = schema
-        if schema is None:
-            why[step_id] = reason
+    by_id = {s.id: s for s in pipeline.steps}
+    sources = dict(ctx.sources)
+    duck = _Duck()
+    try:
+        for step_id in order:
+            step = by_id.get(step_id)
+            if step is None:
+                continue
+            schema, reason = _infer(step, base, lock, schemas, diags, duck, sources=sources)
+            schemas[step_id] = schema
+            if schema is None:
+                why[step_id] = reason
+    finally:
+        duck.close()
     steps = tuple(attrs.evolve(s, schema=schemas.get(s.id)) for s in pipeline.steps)
     ctx.products[PRODUCT] = {
         "unknown": {k: why[k] for k in sorted(why)},
@@ -61,6 +67,7 @@ def _infer(
     lock: dict[str, Any],
     known: dict[str, nodes.Schema | None],
     diags: list[Diagnostic],
+    duck: _Duck,
     *,
     sources: dict[str, str],
 ) -> tuple[nodes.Schema | None, str]:
@@ -72,13 +79,13 @@ def _infer(
         cols = tuple(nodes.Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in entry["columns"])
         return nodes.Schema(cols, "lock"), ""
     if step.component in CSV_COMPONENTS:
-        return _sniff_csv(step, base, diags)
+        return _sniff_csv(step, base, diags, duck)
     upstream = [known.get(i) for i in dict.fromkeys(i.step for i in step.inputs)]
     if step.component in SQL_COMPONENTS:
         missing = [i.step for i in step.inputs if known.get(i.step) is None]
         if missing:
             return None, f"input '{missing[0]}' has no schema at build time"
-        return _describe_sql(step, known, diags, sources)
+        return _describe_sql(step, known, diags, duck, sources)
     if step.mode == "write":
         if len(upstream) == 1 and upstream[0] is not None:
             return nodes.Schema(upstream[0].columns, "input"), ""
@@ -149,7 +156,9 @@ def _load_lock(pipeline: nodes.Pipeline, diags: list[Diagnostic]) -> dict[str, A
 # --------------------------------------------------------------------------- CSV
 
 
-def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic]) -> tuple[nodes.Schema | None, str]:
+def _sniff_csv(
+    step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duck
+) -> tuple[nodes.Schema | None, str]:
     path_value = step.config.get("path")
     if not isinstance(path_value, nodes.Str):
         return None, "its path is known only at run time"
@@ -159,7 +168,7 @@ def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic]) -> tuple[n
     if not path.is_file():
         return None, f"{path_value.value} does not exist at build time"
     try:
-        cols = csv_dialect.sniff(str(path))
+        cols = duck.sniff(str(path))
     except Exception as exc:  # duckdb raises several error classes for unreadable files
         diags.append(
             warning(
@@ -193,37 +202,90 @@ _LINE_RE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
 _PREFIX = "DESCRIBE "
 
 
-def _describe_sql(
-    step: nodes.Step, known: dict[str, nodes.Schema | None], diags: list[Diagnostic], sources: dict[str, str]
-) -> tuple[nodes.Schema | None, str]:
-    import duckdb  # noqa: PLC0415 - the compiler needs DuckDB only for this pass
+class _Duck:
+    """One in-memory DuckDB connection for the whole pass (opened on first use), with memoised answers.
 
+    Each SQL description runs in a transaction that is rolled back, so every query sees the same empty catalogue
+    a fresh connection would (same results, same error messages). Answers are memoised by what determines them:
+    the input tables' definitions and the query text; CSV sniffs by file path (one compile reads a file once).
+    """
+
+    def __init__(self) -> None:
+        self._con: Any = None
+        self._described: dict[tuple[tuple[str, ...], str], tuple[list[tuple[Any, ...]] | None, str]] = {}
+        self._sniffed: dict[str, list[dict[str, object]] | Exception] = {}
+
+    def _connect(self) -> Any:
+        if self._con is None:
+            import duckdb  # noqa: PLC0415 - the compiler needs DuckDB only for this pass
+
+            self._con = duckdb.connect()
+        return self._con
+
+    def sniff(self, path: str) -> list[dict[str, object]]:
+        if path not in self._sniffed:
+            try:
+                self._sniffed[path] = csv_dialect.sniff(path, self._connect())
+            except Exception as exc:  # duckdb raises several error classes for unreadable files
+                self._sniffed[path] = exc
+        found = self._sniffed[path]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def describe(self, tables: tuple[str, ...], query: str) -> tuple[list[tuple[Any, ...]] | None, str]:
+        """DuckDB's DESCRIBE rows of ``query`` over the ``CREATE TABLE`` statements ``tables``, or its error."""
+        key = (tables, query)
+        if key not in self._described:
+            import duckdb  # noqa: PLC0415 - already imported by _connect
+
+            con = self._connect()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for create in tables:
+                    con.execute(create)
+                self._described[key] = (con.execute(_PREFIX + query).fetchall(), "")
+            except duckdb.Error as exc:
+                self._described[key] = (None, str(exc))
+            finally:
+                con.execute("ROLLBACK")
+        return self._described[key]
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def _describe_sql(
+    step: nodes.Step,
+    known: dict[str, nodes.Schema | None],
+    diags: list[Diagnostic],
+    duck: _Duck,
+    sources: dict[str, str],
+) -> tuple[nodes.Schema | None, str]:
     query = step.config.get("query")
     if not isinstance(query, nodes.Str):
         return None, "its query is known only at run time"
-    duck = dialect("duckdb")
-    con = duckdb.connect()
-    try:
-        for inp in step.inputs:
-            schema = known[inp.step]
-            assert schema is not None
-            defs = ", ".join(f"{duck.quote_ident(c.name)} {duck.to_native(c.type)[0]}" for c in schema.columns)
-            con.execute(f"CREATE TABLE {duck.quote_ident(inp.name)} ({defs})")
-        rows = con.execute(_PREFIX + query.value).fetchall()
-    except duckdb.Error as exc:
-        message = str(exc)
+    sql = dialect("duckdb")
+    tables = []
+    for inp in step.inputs:
+        schema = known[inp.step]
+        assert schema is not None
+        defs = ", ".join(f"{sql.quote_ident(c.name)} {sql.to_native(c.type)[0]}" for c in schema.columns)
+        tables.append(f"CREATE TABLE {sql.quote_ident(inp.name)} ({defs})")
+    rows, message = duck.describe(tuple(tables), query.value)
+    if rows is None:
         diags.append(
             error(
                 "OSR-E203",
                 f"SQL error in step '{step.id}': {_first_line(message)}",
-                _error_span(query, message, dict(sources)),
+                _error_span(query, message, sources),
                 *_notes(message),
             )
         )
         return None, "its SQL has an error"
-    finally:
-        con.close()
-    cols = tuple(nodes.Column(r[0], duck.to_logical(r[1]), r[2] != "NO") for r in rows)
+    cols = tuple(nodes.Column(r[0], sql.to_logical(r[1]), r[2] != "NO") for r in rows)
     return nodes.Schema(cols, "sql"), ""
 
 

@@ -63,7 +63,7 @@ def sniff(path: str, con: Any = None) -> list[dict[str, object]]:
     if con is not None:
         rows = con.execute(SNIFF_SQL, [path]).fetchall()
         return [{"name": r[0], "type": to_logical(r[1]), "nullable": True} for r in rows]
-    import duckdb  # noqa: PLC0415 - only CSV sniffing needs DuckDB; writers import this module without it
+    import duckdb  # only CSV sniffing needs DuckDB; writers import this module without it
 
     con = duckdb.connect()
     try:

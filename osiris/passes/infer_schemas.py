@@ -47,7 +47,7 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             step = by_id.get(step_id)
             if step is None:
                 continue
-            schema, reason = _infer(step, base, lock, schemas, diags, duck, sources=sources)
+            schema, reason = _infer(step, base, lock, schemas, diags, duck=duck, sources=sources)
             schemas[step_id] = schema
             if schema is None:
                 why[step_id] = reason
@@ -67,8 +67,8 @@ def _infer(
     lock: dict[str, Any],
     known: dict[str, nodes.Schema | None],
     diags: list[Diagnostic],
-    duck: _Duck,
     *,
+    duck: _Duck,
     sources: dict[str, str],
 ) -> tuple[nodes.Schema | None, str]:
     declared = _declared(step, diags)
@@ -156,9 +156,7 @@ def _load_lock(pipeline: nodes.Pipeline, diags: list[Diagnostic]) -> dict[str, A
 # --------------------------------------------------------------------------- CSV
 
 
-def _sniff_csv(
-    step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duck
-) -> tuple[nodes.Schema | None, str]:
+def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duck) -> tuple[nodes.Schema | None, str]:
     path_value = step.config.get("path")
     if not isinstance(path_value, nodes.Str):
         return None, "its path is known only at run time"
@@ -217,7 +215,7 @@ class _Duck:
 
     def _connect(self) -> Any:
         if self._con is None:
-            import duckdb  # noqa: PLC0415 - the compiler needs DuckDB only for this pass
+            import duckdb  # the compiler needs DuckDB only for this pass
 
             self._con = duckdb.connect()
         return self._con
@@ -237,7 +235,7 @@ class _Duck:
         """DuckDB's DESCRIBE rows of ``query`` over the ``CREATE TABLE`` statements ``tables``, or its error."""
         key = (tables, query)
         if key not in self._described:
-            import duckdb  # noqa: PLC0415 - already imported by _connect
+            import duckdb  # already imported by _connect
 
             con = self._connect()
             con.execute("BEGIN TRANSACTION")

@@ -22,6 +22,7 @@ FULL = {
     "memory": [1_000_000, 5_000_000],
     "csv-duckdb": 1_000_000,
     "compile": [10, 100, 1000, 5000],
+    "sandbox": 100_000,
 }
 QUICK = {
     "transfer": [20_000],
@@ -29,6 +30,7 @@ QUICK = {
     "memory": [20_000, 100_000],
     "csv-duckdb": 100_000,
     "compile": [10, 100, 1000],
+    "sandbox": 20_000,
 }
 TARGET_ROWS = 1_000_000
 
@@ -207,20 +209,19 @@ def main(argv: list[str] | None = None) -> int:
             if "x10 " in label:
                 targets.append(_target(f"build {label} <= 12x", g, (g or 99) <= 12))
     if "sandbox" in only:
-        log("sandbox overhead")
-        sb = sandbox.run_sandbox(s, log)
+        rows = sizes["sandbox"]
+        log(f"sandbox overhead, {rows:,} rows")
+        cases, figures = sandbox.run_sandbox(s, rows, log)
         sections.append(
-            {
-                "title": "Sandbox (E2B) overhead",
-                "figures": {
-                    "emit": sb["emit"]["status"]
-                    + "".join(f", {k} {v}" for k, v in sb["emit"].items() if k != "status"),
-                    "run --target sandbox": sb["run"]["status"]
-                    + "".join(f", {k} {v}" for k, v in sb["run"].items() if k != "status"),
-                },
-            }
+            _section(
+                f"Sandbox overhead: CSV -> DuckDB -> CSV, {rows:,} rows",
+                "local",
+                cases,
+                "`sandbox-*` run `osirisc run --target sandbox` (the local stand-in of E2B: bundle, venv, entry "
+                "point); `fresh` builds a new venv each run, `reuse` passes `--reuse-venv` (cache warmed untimed).",
+                **figures,
+            )
         )
-
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
     readme = BENCH_DIR / "README.md" if args.write_readme else None
     path = report.write(results, args.results_dir, readme)

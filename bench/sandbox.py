@@ -20,7 +20,7 @@ from bench import csv_duckdb, datagen
 from bench.measure import Case, CaseResult, interleave, run_measured
 from bench.settings import BENCH_DIR, Settings
 
-PHASES = re.compile(r"\(sandbox: setup ([0-9.]+) s, execute ([0-9.]+) s, collect ([0-9.]+) s\)")
+PHASES = re.compile(r"\((?:sandbox|e2b): ((?:\w+ [0-9.]+ s(?:, )?)+)\)")
 
 
 def _available(s: Settings, command: str) -> str | None:
@@ -40,7 +40,7 @@ def _size(folder: Path) -> int:
 def phases(text: str) -> dict[str, float] | None:
     """The sandbox phase seconds the CLI printed, or None."""
     m = PHASES.search(text)
-    return None if m is None else dict(zip(("setup_s", "execute_s", "collect_s"), map(float, m.groups()), strict=True))
+    return None if m is None else {f"{k}_s": float(v) for k, v in re.findall(r"(\w+) ([0-9.]+) s", m.group(1))}
 
 
 def _workspace(s: Settings, rows: int) -> Path:

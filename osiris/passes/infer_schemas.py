@@ -204,13 +204,15 @@ class _Duck:
     """One in-memory DuckDB connection for the whole pass (opened on first use), with memoised answers.
 
     Each SQL description runs in a transaction that is rolled back, so every query sees the same empty catalogue
-    a fresh connection would (same results, same error messages). Answers are memoised by what determines them:
-    the input tables' definitions and the query text; CSV sniffs by file path (one compile reads a file once).
+    a fresh connection would (same results, same error messages). A successful description is memoised by the
+    query text and the definitions of the input tables whose names occur in it (case-insensitively): the other
+    tables cannot change how the query binds, only the "did you mean" hints of an error, so errors are always
+    produced by DuckDB with the step's own complete catalogue. CSV sniffs are memoised by path.
     """
 
     def __init__(self) -> None:
         self._con: Any = None
-        self._described: dict[tuple[tuple[str, ...], str], tuple[list[tuple[Any, ...]] | None, str]] = {}
+        self._described: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self._sniffed: dict[str, list[dict[str, object]] | Exception] = {}
 
     def _connect(self) -> Any:
@@ -231,23 +233,27 @@ class _Duck:
             raise found
         return found
 
-    def describe(self, tables: tuple[str, ...], query: str) -> tuple[list[tuple[Any, ...]] | None, str]:
-        """DuckDB's DESCRIBE rows of ``query`` over the ``CREATE TABLE`` statements ``tables``, or its error."""
-        key = (tables, query)
-        if key not in self._described:
-            import duckdb  # already imported by _connect
+    def describe(self, tables: dict[str, str], query: str) -> tuple[list[tuple[Any, ...]] | None, str]:
+        """DuckDB's DESCRIBE rows of ``query`` over ``tables`` (name -> ``CREATE TABLE``), or its error message."""
+        text = query.lower()
+        key = (query, tuple(create for name, create in tables.items() if name.lower() in text))
+        rows = self._described.get(key)
+        if rows is not None:
+            return rows, ""
+        import duckdb  # already imported by _connect
 
-            con = self._connect()
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for create in tables:
-                    con.execute(create)
-                self._described[key] = (con.execute(_PREFIX + query).fetchall(), "")
-            except duckdb.Error as exc:
-                self._described[key] = (None, str(exc))
-            finally:
-                con.execute("ROLLBACK")
-        return self._described[key]
+        con = self._connect()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for create in tables.values():
+                con.execute(create)
+            rows = con.execute(_PREFIX + query).fetchall()
+        except duckdb.Error as exc:
+            return None, str(exc)
+        finally:
+            con.execute("ROLLBACK")
+        self._described[key] = rows
+        return rows, ""
 
     def close(self) -> None:
         if self._con is not None:
@@ -266,13 +272,13 @@ def _describe_sql(
     if not isinstance(query, nodes.Str):
         return None, "its query is known only at run time"
     sql = dialect("duckdb")
-    tables = []
+    tables: dict[str, str] = {}
     for inp in step.inputs:
         schema = known[inp.step]
         assert schema is not None
         defs = ", ".join(f"{sql.quote_ident(c.name)} {sql.to_native(c.type)[0]}" for c in schema.columns)
-        tables.append(f"CREATE TABLE {sql.quote_ident(inp.name)} ({defs})")
-    rows, message = duck.describe(tuple(tables), query.value)
+        tables[inp.name] = f"CREATE TABLE {sql.quote_ident(inp.name)} ({defs})"
+    rows, message = duck.describe(tables, query.value)
     if rows is None:
         diags.append(
             error(

@@ -140,3 +140,29 @@ def test_cli_error_is_a_step_error_without_the_password(tmp_path: Path) -> None:
     finally:
         stream.close()
     assert "Access denied" in str(err.value) and secret not in str(err.value)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("bulk", [True, False])
+def test_mysql_writer_load_data_and_inserts_exact(odd_db: str, tmp_path: Path, bulk: bool) -> None:
+    from osiris import dialects
+    from osiris.components.mysql_writer.driver import Driver as MySQLWriter
+
+    source = MySQLExtractor({}, _ctx({"table": "t"}, odd_db, tmp_path)).run({}).read_all()
+    extra = pa.table({"ts": pa.array([0, None, 1_700_000_000_123_456], pa.timestamp("us", tz="UTC"))})
+    table = source.append_column("ts", extra.column("ts"))
+    cols = dialects.columns_from_arrow(table.schema)
+    plan = dialects.plan_write("mysql", {"schema": odd_db, "table": f"c_{bulk}"}, "append", cols)
+    writer = MySQLWriter({"write": plan}, _ctx({}, odd_db, tmp_path))
+    writer.bulk = bulk
+    writer.run({"in": pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=2))})
+    back = MySQLExtractor({}, _ctx({"query": f"SELECT * FROM c_{bulk} ORDER BY id"}, odd_db, tmp_path)).run({})
+    got = back.read_all()
+    want = table.sort_by("id")
+    for name in ("id", "l", "j", "e", "u", "s", "vb"):
+        assert got.column(name).to_pylist() == want.column(name).to_pylist(), name
+    assert [bool(v) if v is not None else None for v in got.column("b1").to_pylist()] == [True, False, None]
+    assert got.column("b10").to_pylist() == [1023, 0, None]
+    assert [None if v is None else v.replace(tzinfo=None) for v in got.column("ts").to_pylist()] == [
+        None if v is None else v.replace(tzinfo=None) for v in want.column("ts").to_pylist()
+    ]

@@ -1,19 +1,24 @@
 """mysql.writer: execute the step's write plan (docs/ddl.md) on MySQL/MariaDB.
 
 DDL (create, add columns) runs first because MySQL commits it implicitly; every data change (prepare DML, the
-bulk load as multi-row INSERTs, finalize) is in one transaction, rolled back on any failure.
+bulk load, finalize) is in one transaction, rolled back on any failure. The bulk load is ``LOAD DATA LOCAL INFILE``
+of one temporary file per batch (``connectors.mysqlload``) when the server allows it (``@@local_infile``) and every
+column type has an exact text form; otherwise multi-row INSERTs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from osiris import dialects
-from osiris.runtime.connectors import mysql, postgres, scrub, secrets_of, step_error
+from osiris.runtime.connectors import mysql, mysqlload, postgres, scrub, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError, single_input
 
 ROWS_PER_INSERT = 2000
@@ -29,10 +34,22 @@ def _values(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
     return list(zip(*cols, strict=True))
 
 
+def _load_file(cur: Any, table: str, names: list[str], content: bytes, hexed: list[bool]) -> None:
+    """LOAD DATA LOCAL INFILE of ``content`` through a private temporary file, removed right after."""
+    fd, path = tempfile.mkstemp(prefix="osiris-load-", suffix=".tsv")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        cur.execute(mysqlload.load_sql(path, table, names, hexed))
+    finally:
+        Path(path).unlink()
+
+
 class Driver:
     def __init__(self, step: Mapping[str, Any], ctx: StepContext):
         self.step = step
         self.ctx = ctx
+        self.bulk: bool | None = None  # force LOAD DATA (True) or INSERTs (False); None: LOAD DATA when allowed
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
         reader = single_input(inputs, "mysql.writer")
@@ -41,7 +58,7 @@ class Driver:
         plan = postgres.resolve_plan(self.step, reader.schema)
         target = str(plan["target"]["qualified"])
         try:
-            conn = mysql.connect_pymysql(p, autocommit=False)
+            conn = mysql.connect_pymysql(p, autocommit=False, local_infile=self.bulk is not False)
         except Exception as exc:
             raise step_error("connect to", target, exc, secrets, retryable=True) from None
         phase = "check"
@@ -61,10 +78,21 @@ class Driver:
                 sql = (
                     f"INSERT INTO {plan['load_table']['qualified']} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
                 )
+                load_table = str(plan["load_table"]["qualified"])
+                bulk = self.bulk
+                if bulk is None:
+                    cur.execute("SELECT @@local_infile")
+                    bulk = bool(cur.fetchone()[0])
                 for batch in reader:
-                    rows = _values(batch.select(names))
-                    for start in range(0, len(rows), ROWS_PER_INSERT):
-                        cur.executemany(sql, rows[start : start + ROWS_PER_INSERT])
+                    selected = batch.select(names)
+                    encoded = mysqlload.encode(selected) if bulk else None
+                    if encoded is not None:
+                        if selected.num_rows:
+                            _load_file(cur, load_table, names, *encoded)
+                    else:
+                        rows = _values(selected)
+                        for start in range(0, len(rows), ROWS_PER_INSERT):
+                            cur.executemany(sql, rows[start : start + ROWS_PER_INSERT])
                     self.ctx.progress(batch.num_rows, batch.nbytes)
                 phase = "finalize"
                 for sql in plan["statements"]["finalize"]:

@@ -75,8 +75,9 @@ def build_plan(pipeline: nodes.Pipeline, ctx: PassContext) -> dict[str, Any]:
     """plan.json as a dict; steps in ``pipeline.order`` (source order when there is none)."""
     order = pipeline.order or tuple(s.id for s in pipeline.steps)
     steps = []
+    by_id = {s.id: s for s in pipeline.steps}
     for sid in order:
-        step = pipeline.step(sid)
+        step = by_id.get(sid)
         assert step is not None
         steps.append(step_entry(step, ctx))
     params = (ctx.products.get("resolve-params") or {}).get("values", {})

@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     written = backend.emit(result, Path(out))
     plan_sha = result.ctx.products.get("fingerprint", {}).get("plan")
     steps = []
+    by_id = {s.id: s for s in pipeline.steps}
     for sid in pipeline.order:
-        step = pipeline.step(sid)
+        step = by_id.get(sid)
         assert step is not None
         steps.append({"id": step.id, "component": step.component, "mode": step.mode, "needs": list(step.needs or ())})
     if args.format == "json":

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from osiris.dialects.types import from_arrow, normalize
 
@@ -73,7 +74,7 @@ def check_drift(entry: Mapping[str, Any], schema: pa.Schema) -> str | None:
 
 def describe_query(dialect_name: str, conn: Any, query: str) -> list[dict[str, Any]]:
     """The columns a query returns, without reading rows (a LIMIT 0 probe into a temporary table)."""
-    from osiris.dialects import dialect  # noqa: PLC0415 - avoid an import cycle with the package
+    from osiris.dialects import dialect  # avoid an import cycle with the package
 
     d = dialect(dialect_name)
     body = query.strip().rstrip(";")

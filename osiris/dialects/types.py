@@ -9,10 +9,13 @@ Type strings: ``int8``..``int64``, ``uint8``..``uint64``, ``decimal(p,s)``, ``fl
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is imported on first use: the compiler parses types without it (start-up time)
+    import pyarrow as pa
 
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 SIMPLE: tuple[str, ...] = (*INTS, "float32", "float64", "bool", "string", "date", "time", "timestamp")
@@ -83,39 +86,47 @@ def normalize(text: str) -> str:
     return format_type(parse_type(text))
 
 
-_TO_ARROW: dict[str, pa.DataType] = {
-    "int8": pa.int8(),
-    "int16": pa.int16(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "uint8": pa.uint8(),
-    "uint16": pa.uint16(),
-    "uint32": pa.uint32(),
-    "uint64": pa.uint64(),
-    "float32": pa.float32(),
-    "float64": pa.float64(),
-    "bool": pa.bool_(),
-    "string": pa.string(),
-    "date": pa.date32(),
-    "time": pa.time64("us"),
-    "timestamp": pa.timestamp("us"),
-    "timestamp[tz]": pa.timestamp("us", tz="UTC"),
-    "bytes": pa.binary(),
-    "json": pa.string(),
-    "uuid": pa.string(),
-}
+@functools.cache
+def _to_arrow() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        "int8": pa.int8(),
+        "int16": pa.int16(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "uint8": pa.uint8(),
+        "uint16": pa.uint16(),
+        "uint32": pa.uint32(),
+        "uint64": pa.uint64(),
+        "float32": pa.float32(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "string": pa.string(),
+        "date": pa.date32(),
+        "time": pa.time64("us"),
+        "timestamp": pa.timestamp("us"),
+        "timestamp[tz]": pa.timestamp("us", tz="UTC"),
+        "bytes": pa.binary(),
+        "json": pa.string(),
+        "uuid": pa.string(),
+    }
 
 
 def to_arrow(t: LogicalType | str) -> pa.DataType:
+    import pyarrow as pa
+
     lt = parse_type(t) if isinstance(t, str) else t
     if lt.name == "decimal":
         return pa.decimal128(lt.precision, lt.scale) if lt.precision <= 38 else pa.decimal256(lt.precision, lt.scale)
-    return _TO_ARROW[lt.name]
+    return _to_arrow()[lt.name]
 
 
 def from_arrow(dt: pa.DataType) -> str:
     """The logical type of an Arrow type; unknown Arrow types (lists, structs...) become ``json``."""
-    for name, arrow in _TO_ARROW.items():
+    import pyarrow as pa
+
+    for name, arrow in _to_arrow().items():
         if name in ("json", "uuid"):
             continue
         if dt == arrow:

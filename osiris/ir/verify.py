@@ -72,8 +72,9 @@ def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = ()) -> list[s
             problems.append(f"order {list(pipeline.order)} is not a permutation of the step ids")
         else:
             seen: set[str] = set()
+            by_id = {s.id: s for s in pipeline.steps}
             for sid in pipeline.order:
-                found = pipeline.step(sid)
+                found = by_id.get(sid)
                 late = [n for n in (found.needs if found else None) or () if n not in seen]
                 if late:
                     problems.append(f"order puts {sid!r} before what it needs: {late}")

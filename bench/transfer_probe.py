@@ -1,5 +1,6 @@
-"""Throughput probe for the database drivers: rows/s of each mysql.extractor path, the binary COPY writer, the
-end-to-end MySQL -> Postgres transfer, and the shell baseline ``mariadb --batch | psql \\copy``.
+"""Throughput probe for the database drivers: rows/s of each mysql.extractor path (pymysql, mysqlclient, cli),
+mysql.writer's two load paths, the binary COPY writer, the end-to-end MySQL -> Postgres transfer, and the shell
+baseline ``mariadb --batch | psql \\copy``.
 
 Run: ``.venv/bin/python bench/transfer_probe.py [ROWS]`` (default 1,000,000) against the local servers.
 """
@@ -19,6 +20,7 @@ import pymysql
 
 from osiris import dialects
 from osiris.components.mysql_extractor.driver import Driver as MySQLExtractor
+from osiris.components.mysql_writer.driver import Driver as MySQLWriter
 from osiris.components.postgres_writer.driver import Driver as PGWriter
 from osiris.runtime.connectors import mysql as mysql_conn
 from osiris.runtime.connectors import mysqlcli
@@ -65,6 +67,16 @@ def main(rows: int) -> None:
             table = d.run({}).read_all()
             report(f"mysql.extractor ({path})", table.num_rows, time.perf_counter() - t0)
         assert table is not None
+        part = table.slice(0, min(table.num_rows, 100_000))  # INSERTs are slow: time both paths on 100k rows
+        for bulk in (False, True):
+            my_plan = dialects.plan_write(
+                "mysql", {"schema": db, "table": f"dst_{bulk}"}, "append", dialects.columns_from_arrow(part.schema)
+            )
+            writer = MySQLWriter({"write": my_plan}, ctx({}, conn))
+            writer.bulk = bulk
+            t0 = time.perf_counter()
+            writer.run({"in": pa.RecordBatchReader.from_batches(part.schema, part.to_batches(max_chunksize=50_000))})
+            report(f"mysql.writer ({'LOAD DATA' if bulk else 'INSERT'})", part.num_rows, time.perf_counter() - t0)
         plan = dialects.plan_write(
             "postgres", {"schema": schema, "table": "dst"}, "append", dialects.columns_from_arrow(table.schema)
         )

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from osiris.runtime import duckdb_files
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.files import resolve_path
 
@@ -42,15 +43,16 @@ class Driver:
         else:
             cols = ", ".join(quote(c) for c in cfg.get("columns") or []) or "*"
             sql = f"SELECT {cols} FROM {quote(str(cfg.get('schema') or 'main'))}.{quote(str(cfg['table']))}"
-        con = duckdb.connect(str(path))
+        con = duckdb_files.acquire(path)
         try:
             out = con.sql(sql).to_arrow_reader(int(cfg.get("batch_size") or self.ctx.batch_size))
         except duckdb.Error as exc:
-            con.close()
+            duckdb_files.release(path, con)
             raise StepError(f"DuckDB '{path.name}': {exc}") from None
-        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out, path.name))
+        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out, path))
 
-    def _stream(self, con: Any, out: pa.RecordBatchReader, name: str) -> Iterator[pa.RecordBatch]:
+    def _stream(self, con: Any, out: pa.RecordBatchReader, path: Path) -> Iterator[pa.RecordBatch]:
+        name = path.name
         try:
             while True:
                 try:
@@ -60,4 +62,4 @@ class Driver:
                 except duckdb.Error as exc:
                     raise StepError(f"DuckDB '{name}': {exc}") from None
         finally:
-            con.close()
+            duckdb_files.release(path, con)

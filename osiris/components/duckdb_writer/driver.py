@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from osiris import dialects
 from osiris.components.duckdb_extractor.driver import database_path
+from osiris.runtime import duckdb_files
 from osiris.runtime.driver import StepContext, StepError, single_input
 
 
@@ -53,7 +54,7 @@ class Driver:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = plan["target"]["qualified"]
         executed: list[str] = []
-        con = duckdb.connect(str(path))
+        con = duckdb_files.acquire(path)
         try:
             con.execute("BEGIN TRANSACTION")
             check = dialects.check_existing("duckdb", con, plan)
@@ -77,11 +78,11 @@ class Driver:
         except BaseException as exc:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
-            con.close()
+            duckdb_files.release(path, con)
             if isinstance(exc, duckdb.Error):
                 raise StepError(f"DuckDB {path.name} {target}: {exc}") from None
             raise
-        con.close()
+        duckdb_files.release(path, con)
         self.ctx.event("ddl", {"statements": executed, "target": target, "database": path.name})
 
     def _count(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

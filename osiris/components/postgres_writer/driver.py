@@ -19,4 +19,4 @@ class Driver:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        postgres.write(self.step, self.ctx, single_input(inputs, "postgres.writer"))
+        postgres.write(self.step, self.ctx, single_input(inputs, str(self.step.get("component", "postgres.writer"))))

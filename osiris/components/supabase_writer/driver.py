@@ -1,22 +1,6 @@
-"""supabase.writer: execute the step's write plan (docs/ddl.md) in one transaction with a binary COPY load."""
+"""supabase.writer: Supabase is PostgreSQL; its writer is postgres.writer's (a binary COPY load in one transaction
+executing the write plan, docs/ddl.md), reached through the Postgres connection fields or ``pg_dsn``."""
 
-from __future__ import annotations
+from osiris.components.postgres_writer.driver import Driver
 
-from collections.abc import Mapping
-from typing import Any
-
-import pyarrow as pa
-
-from osiris.runtime.connectors import postgres
-from osiris.runtime.driver import StepContext, single_input
-
-
-class Driver:
-    """Writer: consumes its one input stream; returns after COMMIT (or raises after ROLLBACK)."""
-
-    def __init__(self, step: Mapping[str, Any], ctx: StepContext):
-        self.step = step
-        self.ctx = ctx
-
-    def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        postgres.write(self.step, self.ctx, single_input(inputs, "supabase.writer"))
+__all__ = ["Driver"]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, given, settings
 
 from osiris.components.registry import default_registry
-from osiris.testing.pipelines import SHAPES, GeneratedPipeline, shapes, valid_pipelines
+from osiris.testing.pipelines import SHAPES, shapes
 from osiris.testing.schema_values import from_schema
-
-_FIND = settings(max_examples=500, suppress_health_check=list(HealthCheck), database=None)
 
 
 @pytest.mark.parametrize("kind", SHAPES)
@@ -37,15 +35,3 @@ def test_from_schema_values_validate(spec: object, data: object) -> None:
     for name, prop in schema["properties"].items():
         value = data.draw(from_schema(prop), label=name)  # type: ignore[attr-defined]
         jsonschema.validate(value, prop)
-
-
-def test_shrinks_to_the_smallest_pipeline_with_a_writer() -> None:
-    g: GeneratedPipeline = find(
-        valid_pipelines(), lambda g: any(s.component == "postgres.writer" for s in g.pipeline.steps), settings=_FIND
-    )
-    assert len(g.pipeline.steps) <= 3 and g.pipeline.steps[-1].component == "postgres.writer"
-
-
-def test_shrinks_fan_in_to_two_reads() -> None:
-    g: GeneratedPipeline = find(valid_pipelines("fan_in"), lambda g: True, settings=_FIND)
-    assert [s.mode for s in g.pipeline.steps] == ["read", "read", "transform", "write"]

@@ -186,7 +186,7 @@ class Doc:
         return ir.Float(float(value), span)
 
     def _check_ambiguous(self, node: ScalarNode, value: object) -> None:
-        if node.style is not None:
+        if node.style:  # plain scalars: None from PyYAML's composer, "" from libyaml's
             return
         text = node.value
         if isinstance(value, bool):
@@ -222,6 +222,9 @@ def _reason(exc: Exception) -> str:
 
 def compose(doc: Doc) -> Node | None:
     """The root node of the file's single document, or None with diagnostics in ``doc``."""
+    fast = _compose_fast(doc.text)
+    if fast is not None:
+        return fast
     loader: yaml.SafeLoader | None = None
     try:
         loader = yaml.SafeLoader(doc.text)
@@ -267,6 +270,56 @@ def compose(doc: Doc) -> Node | None:
         )
         return None
     return root
+
+
+_CLOADER = getattr(yaml, "CSafeLoader", None)
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+_EOL = "\r\n\x85\u2028\u2029"
+_BLOCK_HEADER = re.compile(rf"[|>](?:[-+][1-9]?|[1-9][-+]?)?(?: +(?:#[^{_EOL}]*)?)?(?:[{_EOL}]|$)")
+
+
+def _compose_fast(text: str) -> Node | None:
+    """The document composed by libyaml (PyYAML's C parser, ~20x faster), or None to use the Python composer.
+
+    Only documents where both parsers are known to agree exactly (same nodes, values, tags and marks) are taken:
+    one block-style mapping document of printable text ending in a line break, without tabs, a BOM, flow
+    collections, aliases, unusual block-scalar headers or nesting past MAX_DEPTH. Anything else, and every error,
+    goes through the Python composer, which alone produces the diagnostics."""
+    if _CLOADER is None or not text.endswith("\n") or "\t" in text or "\ufeff" in text or _NON_PRINTABLE.search(text):
+        return None
+    loader = _CLOADER(text)
+    try:
+        if not loader.check_node():
+            return None
+        root = loader.get_node()
+        if loader.check_node():
+            return None
+    except Exception:  # any libyaml complaint: the Python composer reports it in its own words
+        return None
+    finally:
+        loader.dispose()
+    return root if isinstance(root, MappingNode) and _agrees(root, text) else None
+
+
+def _agrees(root: Node, text: str) -> bool:
+    """No construct where libyaml and PyYAML are known to differ (see _compose_fast), each node seen once."""
+    seen: set[int] = set()
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen or depth > MAX_DEPTH:
+            return False
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.style in ("|", ">") and not _BLOCK_HEADER.match(text, node.start_mark.index):
+                return False
+        elif isinstance(node, MappingNode | SequenceNode) and node.flow_style:
+            return False
+        elif isinstance(node, MappingNode):
+            stack += [(n, depth + 1) for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            stack += [(n, depth + 1) for n in node.value]
+    return True
 
 
 def _mark_span(doc: Doc, mark: yaml.Mark) -> Span:

@@ -102,13 +102,14 @@ def test_cli_path_query_zero_dates_and_fallback(odd_db: str, tmp_path: Path) -> 
         cur.execute("SET SESSION sql_mode = ''")
         cur.execute("INSERT INTO z VALUES ('0000-00-00', 1.50), ('2024-02-29', NULL)")
     conn.close()
-    c = _ctx({"query": "SELECT d, x FROM z ORDER BY d"}, odd_db, tmp_path, events)
+    c = _ctx({"query": "SELECT d, x FROM z"}, odd_db, tmp_path, events)
     driver = MySQLExtractor({}, c)
     driver.path = "cli"
-    assert driver.run({}).read_all().to_pylist() == [
-        {"d": None, "x": Decimal("1.50")},
-        {"d": dt.date(2024, 2, 29), "x": None},
-    ]
+    got = driver.run({}).read_all().to_pylist()
+    assert sorted(got, key=str) == sorted(
+        [{"d": None, "x": Decimal("1.50")}, {"d": dt.date(2024, 2, 29), "x": None}], key=str
+    )
+    assert any("read path: cli" in e.get("message", "") for e in events)
     assert any("zero date" in e.get("message", "") for e in events)
     reader = mysql.Reader({**MY, "database": odd_db}, "SHOW TABLES", 10, path="cli")
     schema = reader.open()  # SHOW cannot be wrapped in a SELECT: the reader takes a driver path instead
@@ -166,3 +167,19 @@ def test_mysql_writer_load_data_and_inserts_exact(odd_db: str, tmp_path: Path, b
     assert [None if v is None else v.replace(tzinfo=None) for v in got.column("ts").to_pylist()] == [
         None if v is None else v.replace(tzinfo=None) for v in want.column("ts").to_pylist()
     ]
+
+
+@pytest.mark.db
+def test_ordered_query_and_failing_client_take_a_driver_path(
+    odd_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[Any] = []
+    driver = MySQLExtractor({}, _ctx({"query": "SELECT id FROM t ORDER BY id DESC"}, odd_db, tmp_path, events))
+    driver.path = "cli"
+    assert driver.run({}).read_all().column("id").to_pylist() == [3, 2, 1]  # a derived table would drop the order
+    assert any("read path: pymysql" in e["message"] or "read path: mysqlclient" in e["message"] for e in events)
+    monkeypatch.setenv("OSIRIS_MYSQL_CLIENT", "false")  # exits with status 1 before any output
+    reader = mysql.Reader({**MY, "database": odd_db}, "SELECT id FROM t", 10, path="cli")
+    schema = reader.open()
+    assert reader.path in ("mysqlclient", "pymysql")
+    assert sorted(v for b in reader.batches(schema) for v in b.column(0).to_pylist()) == [1, 2, 3]

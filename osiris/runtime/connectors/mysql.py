@@ -250,12 +250,10 @@ class Reader:
     def open(self) -> pa.Schema:
         """Connect and execute; returns the Arrow schema (from column metadata, before any row arrives)."""
         if self.path == "cli":
-            try:
-                self.columns = describe(self.params, self.query)
-            except Exception:
-                self.path = "mysqlclient" if fast_path_available() else "pymysql"
-            else:
-                return self._open_cli()
+            schema = self._open_cli() if mysqlcli.wrappable(self.query) else None
+            if schema is not None:
+                return schema
+            self.path = "mysqlclient" if fast_path_available() else "pymysql"
         if self.path == "mysqlclient":
             try:
                 self.columns = describe(self.params, self.query)
@@ -279,16 +277,25 @@ class Reader:
             self.columns = [_column(f) for f in self._cursor._result.fields]
         return schema_of(self.columns)
 
-    def _open_cli(self) -> pa.Schema:
+    def _open_cli(self) -> pa.Schema | None:
+        """Start the client on the wrapped query; None (caller takes a driver path) when the query cannot be
+        described or the client fails before its first row (missing binary, TLS or auth differences)."""
         binary = mysqlcli.client_binary()
         if binary is None:
-            raise StepError("the mysql command-line client is not installed; use another read path")
+            return None
+        try:
+            self.columns = describe(self.params, self.query)
+        except Exception:
+            return None  # not a plain SELECT: the driver paths read metadata themselves
         schema = schema_of(self.columns)
         kinds = [cli_kind(c, f.type) for c, f in zip(self.columns, schema, strict=True)]
         sql = mysqlcli.wrapped_query(self.query, [c.name for c in self.columns], kinds)
         block = min(max(self.batch_size * 10, 1 << 20), 2 << 20)  # read-ahead holds a few blocks: keep RSS low
         self._cli = mysqlcli.CliStream(binary, self.params, sql, block)
         self._kinds = kinds
+        if not self._cli.started():
+            self.close()
+            return None
         return schema
 
     def _cli_batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:

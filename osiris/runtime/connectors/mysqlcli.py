@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -55,6 +56,15 @@ def column_sql(name: str, kind: str) -> str:
     if kind == "bit":
         return f"{col} + 0"
     return col
+
+
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+def wrappable(query: str) -> bool:
+    """Whether ``query`` keeps its meaning as a derived table: MariaDB drops an ORDER BY inside one, so a query
+    with ORDER BY anywhere is left to the driver paths, which run it as written."""
+    return not _ORDER_BY.search(query)
 
 
 def wrapped_query(query: str, names: Sequence[str], kinds: Sequence[str]) -> str:
@@ -106,6 +116,14 @@ class CliStream:
     def _error(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read().decode("utf-8", "replace").strip() or f"exit status {self.proc.returncode}"
+
+    def started(self) -> bool:
+        """Wait for the first output byte; False when the client ended without output and with an error."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        if stdout.peek(1):  # type: ignore[attr-defined]
+            return True
+        return self.proc.wait() == 0  # no output: an empty result (status 0) or a failure
 
     def batches(self, schema: pa.Schema, kinds: Sequence[str], convert: Any) -> Iterator[pa.RecordBatch]:
         """Parse the client's output; ``convert(text_array, field)`` turns a plain column into its Arrow type."""

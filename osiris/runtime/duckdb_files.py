@@ -13,15 +13,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import duckdb
-
+# duckdb is imported on first use: it is the DuckDB components' requirement, not the runtime's own.
 _lock = threading.Lock()
-_open: dict[str, tuple[duckdb.DuckDBPyConnection, int]] = {}
+_open: dict[str, tuple[Any, int]] = {}
 
 
-def acquire(path: Path) -> duckdb.DuckDBPyConnection:
-    """A connection of its own to the database file ``path``; give it back with ``release``."""
+def acquire(path: Path) -> Any:
+    """A connection of its own (a ``duckdb.DuckDBPyConnection``) to the database file ``path``; give it back with
+    ``release``."""
+    import duckdb
+
     key = str(path.resolve())
     with _lock:
         base, users = _open.get(key, (None, 0))
@@ -31,7 +34,7 @@ def acquire(path: Path) -> duckdb.DuckDBPyConnection:
         return base.cursor()
 
 
-def release(path: Path, con: duckdb.DuckDBPyConnection) -> None:
+def release(path: Path, con: Any) -> None:
     key = str(path.resolve())
     with _lock:
         con.close()
@@ -44,7 +47,7 @@ def release(path: Path, con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def connected(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def connected(path: Path) -> Iterator[Any]:
     con = acquire(path)
     try:
         yield con

@@ -1,6 +1,7 @@
 """duckdb.extractor: stream a table or a query of a DuckDB database file in Arrow batches.
 
-The file is ``path`` (config) or the connection's ``path``, relative to the base directory.
+The file is ``path`` (config) or the connection's ``path``, relative to the base directory. TIMESTAMPTZ columns
+come out as ``timestamp[us, tz=UTC]`` whatever the machine's time zone (DuckDB labels them with the local zone).
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def utc_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every zoned timestamp labelled UTC (the same instants: Arrow stores them in UTC)."""
+    fields = [
+        f.with_type(pa.timestamp(f.type.unit, "UTC")) if pa.types.is_timestamp(f.type) and f.type.tz else f
+        for f in schema
+    ]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
 class Driver:
     def __init__(self, step: Mapping[str, Any], ctx: StepContext):
         self.step = step
@@ -49,17 +59,19 @@ class Driver:
         except duckdb.Error as exc:
             duckdb_files.release(path, con)
             raise StepError(f"DuckDB '{path.name}': {exc}") from None
-        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out, path))
+        schema = utc_schema(out.schema)
+        return pa.RecordBatchReader.from_batches(schema, self._stream(con, out, path, schema))
 
-    def _stream(self, con: Any, out: pa.RecordBatchReader, path: Path) -> Iterator[pa.RecordBatch]:
+    def _stream(self, con: Any, out: pa.RecordBatchReader, path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         name = path.name
         try:
             while True:
                 try:
-                    yield out.read_next_batch()
+                    batch = out.read_next_batch()
                 except StopIteration:
                     return
                 except duckdb.Error as exc:
                     raise StepError(f"DuckDB '{name}': {exc}") from None
+                yield batch if batch.schema == schema else batch.cast(schema)
         finally:
             duckdb_files.release(path, con)

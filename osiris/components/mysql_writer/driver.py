@@ -34,6 +34,15 @@ def _values(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
     return list(zip(*cols, strict=True))
 
 
+def _refuse_non_finite(batch: pa.RecordBatch) -> None:
+    """MySQL/MariaDB have no NaN or infinity: LOAD DATA would store 0 and INSERT fails obscurely; refuse clearly."""
+    import pyarrow.compute as pc
+
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_floating(col.type) and pc.all(pc.is_finite(col)).as_py() is False:
+            raise StepError(f"column '{name}' holds NaN or infinity, which MySQL/MariaDB cannot store")
+
+
 def _load_file(cur: Any, table: str, names: list[str], content: bytes, hexed: list[bool]) -> None:
     """LOAD DATA LOCAL INFILE of ``content`` through a private temporary file, removed right after."""
     fd, path = tempfile.mkstemp(prefix="osiris-load-", suffix=".tsv")
@@ -85,6 +94,7 @@ class Driver:
                     bulk = bool(cur.fetchone()[0])
                 for batch in reader:
                     selected = batch.select(names)
+                    _refuse_non_finite(selected)
                     encoded = mysqlload.encode(selected) if bulk else None
                     if encoded is not None:
                         if selected.num_rows:

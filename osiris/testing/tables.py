@@ -187,6 +187,14 @@ def arrow_tables(
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+@st.composite
+def tables_like(draw: st.DrawFn, schema: pa.Schema, ids: list[int], target: str = "arrow") -> pa.Table:
+    """A table of ``schema`` whose first column ``id`` holds ``ids`` and the other columns fresh hostile values."""
+    arrays = [pa.array(ids, schema.field(0).type)]
+    arrays += [draw(columns(f.type, len(ids), target)) for f in list(schema)[1:]]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def _kind(dtype: pa.DataType) -> str:
     if pa.types.is_decimal(dtype):
         return f"dec{dtype.scale}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from osiris.components.duckdb_extractor.driver import Driver as DuckDBExtractor
@@ -19,6 +20,7 @@ from osiris.components.mysql_extractor.driver import Driver as MySQLExtractor
 from osiris.components.mysql_writer.driver import Driver as MySQLWriter
 from osiris.components.postgres_extractor.driver import Driver as PGExtractor
 from osiris.components.postgres_writer.driver import Driver as PGWriter
+from osiris.runtime.driver import StepError
 from osiris.testing.conformance import EXPECTED, ConformanceSuite, DriverPair
 
 PG_CONN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test", "password": ""}
@@ -85,3 +87,18 @@ class TestMySQL(ConformanceSuite):
             base_dir=tmp_path, connection=conn, expected=EXPECTED["mysql"],
             failing=lambda secret: ({}, {**conn, "password": secret}),
         )  # fmt: skip
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_mysql_writer_refuses_non_finite_floats_and_keeps_the_target(mysql_db: str, tmp_path: Path, bad: float) -> None:
+    """MariaDB has no NaN/inf: LOAD DATA used to store 0.0 silently; now the write fails and changes nothing."""
+    pair = DriverPair(
+        "mysql", MySQLWriter, MySQLExtractor, "mysql", "mysql", lambda name: {}, lambda name: {"table": name},
+        tmp_path, connection={**MY_CONN, "database": mysql_db},
+    )  # fmt: skip
+    good = pa.table({"id": pa.array([1], pa.int64()), "f": pa.array([1.5])})
+    pair.write(good, "nan_probe")
+    with pytest.raises(StepError, match="NaN or infinity"):
+        pair.write(pa.table({"id": pa.array([2], pa.int64()), "f": pa.array([bad])}), "nan_probe")
+    assert pair.read("nan_probe", good.schema).to_pylist() == [{"id": 1, "f": 1.5}]

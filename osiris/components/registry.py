@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
-import jsonschema
 import yaml
+
+from osiris.components import spec_cache
 
 MODE_ALIASES = {"read": "extract", "extract": "extract", "write": "write", "transform": "transform"}
 ENTRY_POINT_GROUP = "osiris.components"
@@ -83,10 +84,49 @@ class ComponentSpec:
 
 
 @functools.cache
+def meta_schema_text() -> str:
+    return resources.files("osiris.components").joinpath("meta-schema.json").read_text(encoding="utf-8")
+
+
+@functools.cache
 def meta_schema() -> dict[str, Any]:
-    text = resources.files("osiris.components").joinpath("meta-schema.json").read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(meta_schema_text())
     return data
+
+
+@functools.cache
+def _validators() -> tuple[Any, Any]:
+    """(spec validator, JSON Schema 2020-12 meta-validator): built once, reused for every spec."""
+    import jsonschema  # only a spec not seen before (see spec_cache) needs the jsonschema checks
+
+    draft = jsonschema.Draft202012Validator
+    return draft(meta_schema()), draft(draft.META_SCHEMA, format_checker=draft.FORMAT_CHECKER)
+
+
+def _load_yaml(text: str) -> Any:
+    """The document, parsed by libyaml when available; a YAML error is always PyYAML's own (same message)."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            return yaml.load(text, Loader=loader)  # CSafeLoader: the safe loader in C
+        except yaml.YAMLError:
+            pass  # re-parse below so the message (marks, snippet) is the Python loader's
+    return yaml.safe_load(text)
+
+
+def _check(raw: dict[str, Any], origin: str) -> None:
+    """The jsonschema checks: the spec against meta-schema.json, its configSchema against JSON Schema 2020-12."""
+    import jsonschema
+
+    spec_validator, meta_validator = _validators()
+    errors = sorted(spec_validator.iter_errors(raw), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        first = jsonschema.exceptions.best_match(errors) or errors[0]
+        raise SpecError(f"{origin}: field '{_where(first.absolute_path)}': {first.message}")
+    # Draft202012Validator.check_schema(raw["configSchema"]) with a reused validator: its first error
+    for error in meta_validator.iter_errors(raw["configSchema"]):
+        exc = jsonschema.SchemaError.create_from(error)
+        raise SpecError(f"{origin}: field 'configSchema/{_where(exc.absolute_path)}': {exc.message}")
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -109,22 +149,19 @@ def _constraints(value: Any) -> tuple[dict[str, Any], ...]:
 
 
 def parse_spec(text: str, origin: str) -> ComponentSpec:
-    """Parse and validate one spec document; a broken spec raises SpecError naming file and field."""
+    """Parse and validate one spec document; a broken spec raises SpecError naming file and field.
+
+    The jsonschema checks are skipped for a text that passed them before (spec_cache); the rest always runs."""
     try:
-        raw = yaml.safe_load(text)
+        raw = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{origin}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{origin}: field '(document)': a spec must be a mapping")
-    validator = jsonschema.Draft202012Validator(meta_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        first = jsonschema.exceptions.best_match(errors) or errors[0]
-        raise SpecError(f"{origin}: field '{_where(first.absolute_path)}': {first.message}")
-    try:
-        jsonschema.Draft202012Validator.check_schema(raw["configSchema"])
-    except jsonschema.SchemaError as exc:
-        raise SpecError(f"{origin}: field 'configSchema/{_where(exc.absolute_path)}': {exc.message}") from None
+    verdict = spec_cache.key(text, meta_schema_text())
+    checked = verdict not in spec_cache.known()
+    if checked:
+        _check(raw, origin)
     properties = raw["configSchema"].get("properties", {})
     secrets = tuple(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
     for pointer in secrets:
@@ -139,7 +176,7 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
                 raise SpecError(f"{origin}: field 'constraints/{i}': '{field}' names no property of configSchema")
     runtime = raw.get("x-runtime", {})
     requirements = runtime.get("requirements", {})
-    return ComponentSpec(
+    spec = ComponentSpec(
         name=raw["name"],
         version=str(raw["version"]),
         modes=tuple(raw["modes"]),
@@ -154,6 +191,9 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
         raw=raw,
         origin=origin,
     )
+    if checked:
+        spec_cache.remember(verdict)
+    return spec
 
 
 def builtin_spec_files() -> Iterator[tuple[str, _Readable]]:

@@ -1,0 +1,84 @@
+"""Remembers which spec texts already passed the jsonschema checks, so start-up need not repeat them (~0.1 s).
+
+A verdict is keyed by the sha256 of the spec text together with the meta-schema, the jsonschema version and
+``FORMAT`` (bump it when the checks in ``parse_spec`` change): any change to either re-validates. Only successes
+are stored; a broken spec is checked (and reported) every time. The cache is one small JSON file in
+``$OSIRIS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/osirisc`` or ``~/.cache/osirisc``); ``OSIRIS_CACHE_DIR=""``
+disables it. It holds hashes only, never spec content or secrets, and any problem reading or writing it is
+ignored: the checks just run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+FORMAT = "1"
+FILE_NAME = "validated-specs.json"
+MAX_ENTRIES = 512
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when disabled (``OSIRIS_CACHE_DIR`` set to the empty string)."""
+    explicit = os.environ.get("OSIRIS_CACHE_DIR")
+    if explicit is not None:
+        return Path(explicit) if explicit else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "osirisc"
+
+
+@functools.cache
+def _salt(meta_schema_text: str) -> bytes:
+    try:
+        version = metadata.version("jsonschema")
+    except metadata.PackageNotFoundError:  # pragma: no cover - jsonschema is a dependency
+        version = "?"
+    return f"osirisc-spec-cache {FORMAT}\0{version}\0{meta_schema_text}\0".encode()
+
+
+def key(text: str, meta_schema_text: str) -> str:
+    """The verdict key of one spec text."""
+    return hashlib.sha256(_salt(meta_schema_text) + text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def known() -> set[str]:
+    """The keys known to be valid, read once per process (empty when disabled, missing or unreadable)."""
+    folder = cache_dir()
+    if folder is None:
+        return set()
+    try:
+        data = json.loads((folder / FILE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(data, list):
+        return set()
+    return {k for k in data if isinstance(k, str) and len(k) == 64}
+
+
+def remember(new: str) -> None:
+    """Record a key as valid, here and in the file (atomic replace; concurrent writers may drop each other's keys,
+    which only costs a re-check)."""
+    seen = known()
+    seen.add(new)
+    folder = cache_dir()
+    if folder is None:
+        return
+    keys = [new, *sorted(seen - {new})]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(sorted(keys[:MAX_ENTRIES]), fh)
+            Path(tmp).replace(folder / FILE_NAME)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -35,9 +36,83 @@ def dumps(data: Any) -> str:
 
 
 def dumps_file(data: Any) -> str:
-    """Readable canonical JSON for files: two-space indent, sorted keys, trailing newline."""
-    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False, default=_default)
-    return text + "\n"
+    """Readable canonical JSON for files: two-space indent, sorted keys, trailing newline.
+
+    The bytes of ``json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False,
+    default=_default)``, built by ``_indented`` (the stdlib encodes indented JSON in pure Python, several times
+    slower); a value it does not handle itself falls back to that call."""
+    out: list[str] = []
+    try:
+        _indented(data, out, "\n")
+    except (_Fallback, TypeError):  # TypeError: keys of mixed types, which sorted() cannot order
+        text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False, default=_default)
+        return text + "\n"
+    out.append("\n")
+    return "".join(out)
+
+
+class _Fallback(Exception):
+    """A value ``_indented`` leaves to the stdlib encoder (its errors and its ``default`` handling)."""
+
+
+_encode_str: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+_MAX_DEPTH = 200
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return str(_encode_str(value))
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float) and not math.isnan(value) and not math.isinf(value):
+        return float.__repr__(value)
+    raise _Fallback
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return str(_encode_str(key))
+    raise _Fallback  # non-string keys: the stdlib converts (and sorts) them
+
+
+def _indented(value: Any, out: list[str], newline: str) -> None:
+    """Append the indented JSON of ``value``; ``newline`` is "\\n" plus the current indent."""
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        if len(newline) > _MAX_DEPTH:
+            raise _Fallback
+        inner = newline + "  "
+        sep = "{" + inner
+        for k in sorted(value):
+            out.append(sep)
+            out.append(_key(k))
+            out.append(": ")
+            _indented(value[k], out, inner)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        if len(newline) > _MAX_DEPTH:
+            raise _Fallback
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _indented(item, out, inner)
+            sep = "," + inner
+        out.append(newline + "]")
+    else:
+        out.append(_scalar(value))
 
 
 def sha256(data: Any) -> str:
@@ -47,6 +122,32 @@ def sha256(data: Any) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_many(root: Path, files: dict[str, str]) -> None:
+    """``write_atomic`` for many files under ``root`` (``rel -> text``), in the given order: each folder is made
+    once, and each file goes through a temp file with mode 0644 and an ``os.replace``."""
+    made: set[Path] = set()
+    for rel, text in files.items():
+        path = root / rel
+        folder = path.parent
+        if folder not in made:
+            folder.mkdir(parents=True, exist_ok=True)
+            made.add(folder)
+        data = text.encode("utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            try:
+                os.fchmod(fd, 0o644)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris.canonical import dumps_file, write_atomic
+from osiris.canonical import dumps_file, write_many
 from osiris.plan import build_plan, plan_value
 
 if TYPE_CHECKING:
@@ -72,8 +72,7 @@ class LocalBackend:
         ddl = ddl_text(plan)
         if ddl is not None:
             files["ddl.sql"] = ddl
-        for rel, text in sorted(files.items()):
-            write_atomic(out_dir / rel, text)
+        write_many(out_dir, dict(sorted(files.items())))
         stale = [p for p in sorted((out_dir / "steps").glob("*.json")) if f"steps/{p.name}" not in files]
         if ddl is None:
             stale.append(out_dir / "ddl.sql")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from osiris.ir.diagnostics import Diagnostic, Severity, sort_key
 from osiris.ir.span import Span
+
+if TYPE_CHECKING:  # rich is imported when a diagnostic is rendered (start-up of a clean compile skips it)
+    from rich.console import Console
+    from rich.text import Text
 
 MASK = "********"
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.NOTE: "bold cyan"}
@@ -47,6 +49,8 @@ def _masked_line(line: str, line_no: int, redact: Iterable[Span], col: int, end_
 
 def render_text(d: Diagnostic, sources: Mapping[str, str]) -> Text:
     """One diagnostic as rich Text (plain when printed without colour)."""
+    from rich.text import Text
+
     text = Text()
     where = f"{d.span}: " if d.span else ""
     text.append(where, style="bold")

@@ -8,7 +8,6 @@ import sys
 from osiris.cli import common
 from osiris.compile import compile_file
 from osiris.ir import Diagnostic
-from osiris.ir.serde import to_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         sources.update(result.sources)
         failed |= result.failed
         if args.print_ir and result.pipeline is not None and not result.failed:
+            from osiris.ir.serde import to_json  # cattrs: only for --print-ir
+
             print(to_json(result.pipeline))
     failed |= common.report(all_diags, sources, args.format)
     if args.format == "text" and not args.print_ir and not args.print_ir_after:

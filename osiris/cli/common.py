@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable, Mapping
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import has_errors
-from osiris.ir.serde import to_json
 from osiris.passes.manager import PASSES
 from osiris.render import print_diagnostics, render_json
 
+if TYPE_CHECKING:  # rich and the IR serde are imported when used (start-up)
+    from rich.console import Console
+
 
 def stdout() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
@@ -52,6 +57,8 @@ def print_ir_after(name: str | None) -> tuple[Callable[[str, Pipeline], None] | 
 
     def after(pass_name: str, pipeline: Pipeline) -> None:
         if pass_name == key:
+            from osiris.ir.serde import to_json
+
             print(to_json(pipeline))
 
     return after, None

@@ -21,6 +21,10 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Hermetic tests: no answers kept from earlier runs (spec checks, DuckDB describes/sniffs) - every test, and every
+# osirisc it starts, computes them; tests of those caches point OSIRIS_CACHE_DIR at a temp folder themselves.
+os.environ["OSIRIS_CACHE_DIR"] = ""
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

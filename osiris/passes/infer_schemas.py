@@ -26,6 +26,7 @@ from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error, warning
 from osiris.ir.span import Span
 from osiris.passes.base import PassContext, PassResult
+from osiris.passes.duck_cache import DuckAnswers, file_identity
 
 PRODUCT = "infer-schemas"
 SQL_COMPONENTS = ("duckdb.processor",)
@@ -198,6 +199,7 @@ def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duc
 
 _LINE_RE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
 _PREFIX = "DESCRIBE "
+_OUTSIDE = re.compile(r"['\"$]")
 
 
 class _Duck:
@@ -207,13 +209,20 @@ class _Duck:
     a fresh connection would (same results, same error messages). A successful description is memoised by the
     query text and the definitions of the input tables whose names occur in it (case-insensitively): the other
     tables cannot change how the query binds, only the "did you mean" hints of an error, so errors are always
-    produced by DuckDB with the step's own complete catalogue. CSV sniffs are memoised by path.
+    produced by DuckDB with the step's own complete catalogue. CSV sniffs are memoised by path. Successful
+    answers are also kept across runs (duck_cache), so a warm compile does not start DuckDB at all.
     """
 
     def __init__(self) -> None:
         self._con: Any = None
         self._described: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self._sniffed: dict[str, list[dict[str, object]] | Exception] = {}
+        self._stored: DuckAnswers | None = None
+
+    def _answers(self) -> DuckAnswers:
+        if self._stored is None:
+            self._stored = DuckAnswers()
+        return self._stored
 
     def _connect(self) -> Any:
         if self._con is None:
@@ -224,10 +233,20 @@ class _Duck:
 
     def sniff(self, path: str) -> list[dict[str, object]]:
         if path not in self._sniffed:
-            try:
-                self._sniffed[path] = csv_dialect.sniff(path, self._connect())
-            except Exception as exc:  # duckdb raises several error classes for unreadable files
-                self._sniffed[path] = exc
+            ident = file_identity(path)
+            answers = self._answers()
+            key = answers.key("sniff", ident) if ident is not None else ""
+            stored = answers.get(key) if key else None
+            if stored is not None:
+                self._sniffed[path] = stored
+            else:
+                try:
+                    self._sniffed[path] = cols = csv_dialect.sniff(path, self._connect())
+                except Exception as exc:  # duckdb raises several error classes for unreadable files
+                    self._sniffed[path] = exc
+                else:
+                    if key:
+                        answers.put(key, cols)
         found = self._sniffed[path]
         if isinstance(found, Exception):
             raise found
@@ -239,6 +258,14 @@ class _Duck:
         key = (query, tuple(create for name, create in tables.items() if name.lower() in text))
         rows = self._described.get(key)
         if rows is not None:
+            return rows, ""
+        answers = self._answers()
+        # a quoted string or identifier can name a file or setting (FROM 'x.csv', read_parquet, getenv): such a
+        # query's answer may change without its text changing, so it is never kept across runs
+        stored_key = "" if _OUTSIDE.search(query) else answers.key("describe", *key[:1], *key[1])
+        stored = answers.get(stored_key) if stored_key else None
+        if stored is not None:
+            rows = self._described[key] = [tuple(r) for r in stored]
             return rows, ""
         import duckdb  # already imported by _connect
 
@@ -253,9 +280,13 @@ class _Duck:
         finally:
             con.execute("ROLLBACK")
         self._described[key] = rows
+        if stored_key:
+            answers.put(stored_key, [list(r) for r in rows])
         return rows, ""
 
     def close(self) -> None:
+        if self._stored is not None:
+            self._stored.save()
         if self._con is not None:
             self._con.close()
             self._con = None

@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -26,8 +27,8 @@ from osiris.runtime.connectors import mysql as mysql_conn
 from osiris.runtime.connectors import mysqlcli
 from osiris.runtime.driver import StepContext
 
-MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
+MY: dict[str, Any] = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+PG: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
 
 
 def ctx(config: dict, connection: dict) -> StepContext:

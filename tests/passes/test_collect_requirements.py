@@ -82,7 +82,7 @@ def test_pins_components_and_their_dependencies() -> None:
 
 
 def test_package_missing_from_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cr, "load_lock", lambda: cr.parse_lock("attrs==1\npyarrow==2\nPyYAML==3\nrich==4\n"))
+    monkeypatch.setattr(cr, "load_lock", lambda: cr.parse_lock("attrs==1\nnumpy==5\npyarrow==2\nPyYAML==3\nrich==4\n"))
     out = cr.collect_requirements(pipeline(step("a", component="mysql.extractor")), ctx())
     assert [d.code for d in out.diagnostics] == ["OSR-E145"]
     assert "'pymysql'" in out.diagnostics[0].message.lower()

@@ -41,15 +41,35 @@ def _values(value: object, path: str) -> Iterator[str]:
         yield f"{path}: template part is neither text nor a placeholder"
 
 
-def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = ()) -> list[str]:
-    """Internal problems of ``pipeline`` (empty when it is well formed for the stage ``passes_run`` reached)."""
+Memo = dict[tuple[int, str, str], tuple[object, list[str]]]
+
+
+def _walk(memo: Memo | None, kind: str, config: nodes.Value, path: str) -> list[str]:
+    """``_values`` or ``_placeholders`` of a config; IR values are immutable, so with a ``memo`` (one per pass run)
+    a config object that the previous pass passed through unchanged is not walked again."""
+    walk = _values if kind == "values" else _placeholders
+    if memo is None:
+        return list(walk(config, path))
+    key = (id(config), path, kind)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    found = list(walk(config, path))
+    memo[key] = (config, found)  # holding the config keeps its id from being reused
+    return found
+
+
+def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = (), memo: Memo | None = None) -> list[str]:
+    """Internal problems of ``pipeline`` (empty when it is well formed for the stage ``passes_run`` reached).
+
+    ``memo`` (optional, a dict kept across the verifications of one compile) saves re-walking unchanged configs."""
     problems: list[str] = []
     ids = [s.id for s in pipeline.steps]
     if len(set(ids)) != len(ids):
         problems.append(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
     known = set(ids)
     for step in pipeline.steps:
-        problems += _values(step.config, f"steps/{step.id}/config")
+        problems += _walk(memo, "values", step.config, f"steps/{step.id}/config")
         for need in step.needs or ():
             if need not in known:
                 problems.append(f"step {step.id!r} needs unknown step {need!r}")
@@ -63,7 +83,8 @@ def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = ()) -> list[s
                 problems.append(f"step {step.id!r} has input {inp.name!r} from {inp.step!r}, which it does not need")
         if "resolve-params" in passes_run:
             problems += [
-                f"unresolved placeholder at {p}" for p in _placeholders(step.config, f"steps/{step.id}/config")
+                f"unresolved placeholder at {p}"
+                for p in _walk(memo, "placeholders", step.config, f"steps/{step.id}/config")
             ]
         if "build-dag" in passes_run and step.needs is None:
             problems.append(f"step {step.id!r} has no effective needs after build-dag")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import error, has_errors
-from osiris.ir.verify import verify
+from osiris.ir.verify import Memo, verify
 from osiris.passes.base import Pass, PassContext, PassResult
 
 
@@ -54,13 +54,14 @@ def run_passes(
     """
     diagnostics: list[Diagnostic] = []
     done: list[str] = []
+    memo: Memo = {}
     for name, load in PASSES.items():
         result = load()(pipeline, ctx)
         diagnostics += result.diagnostics
         if has_errors(result.diagnostics):
             return PassResult(pipeline, tuple(diagnostics))
         done.append(name)
-        problems = verify(result.pipeline, done)
+        problems = verify(result.pipeline, done, memo)
         if problems:
             diagnostics.append(
                 error("OSR-E009", f"internal compiler error: pass '{name}' produced invalid IR", None, *problems)

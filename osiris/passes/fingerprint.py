@@ -3,7 +3,8 @@
 ``ctx.products["fingerprint"]`` = ``{"source": sha of the source text, "params": of the resolved values,
 "components": {name: of the spec document}, "steps": {id: of the effective config}, "compiler": of
 {name, version}, "registry": of {name: version, spec hash, driver}, "requirements": of the pinned list,
-"plan": of the whole plan.json data}``. The source file's name or location is never hashed, so a build
+"plan": of the whole plan.json data}``; ``ctx.products["plan"]`` keeps that plan data, so a backend emitting this
+same IR need not build it again. The source file's name or location is never hashed, so a build
 fingerprints the same from any folder. Before: any pipeline; after: the same IR and the hashes above.
 """
 
@@ -47,7 +48,9 @@ def fingerprint(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         "compiler": sha256({"name": "osirisc", "version": __version__}),
         "registry": sha256(registry),
         "requirements": sha256((products.get("collect-requirements") or {}).get("packages", [])),
-        "plan": sha256(build_plan(pipeline, ctx)),
     }
+    plan = build_plan(pipeline, ctx)
+    result["plan"] = sha256(plan)
     products["fingerprint"] = result
+    products["plan"] = plan
     return PassResult(pipeline)

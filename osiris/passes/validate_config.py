@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import jsonschema
 
+from osiris import canonical
 from osiris.components.registry import ComponentSpec
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, warning
@@ -119,6 +120,15 @@ def _expected(schema: dict[str, Any]) -> str:
     return "a valid value"
 
 
+@attrs.define
+class _SchemaMemo:
+    """For one run of the pass: a validator per (component, with connection), and the (schema, data) pairs found
+    valid (canonical JSON of the data), so repeated configs are validated once."""
+
+    validators: dict[tuple[str, bool], Any] = attrs.Factory(dict)
+    valid: set[tuple[tuple[str, bool], str]] = attrs.Factory(set)
+
+
 class _StepCheck:
     """Validation of one step's config; collects diagnostics."""
 
@@ -192,9 +202,23 @@ class _StepCheck:
             schema["required"] = [r for r in self.spec.required if r not in self.spec.connection_fields]
         return schema
 
-    def check_schema(self) -> None:
+    def check_schema(self, memo: _SchemaMemo | None = None) -> None:
         data = to_data(self.config)
-        validator = jsonschema.Draft202012Validator(self.schema())
+        seen_data: tuple[tuple[str, bool], str] | None = None
+        validator: Any
+        if memo is None:
+            validator = jsonschema.Draft202012Validator(self.schema())
+        else:
+            schema_key = (self.spec.name, self.config.get("connection") is not None)
+            validator = memo.validators.get(schema_key)
+            if validator is None:
+                validator = memo.validators[schema_key] = jsonschema.Draft202012Validator(self.schema())
+            try:
+                seen_data = (schema_key, canonical.dumps(data))
+            except (TypeError, ValueError):  # not canonical JSON (NaN): validated every time
+                seen_data = None
+            if seen_data in memo.valid:  # the same data against the same schema: valid again (errors never kept)
+                return
         errors = sorted(validator.iter_errors(data), key=lambda e: ([str(p) for p in e.absolute_path], e.validator))
         seen: set[tuple[str, ...]] = set()
         for e in errors:
@@ -202,6 +226,8 @@ class _StepCheck:
             if key not in seen and not (e.absolute_path and e.absolute_path[0] == "connection"):
                 seen.add(key)
                 self.report(e)
+        if memo is not None and seen_data is not None and not errors:
+            memo.valid.add(seen_data)
 
     def report(self, e: jsonschema.ValidationError) -> None:
         path = list(e.absolute_path)
@@ -341,6 +367,7 @@ def _describe(value: Any) -> str:
 def validate_config(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     diagnostics: list[Diagnostic] = []
     steps = []
+    memo = _SchemaMemo()
     for step in pipeline.steps:
         spec = ctx.registry.get(step.component)
         if spec is None:  # bind_components reported it
@@ -349,7 +376,7 @@ def validate_config(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         check = _StepCheck(step, spec)
         check.check_connection()
         check.check_overrides()
-        check.check_schema()
+        check.check_schema(memo)
         config = check.rename_aliases()
         if not any(d.is_error for d in check.diagnostics):
             check.check_constraints(config)

@@ -61,7 +61,8 @@ class LocalBackend:
         pipeline, ctx = compiled.pipeline, compiled.ctx
         if pipeline is None or ctx is None or compiled.failed:
             raise ValueError("emit needs a pipeline compiled without errors")
-        plan = build_plan(pipeline, ctx)
+        # the fingerprint pass (the last) built the plan of this very IR; build_plan does not read its products
+        plan = ctx.products.get("plan") or build_plan(pipeline, ctx)
         files: dict[str, str] = {"plan.json": dumps_file(plan)}
         for step in pipeline.steps:
             files[f"steps/{file_stem(step.id)}.json"] = dumps_file(plan_value(step.config))

@@ -24,12 +24,16 @@ MAX_ENTRIES = 512
 
 
 def cache_dir() -> Path | None:
-    """The cache folder, or None when disabled (``OSIRIS_CACHE_DIR`` set to the empty string)."""
+    """The cache folder, or None when disabled (``OSIRIS_CACHE_DIR`` set to the empty string) or homeless."""
     explicit = os.environ.get("OSIRIS_CACHE_DIR")
     if explicit is not None:
         return Path(explicit) if explicit else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "osirisc"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    try:
+        base = Path(xdg) if xdg else Path("~").expanduser() / ".cache"
+    except RuntimeError:  # no home folder (HOME unset, no passwd entry)
+        return None
+    return base / "osirisc" if base.is_absolute() else None  # never a folder under the working directory
 
 
 @functools.cache

@@ -128,3 +128,16 @@ def test_disabled_unwritable_or_corrupt_cache_only_means_checking(
     spec_cache.known.cache_clear()
     assert calls == ["a/spec.yaml"] * 3
     assert _stored(corrupt) == [spec_cache.key(SPEC, mod.meta_schema_text())]
+
+
+def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("OSIRIS_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert spec_cache.cache_dir() == tmp_path / "xdg" / "osirisc"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert spec_cache.cache_dir() == tmp_path / "home" / ".cache" / "osirisc"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # never a folder under the working directory
+    assert spec_cache.cache_dir() is None
+    monkeypatch.setenv("OSIRIS_CACHE_DIR", "")
+    assert spec_cache.cache_dir() is None

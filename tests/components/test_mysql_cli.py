@@ -56,7 +56,7 @@ def odd_db(mysql_db: str) -> str:
     with conn.cursor() as cur:
         cur.execute(
             "CREATE TABLE t (id INT PRIMARY KEY, l VARCHAR(10) CHARACTER SET latin1, b1 BIT(1), b10 BIT(10),"
-            " j JSON, y YEAR, e ENUM('a','NULL'), u BIGINT UNSIGNED, s VARCHAR(20), vb VARBINARY(8))"
+            " j TEXT, y YEAR, e ENUM('a','NULL'), u BIGINT UNSIGNED, s VARCHAR(20), vb VARBINARY(8))"
         )
         cur.executemany(
             "INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -73,9 +73,11 @@ def odd_db(mysql_db: str) -> str:
 @needs_client
 @pytest.mark.db
 def test_cli_path_exact_for_hex_and_plain_columns(odd_db: str, tmp_path: Path) -> None:
-    driver = MySQLExtractor({}, _ctx({"table": "t", "batch_size": 1}, odd_db, tmp_path))
+    events: list[Any] = []
+    driver = MySQLExtractor({}, _ctx({"table": "t", "batch_size": 1}, odd_db, tmp_path, events))
     driver.path = "cli"
     table = driver.run({}).read_all()
+    assert any("read path: cli" in e.get("message", "") for e in events)
     rows = sorted(table.to_pylist(), key=lambda r: r["id"])
     assert [r["l"] for r in rows] == ["caf\u00e9\t", "", None]
     assert [r["b1"] for r in rows] == [True, False, None]
@@ -183,3 +185,27 @@ def test_ordered_query_and_failing_client_take_a_driver_path(
     schema = reader.open()
     assert reader.path in ("mysqlclient", "pymysql")
     assert sorted(v for b in reader.batches(schema) for v in b.column(0).to_pylist()) == [1, 2, 3]
+
+
+@needs_client
+@pytest.mark.db
+def test_wide_columns_fit_a_block_or_take_a_driver_path(mysql_db: str, tmp_path: Path) -> None:
+    conn = pymysql.connect(**MY, database=mysql_db, autocommit=True, charset="utf8mb4")
+    wide = "\u00e9\t" * 20_000  # 60,000 bytes, 120 kB as hex: ten of them span several CSV blocks
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE w (id INT, t TEXT)")
+        cur.execute("CREATE TABLE l (id INT, m MEDIUMTEXT, js JSON)")
+        cur.executemany("INSERT INTO w VALUES (%s, %s)", [(i, wide if i % 2 else None) for i in range(12)])
+        cur.execute("INSERT INTO l VALUES (1, %s, %s)", ("x" * 3_000_000, '{"a": [1, "NULL"]}'))
+    conn.close()
+    events: list[Any] = []
+    driver = MySQLExtractor({}, _ctx({"table": "w"}, mysql_db, tmp_path, events))
+    driver.path = "cli"
+    got = driver.run({}).read_all().column("t").to_pylist()
+    assert got == [wide if i % 2 else None for i in range(12)]
+    assert any("read path: cli" in e.get("message", "") for e in events)
+    events.clear()
+    driver = MySQLExtractor({}, _ctx({"table": "l"}, mysql_db, tmp_path, events))
+    driver.path = "cli"  # MEDIUMTEXT/JSON rows may not fit a CSV block: a driver path reads them
+    assert driver.run({}).read_all().to_pylist() == [{"id": 1, "m": "x" * 3_000_000, "js": '{"a": [1, "NULL"]}'}]
+    assert not any("read path: cli" in e.get("message", "") for e in events)

@@ -289,8 +289,16 @@ class Reader:
             return None  # not a plain SELECT: the driver paths read metadata themselves
         schema = schema_of(self.columns)
         kinds = [cli_kind(c, f.type) for c, f in zip(self.columns, schema, strict=True)]
+        # pyarrow's CSV reader needs every row inside one block: size blocks for the widest possible row, and
+        # leave tables with MEDIUMTEXT/LONGBLOB/JSON-sized columns to the driver paths
+        widest = sum(
+            2 * c.length if k in ("text", "binary") else max(c.length, 40)
+            for c, k in zip(self.columns, kinds, strict=True)
+        )
+        if 2 * widest > mysqlcli.MAX_BLOCK:
+            return None
+        block = max(min(max(self.batch_size * 10, 1 << 20), 2 << 20), 2 * widest)  # read-ahead holds a few blocks
         sql = mysqlcli.wrapped_query(self.query, [c.name for c in self.columns], kinds)
-        block = min(max(self.batch_size * 10, 1 << 20), 2 << 20)  # read-ahead holds a few blocks: keep RSS low
         self._cli = mysqlcli.CliStream(binary, self.params, sql, block)
         self._kinds = kinds
         if not self._cli.started():

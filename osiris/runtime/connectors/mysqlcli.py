@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 from osiris.runtime.driver import StepError
 
 CLIENTS = ("mariadb", "mysql")
+MAX_BLOCK = 16 << 20  # largest CSV block (bytes); a row must fit in one, so wider tables use the driver paths
 _DIGITS = {c: int(chr(c), 16) for c in b"0123456789ABCDEFabcdef"}
 _PAIRS = np.full(65536, -1, dtype=np.int16)  # two hex digits read as one little-endian uint16 -> their byte
 for _a, _va in _DIGITS.items():

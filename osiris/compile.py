@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 
@@ -23,6 +25,20 @@ class CompileResult:
     @property
     def failed(self) -> bool:
         return self.pipeline is None or has_errors(self.diagnostics)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: compiling allocates many small objects that live on (the IR, frozen and
+    acyclic), and each collection rescans them all - ~30% of the compile time of 5,000 steps. The previous state is
+    restored on exit; nesting is fine."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def make_context(
@@ -52,6 +68,30 @@ def compile_file(
     until: str | None = None,
     after: Callable[[str, Pipeline], None] | None = None,
     frontend_only: bool = False,
+) -> CompileResult:
+    with gc_paused():
+        return _compile_file(
+            path,
+            syntax=syntax,
+            params=params,
+            profile=profile,
+            env=env,
+            until=until,
+            after=after,
+            frontend_only=frontend_only,
+        )
+
+
+def _compile_file(
+    path: str,
+    *,
+    syntax: str | None,
+    params: Mapping[str, str] | None,
+    profile: str | None,
+    env: Mapping[str, str] | None,
+    until: str | None,
+    after: Callable[[str, Pipeline], None] | None,
+    frontend_only: bool,
 ) -> CompileResult:
     parsed = load(path, syntax)
     sources = {parsed.source.name: parsed.source.text} if parsed.source else {}

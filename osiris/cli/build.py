@@ -15,7 +15,7 @@ from pathlib import Path
 from osiris.backends import BackendError, get_backend
 from osiris.backends.local import file_stem
 from osiris.cli import common
-from osiris.compile import compile_file
+from osiris.compile import compile_file, gc_paused
 from osiris.render import render_json
 
 
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     pipeline = result.pipeline
     out = args.out if args.out is not None else str(Path("build") / file_stem(pipeline.name))
-    written = backend.emit(result, Path(out))
+    with gc_paused():
+        written = backend.emit(result, Path(out))
     plan_sha = result.ctx.products.get("fingerprint", {}).get("plan")
     steps = []
     by_id = {s.id: s for s in pipeline.steps}

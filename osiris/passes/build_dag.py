@@ -113,13 +113,14 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     """Set effective ``needs``, ``Pipeline.order`` and ``Step.inputs``; report graph errors."""
     diags: list[Diagnostic] = []
     ids: list[str] = []
+    known: set[str] = set()  # the ids so far (a set: a list lookup made this quadratic)
     for step in pipeline.steps:
-        if step.id in ids:
+        if step.id in known:
             diags.append(error("OSR-E134", f"duplicate step id '{step.id}'", step.id_span or step.span))
         else:
             ids.append(step.id)
+            known.add(step.id)
     needs = effective_needs(pipeline)
-    known = set(ids)
     for step in pipeline.steps:
         for need in step.needs or ():
             if need == step.id:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,25 @@ def test_wide_columns_fit_a_block_or_take_a_driver_path(mysql_db: str, tmp_path:
     driver.path = "cli"  # MEDIUMTEXT/JSON rows may not fit a CSV block: a driver path reads them
     assert driver.run({}).read_all().to_pylist() == [{"id": 1, "m": "x" * 3_000_000, "js": '{"a": [1, "NULL"]}'}]
     assert not any("read path: cli" in e.get("message", "") for e in events)
+
+
+@needs_client
+@pytest.mark.db
+def test_cli_text_encoding_round_trips_escape_heavy_strings(mysql_db: str, tmp_path: Path) -> None:
+    alphabet = ["\\", "\t", "\n", "\r", "\0", "r", "t", "n", "0", "N", "U", "L", "=", "\u00e9", "\U0001f600", " "]
+    rng = random.Random(7)
+    values: list[str | None] = ["", "NULL", "\\N", "=", "\\\\r", "\\r", "\r\n", "\\\r", None, "\\" * 7 + "r"]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(2000)]
+    conn = pymysql.connect(**MY, database=mysql_db, autocommit=True, charset="utf8mb4")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE x (id INT PRIMARY KEY, v VARCHAR(64), w VARCHAR(64) CHARACTER SET latin1)")
+        latin = [None if v is None else v.encode("latin1", "replace").decode("latin1") for v in values]
+        cur.executemany("INSERT INTO x VALUES (%s, %s, %s)", list(zip(range(len(values)), values, latin, strict=True)))
+    conn.close()
+    events: list[Any] = []
+    driver = MySQLExtractor({}, _ctx({"table": "x", "batch_size": 100}, mysql_db, tmp_path, events))
+    driver.path = "cli"
+    got = driver.run({}).read_all().sort_by("id")
+    assert any("read path: cli" in e.get("message", "") for e in events)
+    assert got.column("v").to_pylist() == values
+    assert got.column("w").to_pylist() == latin

@@ -172,12 +172,23 @@ class _Redactor:
         return nodes.Null(value.span)
 
     def scan(self, value: nodes.Value, key: str) -> nodes.Value:
+        # an unchanged value is returned as is (no copy): later passes and the verifier see the same objects
         if isinstance(value, nodes.Map):
+            scanned = [self.scan(e.value, e.key) for e in value.entries]
+            if all(new is e.value for new, e in zip(scanned, value.entries, strict=True)):
+                return value
             return attrs.evolve(
-                value, entries=tuple(attrs.evolve(e, value=self.scan(e.value, e.key)) for e in value.entries)
+                value,
+                entries=tuple(
+                    e if new is e.value else attrs.evolve(e, value=new)
+                    for new, e in zip(scanned, value.entries, strict=True)
+                ),
             )
         if isinstance(value, nodes.List):
-            return attrs.evolve(value, items=tuple(self.scan(v, key) for v in value.items))
+            items = tuple(self.scan(v, key) for v in value.items)
+            if all(new is old for new, old in zip(items, value.items, strict=True)):
+                return value
+            return attrs.evolve(value, items=items)
         if isinstance(value, nodes.Str):
             if ENV_REF.match(value.value):
                 self.diagnostics.append(
@@ -190,7 +201,8 @@ class _Redactor:
                     )
                 )
                 return value
-            return attrs.evolve(value, value=self.scan_text(value.value, value.span, key))
+            text = self.scan_text(value.value, value.span, key)
+            return value if text == value.value else attrs.evolve(value, value=text)
         if isinstance(value, nodes.Template):
             text = "".join(p.value if isinstance(p, nodes.Str) else "" for p in value.parts)
             list(self._report(text, value.span, key))
@@ -236,9 +248,13 @@ def redact_secrets(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         entries = []
         for entry in step.config.entries:
             if entry.key in marked or is_secret_name(entry.key):
-                entries.append(attrs.evolve(entry, value=r.secret_field(entry.key, entry.value, entry.key_span)))
+                new = r.secret_field(entry.key, entry.value, entry.key_span)
             else:
-                entries.append(attrs.evolve(entry, value=r.scan(entry.value, entry.key)))
+                new = r.scan(entry.value, entry.key)
+            entries.append(entry if new is entry.value else attrs.evolve(entry, value=new))
         diagnostics += r.diagnostics
-        steps.append(attrs.evolve(step, config=attrs.evolve(step.config, entries=tuple(entries))))
+        if all(new is old for new, old in zip(entries, step.config.entries, strict=True)):
+            steps.append(step)  # nothing redacted: the same step object
+        else:
+            steps.append(attrs.evolve(step, config=attrs.evolve(step.config, entries=tuple(entries))))
     return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics))

@@ -86,3 +86,57 @@ def remember(new: str) -> None:
             raise
     except OSError:
         return
+
+
+def jsonschema_version() -> str:
+    """The installed jsonschema's version (part of every verdict key: another version may judge differently)."""
+    try:
+        return metadata.version("jsonschema")
+    except metadata.PackageNotFoundError:  # pragma: no cover - jsonschema is a dependency
+        return "?"
+
+
+class Verdicts:
+    """A set of hex keys judged valid, kept in ``<cache dir>/<file_name>``: read on creation, ``add`` collects new
+    keys in memory, ``save`` writes them all at once (atomic replace, at most ``limit`` keys, newest first)."""
+
+    def __init__(self, file_name: str, limit: int = 8192) -> None:
+        self.file_name, self.limit = file_name, limit
+        self.folder = cache_dir()
+        self._old: list[str] = []
+        self._known: set[str] = set()
+        self._new: dict[str, None] = {}
+        if self.folder is None:
+            return
+        try:
+            data = json.loads((self.folder / file_name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(data, list):
+            self._old = [k for k in data if isinstance(k, str) and len(k) == 64]
+        self._known = set(self._old)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._new or key in self._known
+
+    def add(self, key: str) -> None:
+        if self.folder is not None and key not in self:
+            self._new[key] = None
+
+    def save(self) -> None:
+        if self.folder is None or not self._new:
+            return
+        keys = [*reversed(self._new), *self._old][: self.limit]
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.file_name}.", suffix=".tmp", dir=self.folder)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(keys, fh)
+                Path(tmp).replace(self.folder / self.file_name)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return
+        self._old, self._known, self._new = keys, set(keys), {}

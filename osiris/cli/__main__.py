@@ -1,0 +1,5 @@
+"""``python -m osiris.cli`` is ``osirisc``."""
+
+from osiris.cli import entry
+
+entry()

@@ -17,6 +17,9 @@ from osiris.backends.e2b.bundle import BundleBuildError, code_closure
 from osiris.backends.e2b.tarball import ArchiveError, extract_tar_gz, read_tar_gz, write_tar_gz
 from osiris.passes.collect_requirements import load_lock, normalize
 
+# What running an example leaves behind; copies of an example must start clean.
+EXAMPLE_OUTPUTS = shutil.ignore_patterns("output", "out", "runs", "build")
+
 QUICKSTART = EXAMPLES / "quickstart" / "pipeline.yaml"
 MOVIES = EXAMPLES / "movies" / "pipeline.yaml"
 
@@ -31,7 +34,7 @@ def test_emit_twice_gives_identical_bytes_from_any_folder(tmp_path: Path) -> Non
     outs = []
     for i, cwd in enumerate((tmp_path / "a", tmp_path / "b" / "deeper")):
         cwd.mkdir(parents=True)
-        shutil.copytree(EXAMPLES / "quickstart", cwd / f"copy{i}")
+        shutil.copytree(EXAMPLES / "quickstart", cwd / f"copy{i}", ignore=EXAMPLE_OUTPUTS)
         proc = subprocess.run(
             [
                 sys.executable,

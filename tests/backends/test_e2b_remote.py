@@ -17,6 +17,9 @@ from osiris.backends.e2b.launch import bundle_plan
 from osiris.backends.e2b.remote import WORK, E2BRunner
 from osiris.runtime.errors import RunError
 
+# What running an example leaves behind; copies of an example must start clean.
+EXAMPLE_OUTPUTS = shutil.ignore_patterns("output", "out", "runs", "build")
+
 SECRET = "e2b-test-secret-93f1"
 
 
@@ -90,7 +93,7 @@ SCRIPT = [
 
 @pytest.fixture
 def quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p")
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p", ignore=EXAMPLE_OUTPUTS)
     (tmp_path / "p" / ".env").write_text(f"QS_TOKEN={SECRET}\n")
     return tmp_path / "p", bundle_of(tmp_path / "p" / "pipeline.yaml", tmp_path / "q.tar.gz")
 
@@ -162,7 +165,7 @@ def test_without_api_key_nothing_is_created(tmp_path: Path, quickstart: tuple[Pa
 
 
 def test_connections_reach_the_sandbox_without_secret_values(tmp_path: Path) -> None:
-    shutil.copytree(EXAMPLES / "movies", tmp_path / "m")
+    shutil.copytree(EXAMPLES / "movies", tmp_path / "m", ignore=EXAMPLE_OUTPUTS)
     bundle = bundle_of(tmp_path / "m" / "pipeline.yaml", tmp_path / "m.tar.gz")
     host = prepare(bundle_plan(bundle), tmp_path / "m", None, {"PGPASSWORD": SECRET, "MYSQL_PASSWORD": "my-pw-77"})
     assert host.connections_yaml is not None

@@ -23,6 +23,9 @@ from osiris.backends.e2b.sandbox import create_venv
 from osiris.backends.e2b.tarball import read_tar_gz
 from osiris.cli import main
 
+# What running an example leaves behind; copies of an example must start clean.
+EXAMPLE_OUTPUTS = shutil.ignore_patterns("output", "out", "runs", "build")
+
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
@@ -57,8 +60,8 @@ def _table(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 def test_quickstart_parity(tmp_path: Path, shared_venv: Path) -> None:
     local, sandbox = tmp_path / "local", tmp_path / "sandbox"
-    shutil.copytree(EXAMPLES / "quickstart", local)
-    shutil.copytree(EXAMPLES / "quickstart", sandbox)
+    shutil.copytree(EXAMPLES / "quickstart", local, ignore=EXAMPLE_OUTPUTS)
+    shutil.copytree(EXAMPLES / "quickstart", sandbox, ignore=EXAMPLE_OUTPUTS)
     assert main(["run", str(local / "pipeline.yaml"), "--runs-dir", str(tmp_path / "runs-local")]) == 0
     bundle = bundle_of(sandbox / "pipeline.yaml", tmp_path / "q.tar.gz")
     assert _sandbox(bundle, sandbox, tmp_path / "runs-sandbox", shared_venv) == 0
@@ -84,7 +87,7 @@ def test_quickstart_parity(tmp_path: Path, shared_venv: Path) -> None:
 def test_tampered_bundle_is_refused_before_anything_runs(
     tmp_path: Path, shared_venv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p")
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p", ignore=EXAMPLE_OUTPUTS)
     files = read_tar_gz(bundle_of(tmp_path / "p" / "pipeline.yaml", tmp_path / "q.tar.gz").read_bytes())
     body = bytearray(files["osiris/runtime/scheduler.py"])
     body[200] ^= 0x20
@@ -129,7 +132,7 @@ def test_movies_parity_and_no_secret_anywhere(
     for var in ("OSIRIS_HOME", "PGHOST", "PGDATABASE", "PGUSER", "MYSQL_HOST", "MYSQL_USER", "MYSQL_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
     folder = tmp_path / "movies"
-    shutil.copytree(EXAMPLES / "movies", folder)
+    shutil.copytree(EXAMPLES / "movies", folder, ignore=EXAMPLE_OUTPUTS)
     pipeline = folder / "pipeline.yaml"
     pipeline.write_text(pipeline.read_text().replace("schema: public", f"schema: {pg_schema}"))
 
@@ -161,7 +164,7 @@ def test_movies_parity_and_no_secret_anywhere(
 
 @pytest.mark.slow
 def test_cli_default_contract_builds_a_fresh_venv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p")
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p", ignore=EXAMPLE_OUTPUTS)
     code = main(
         ["run", str(tmp_path / "p" / "pipeline.yaml"), "--target", "sandbox", "--runs-dir", str(tmp_path / "runs")]
     )

@@ -16,13 +16,16 @@ from osiris.runtime.cli import main as runtime_main
 from osiris.runtime.console import Reporter
 from osiris.runtime.engine import RunOptions, run_plan
 
+# What running an example leaves behind; copies of an example must start clean.
+EXAMPLE_OUTPUTS = shutil.ignore_patterns("output", "out", "runs", "build")
+
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = '"region","items","revenue"\n"east",7,52.5\n"north",6,31.75\n"south",5,19.5\n"west",1,10\n'
 
 
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "qs")
+    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "qs", ignore=EXAMPLE_OUTPUTS)
     return tmp_path / "qs"
 
 

@@ -231,9 +231,14 @@ def _float6(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.6g}")
 
 
+def _unsigned_zero(v: float | None) -> float | None:
+    return 0.0 if v == 0 else v
+
+
 def mysql_loss(table: pa.Table) -> pa.Table:
     """MariaDB: BOOLEAN is TINYINT(1) (bool -> int8 0/1); DATETIME(6) has no zone (timestamp[tz] -> the naive UTC
-    wall-clock time); FLOAT (float32) comes back with 6 significant digits (the server's text form)."""
+    wall-clock time); FLOAT (float32) comes back with 6 significant digits (the server's text form); -0.0 is
+    stored as 0 (the server drops the sign of zero whichever way it is written or read)."""
 
     def one(field: pa.Field, col: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         if pa.types.is_boolean(field.type):
@@ -241,7 +246,9 @@ def mysql_loss(table: pa.Table) -> pa.Table:
         if pa.types.is_timestamp(field.type) and field.type.tz:
             return col.cast(pa.timestamp(field.type.unit))
         if field.type == pa.float32():
-            return pa.array([_float6(v) for v in col.to_pylist()], pa.float32())
+            return pa.array([_unsigned_zero(_float6(v)) for v in col.to_pylist()], pa.float32())
+        if pa.types.is_floating(field.type):
+            return pa.array([_unsigned_zero(v) for v in col.to_pylist()], field.type)
         return col
 
     return _map_columns(table, one)

@@ -6,6 +6,7 @@ test). Lossy pairs are checked against exactly the loss docs/types.md states (``
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from osiris.components.postgres_extractor.driver import Driver as PGExtractor
 from osiris.components.postgres_writer.driver import Driver as PGWriter
 from osiris.runtime.driver import StepError
 from osiris.testing.conformance import EXPECTED, ConformanceSuite, DriverPair
+from osiris.testing.tables import canonical
 
 PG_CONN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test", "password": ""}
 MY_CONN = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -102,3 +104,18 @@ def test_mysql_writer_refuses_non_finite_floats_and_keeps_the_target(mysql_db: s
     with pytest.raises(StepError, match="NaN or infinity"):
         pair.write(pa.table({"id": pa.array([2], pa.int64()), "f": pa.array([bad])}), "nan_probe")
     assert pair.read("nan_probe", good.schema).to_pylist() == [{"id": 1, "f": 1.5}]
+
+
+@pytest.mark.db
+def test_mysql_drops_the_sign_of_zero_and_nothing_else(mysql_db: str, tmp_path: Path) -> None:
+    """Regression (found by the round-trip property): MariaDB stores -0.0 as 0; the stated loss is exactly that."""
+    pair = DriverPair(
+        "mysql", MySQLWriter, MySQLExtractor, "mysql", "mysql", lambda name: {}, lambda name: {"table": name},
+        tmp_path, connection={**MY_CONN, "database": mysql_db},
+    )  # fmt: skip
+    table = pa.table({"id": pa.array([1, 2], pa.int64()), "f": pa.array([-0.0, -1.5])})
+    pair.write(table, "zero_probe")
+    back = pair.read("zero_probe", table.schema)
+    assert back.to_pylist() == [{"id": 1, "f": 0.0}, {"id": 2, "f": -1.5}]
+    assert math.copysign(1.0, back.column("f")[0].as_py()) == 1.0
+    assert canonical(EXPECTED["mysql"](table)) == canonical(back)

@@ -28,7 +28,10 @@ UNTRIGGERABLE = {
     "OSR-E009",  # internal compiler error: a bug, not an input
     "OSR-E102",  # --param naming an undeclared parameter: command line only (tests/passes/test_resolve_params.py)
     "OSR-E103",  # unknown --profile: command line only (tests/passes/test_resolve_params.py)
-    "OSR-E130", "OSR-E131", "OSR-E132", "OSR-E134",  # graph errors build_dag repeats for hand-built IR: the
+    "OSR-E130",
+    "OSR-E131",
+    "OSR-E132",
+    "OSR-E134",  # graph errors build_dag repeats for hand-built IR: the
     # frontends report them first (tests/passes/test_build_dag.py covers them)
     "OSR-E145",  # package missing from requirements.lock: the shipped lock is complete (test_collect_requirements)
     "OSR-E206",  # schema drift: found at run time against a live source (tests/passes_schema, runtime tests)

@@ -16,8 +16,16 @@ FORBIDDEN = {
     "frontend": ("osiris.passes", "osiris.backends", "osiris.runtime", "osiris.cli"),
     # The runtime runs inside a sandbox without the compiler.
     "runtime": ("osiris.ir", "osiris.passes", "osiris.frontend", "osiris.backends", "osiris.cli", "osiris.compile"),
-    "dialects": ("osiris.ir", "osiris.passes", "osiris.frontend", "osiris.backends", "osiris.cli", "osiris.compile",
-                 "osiris.runtime", "osiris.components"),
+    "dialects": (
+        "osiris.ir",
+        "osiris.passes",
+        "osiris.frontend",
+        "osiris.backends",
+        "osiris.cli",
+        "osiris.compile",
+        "osiris.runtime",
+        "osiris.components",
+    ),
 }
 
 

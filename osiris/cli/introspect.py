@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def source_query(dialect_name: str, config: dict[str, Any]) -> str | None:
-    from osiris.dialects import dialect  # noqa: PLC0415
+    from osiris.dialects import dialect
 
     if isinstance(config.get("query"), str):
         return str(config["query"])
@@ -35,11 +35,11 @@ def source_query(dialect_name: str, config: dict[str, Any]) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osiris.cli.targets import DIALECT_OF, ConnectError, connect  # noqa: PLC0415
-    from osiris.compile import compile_file  # noqa: PLC0415
-    from osiris.dialects import lock  # noqa: PLC0415
-    from osiris.ir import nodes  # noqa: PLC0415
-    from osiris.ir.diagnostics import error  # noqa: PLC0415
+    from osiris.cli.targets import DIALECT_OF, ConnectError, connect
+    from osiris.compile import compile_file
+    from osiris.dialects import lock
+    from osiris.ir import nodes
+    from osiris.ir.diagnostics import error
 
     params, bad = common.parse_params(args.param)
     if bad:

@@ -28,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def against(step: Any, write: dict[str, Any], base: Path) -> dict[str, Any]:
     """What a run would change on the existing target: {status, message, statements}."""
-    from osiris.cli.targets import ConnectError, connect  # noqa: PLC0415
-    from osiris.dialects import check_existing  # noqa: PLC0415
+    from osiris.cli.targets import ConnectError, connect
+    from osiris.dialects import check_existing
 
     if write["dialect"] == "csv":
         exists = (base / write["target"]["table"]).is_file()
@@ -56,10 +56,10 @@ def against(step: Any, write: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osiris.backends.local import ddl_text, file_stem  # noqa: PLC0415
-    from osiris.canonical import write_atomic  # noqa: PLC0415
-    from osiris.compile import compile_file  # noqa: PLC0415
-    from osiris.passes.plan_ddl import DEFERRED  # noqa: PLC0415
+    from osiris.backends.local import ddl_text, file_stem
+    from osiris.canonical import write_atomic
+    from osiris.compile import compile_file
+    from osiris.passes.plan_ddl import DEFERRED
 
     params, bad = common.parse_params(args.param)
     if bad:

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.target != "local" or args.bundle is not None:
-        from osiris.cli.run_sandbox import run_sandboxed  # noqa: PLC0415 - only sandbox targets need it
+        from osiris.cli.run_sandbox import run_sandboxed
 
         return run_sandboxed(args)
     if (args.file is None) == (args.plan is None):

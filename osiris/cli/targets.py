@@ -45,8 +45,8 @@ def _connection_fields(config: Mapping[str, Any], base: Path) -> dict[str, Any]:
         ref = ref.get("$connection")
     if not isinstance(ref, str):
         return {}
-    from osiris.runtime.connections import Connections, find_file  # noqa: PLC0415 - only --against needs it
-    from osiris.runtime.redact import Redactor  # noqa: PLC0415
+    from osiris.runtime.connections import Connections, find_file
+    from osiris.runtime.redact import Redactor
 
     env = dict(os.environ)
     conns = Connections.load(find_file(None, base, env), env, Redactor())
@@ -75,7 +75,7 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
         fields = _connection_fields(config, base)
         merged = {**fields, **{k: _value(v, fields) for k, v in config.items() if k != "connection"}}
         if dialect == "duckdb":
-            import duckdb  # noqa: PLC0415
+            import duckdb
 
             path = Path(str(merged.get("path", "")))
             path = path if path.is_absolute() else base / path
@@ -83,7 +83,7 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
                 raise ConnectError(f"step '{step.id}': DuckDB file {merged.get('path')} does not exist", missing=True)
             return dialect, duckdb.connect(str(path), read_only=True)
         if dialect == "mysql":
-            import pymysql  # noqa: PLC0415
+            import pymysql
 
             return dialect, pymysql.connect(
                 host=merged.get("host", "localhost"),
@@ -93,7 +93,7 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
                 database=merged.get("database"),
                 connect_timeout=10,
             )
-        import psycopg  # noqa: PLC0415
+        import psycopg
 
         if merged.get("pg_dsn"):
             return dialect, psycopg.connect(merged["pg_dsn"], connect_timeout=10)

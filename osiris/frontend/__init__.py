@@ -65,8 +65,14 @@ def load(path: str, syntax: str | None = None) -> ParseResult:
     if chosen not in SYNTAXES:
         return ParseResult(
             None,
-            (error("OSR-E002", f"cannot tell the syntax of '{path}'", None,
-                   "use .yaml/.yml for OML or .osiris for the text syntax, or pass --syntax oml|text"),),
+            (
+                error(
+                    "OSR-E002",
+                    f"cannot tell the syntax of '{path}'",
+                    None,
+                    "use .yaml/.yml for OML or .osiris for the text syntax, or pass --syntax oml|text",
+                ),
+            ),
             None,
         )
     source, problem = read_source(path)

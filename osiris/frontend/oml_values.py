@@ -4,7 +4,8 @@ In config values (and parameter values) a string that is exactly ``@family.alias
 that is exactly ``${params.name}`` becomes ``ParamRef``; a string with placeholders inside becomes a ``Template``.
 A string starting with ``@`` that is not a well-formed reference (OSR-E033) and a ``${...}`` that is not
 ``${params.NAME}`` (OSR-E034) are errors: environment variables belong in ``osiris_connections.yaml``, not in a
-pipeline (except exactly ``${env.NAME}``, see ``ENV_REF_RE``). Free-form data (``metadata``, ``schedule``) is lowered literally.
+pipeline (except exactly ``${env.NAME}``, see ``ENV_REF_RE``). Free-form data (``metadata``, ``schedule``) is
+lowered literally.
 """
 
 from __future__ import annotations

@@ -128,8 +128,8 @@ def test_mysql_to_postgres_exact(src_db: str, pg_schema: str, tmp_path: Path) ->
     mysql_to_pg(src_db, pg_schema, tmp_path, "append")
     got = pg_rows(f'SELECT {", ".join(COLUMNS)} FROM "{pg_schema}".dst ORDER BY id')
     want = sorted(ROWS, key=lambda r: r[0])
-    for g, w in zip(got, want, strict=True):
-        g = tuple(bytes(v) if isinstance(v, memoryview) else v for v in g)
+    for raw, w in zip(got, want, strict=True):
+        g = tuple(bytes(v) if isinstance(v, memoryview) else v for v in raw)
         ts = g[5].replace(tzinfo=None) if g[5] is not None else None
         assert (*g[:5], ts, *g[6:]) == w
     assert pg_rows(f'SELECT count(*) FROM "{pg_schema}".dst WHERE s IS NULL') == [(1,)]
@@ -208,11 +208,14 @@ def test_bad_value_rolls_back(pg_schema: str, tmp_path: Path) -> None:
 def test_postgres_extract_exact(pg_schema: str, tmp_path: Path) -> None:
     with psycopg.connect(**PG, autocommit=True) as conn:
         conn.execute(
-            f'CREATE TABLE "{pg_schema}".p (n NUMERIC(38,10), t TIMESTAMPTZ, j JSONB, u UUID, s TEXT, b BYTEA, x NUMERIC)'
+            f'CREATE TABLE "{pg_schema}".p '
+            "(n NUMERIC(38,10), t TIMESTAMPTZ, j JSONB, u UUID, s TEXT, b BYTEA, x NUMERIC)"
         )
         conn.execute(
-            f"INSERT INTO \"{pg_schema}\".p VALUES ('-1234567890123456789012345678.0123456789', '2024-01-01 01:02:03.456789+02',"
-            " '{\"a\": 1}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '', '\\x00ff', 1.5), (NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+            f"INSERT INTO \"{pg_schema}\".p VALUES ('-1234567890123456789012345678.0123456789',"
+            " '2024-01-01 01:02:03.456789+02', '{\"a\": 1}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',"
+            " '', '\\x00ff', 1.5),"
+            " (NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
         )
     c = ctx({"table": f"{pg_schema}.p", "batch_size": 1}, PG_CONN, tmp_path)
     table = PGExtractor({}, c).run({}).read_all()

@@ -245,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(plan: dict[str, Any], args: argparse.Namespace, events: Events) -> int:
     """Phase 5: the runtime, with events to stdout. Imported only now, after every check passed."""
-    from osiris.runtime.engine import RunOptions, run_plan  # noqa: PLC0415
-    from osiris.runtime.errors import RunError  # noqa: PLC0415
-    from osiris.runtime.plan import validate_plan  # noqa: PLC0415
+    from osiris.runtime.engine import RunOptions, run_plan
+    from osiris.runtime.errors import RunError
+    from osiris.runtime.plan import validate_plan
 
     options = RunOptions(
         base_dir=Path(args.base_dir),

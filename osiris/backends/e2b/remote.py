@@ -30,7 +30,7 @@ COLLECT_MARGIN = 300  # seconds left after the run command to read results back
 
 def _sdk() -> Any:
     try:
-        import e2b  # noqa: PLC0415 - optional dependency, only for --target e2b
+        import e2b
     except ImportError:
         raise RunError("OSR-E405", "the e2b SDK is not installed: pip install 'osirisc[e2b]'") from None
     return e2b

@@ -7,7 +7,6 @@ Reads use a named (server-side) cursor and map column types to exact Arrow types
 
 from __future__ import annotations
 
-# ruff: noqa: PLC0415  (client libraries are imported on first use: mysqlclient is optional, psycopg/pymysql load only in the steps that need them)
 import contextlib
 import decimal
 from collections.abc import Iterator, Mapping

@@ -1,4 +1,5 @@
-"""No generated secret appears in a run directory or in what `osirisc run` prints, on success or on failure.
+"""No generated secret appears in a run directory, a build directory, a bundle (every member, uncompressed) or in
+what osirisc prints, on success or on failure.
 
 The secrets reach the run through the environment (``${VAR}`` in osiris_connections.yaml), as users pass them.
 PostgreSQL here trusts local connections, so any password works and the write succeeds; MariaDB's root has no
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -79,15 +81,28 @@ steps:
 """
 
 
-def _run(folder: Path, pipeline: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(folder: Path, pipeline: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     (folder / "p.yaml").write_text(pipeline, encoding="utf-8")
-    cmd = [sys.executable, "-m", "osiris.cli", "run", "p.yaml", "--runs-dir", "runs"]
+    cmd = [sys.executable, "-m", "osiris.cli", *(args or ("run", "p.yaml", "--runs-dir", "runs"))]
     full_env = {**os.environ, **env, "OSIRIS_HOME": str(folder)}
     return subprocess.run(cmd, cwd=folder, env=full_env, capture_output=True, text=True, timeout=120, check=False)
 
 
+def _contents(path: Path) -> list[tuple[str, bytes]]:
+    """A file's bytes, and for a bundle the bytes of every member too (a gzip stream would hide a secret)."""
+    out = [(str(path), path.read_bytes())]
+    if path.name.endswith(".tar.gz"):
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar.getmembers():
+                data = tar.extractfile(member) if member.isfile() else None
+                if data is not None:
+                    out.append((f"{path}:{member.name}", data.read()))
+    return out
+
+
 def _scan(folder: Path, secret: str, proc: subprocess.CompletedProcess[str]) -> list[str]:
-    found = [str(p) for p in folder.rglob("*") if p.is_file() and leaks(secret, p.read_bytes())]
+    files = [item for p in sorted(folder.rglob("*")) if p.is_file() for item in _contents(p)]
+    found = [name for name, data in files if leaks(secret, data)]
     return found + [name for name, text in (("stdout", proc.stdout), ("stderr", proc.stderr)) if leaks(secret, text)]
 
 
@@ -103,6 +118,11 @@ def test_no_secret_in_run_records_or_output(pg_schema: str, pg_secret: str, my_s
         ok = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env)
         assert ok.returncode == 0, ok.stderr
         assert _scan(folder, pg_secret, ok) == []
+        built = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env, "build", "p.yaml", "-o", "b")
+        emitted = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env, "emit", "p.yaml", "-o", "e")
+        assert built.returncode == 0 and emitted.returncode == 0, built.stderr + emitted.stderr
+        assert list((folder / "e").glob("*.tar.gz")), "no bundle"
+        assert _scan(folder, pg_secret, built) == [] and _scan(folder, pg_secret, emitted) == []
         failed = _run(folder, FAILING, env)
         assert failed.returncode == 1, failed.stderr
         assert "[read] FAILED" in failed.stderr  # refused password, or one the client cannot even encode

@@ -43,8 +43,9 @@ fmt: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m osiris.ir.catalogue > docs/diagnostics.md
 
+## Benchmarks (bench/README.md); e.g. make bench BENCH_ARGS="--write-readme" to refresh its results table.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick

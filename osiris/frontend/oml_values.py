@@ -11,11 +11,13 @@ lowered literally.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from osiris.frontend.yaml_nodes import Doc, TooComplex
 from osiris.ir import nodes as ir
+from osiris.ir.span import Span
 
 CONNECTION_RE = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
 PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -63,6 +65,14 @@ def lower_string(doc: Doc, node: ScalarNode, text: str) -> ir.Value:
         return ir.Str(text, span)
     if "${" not in text or ENV_REF_RE.match(text):
         return ir.Str(text, span)
+    return split_placeholders(text, span, lambda match: _placeholder(doc, node, text, match))
+
+
+def split_placeholders(
+    text: str, span: Span | None, placeholder: Callable[[re.Match[str]], ir.ParamRef | None]
+) -> ir.Value:
+    """Text with ``${...}`` inside as ``ParamRef`` (the whole value), ``Template`` or, when ``placeholder`` rejected
+    one (it reports why and returns None), the plain ``Str``. Shared by both frontends so they lower alike."""
     parts: list[ir.Str | ir.ParamRef] = []
     pos = 0
     ok = True
@@ -70,7 +80,7 @@ def lower_string(doc: Doc, node: ScalarNode, text: str) -> ir.Value:
         if match.start() > pos:
             parts.append(ir.Str(text[pos : match.start()]))
         pos = match.end()
-        ref = _placeholder(doc, node, text, match)
+        ref = placeholder(match)
         if ref is None:
             ok = False
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from osiris.frontend.oml_values import _PLACEHOLDER, CONNECTION_RE, ENV_REF_RE, PARAM_NAME_RE
+from osiris.frontend.oml_values import CONNECTION_RE, ENV_REF_RE, PARAM_NAME_RE, split_placeholders
 from osiris.ir import nodes as ir
 from osiris.ir.span import Span
 
@@ -45,25 +45,7 @@ def lower_string(text: str, span: Span | None, report: Report) -> ir.Value:
         return ir.Str(text, span)
     if "${" not in text or ENV_REF_RE.match(text):  # exactly ${env.NAME}: text, as in OML (redact_secrets decides)
         return ir.Str(text, span)
-    parts: list[ir.Str | ir.ParamRef] = []
-    pos = 0
-    ok = True
-    for match in _PLACEHOLDER.finditer(text):
-        if match.start() > pos:
-            parts.append(ir.Str(text[pos : match.start()]))
-        pos = match.end()
-        ref = _placeholder(match, span, report)
-        if ref is None:
-            ok = False
-        else:
-            parts.append(ref)
-    if pos < len(text):
-        parts.append(ir.Str(text[pos:]))
-    if not ok:
-        return ir.Str(text, span)
-    if len(parts) == 1 and isinstance(parts[0], ir.ParamRef):
-        return ir.ParamRef(parts[0].name, span)
-    return ir.Template(tuple(parts), span)
+    return split_placeholders(text, span, lambda match: _placeholder(match, span, report))
 
 
 def _placeholder(match: re.Match[str], span: Span | None, report: Report) -> ir.ParamRef | None:

@@ -232,3 +232,13 @@ def _compatible(want: str, got: str) -> bool:
 
 def logical(text: str) -> str:
     return format_type(parse_type(text))
+
+
+def on_conflict_upsert(self: Dialect, target: str, cols: list[str], pk: list[str], staging: str) -> str:
+    """``INSERT ... ON CONFLICT (pk) DO UPDATE``: the upsert of PostgreSQL and DuckDB (a ``Dialect.upsert_sql``)."""
+    q = self.quote_ident
+    names = ", ".join(q(c) for c in cols)
+    rest = [c for c in cols if c not in pk]
+    action = "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rest) if rest else "DO NOTHING"
+    keys = ", ".join(q(k) for k in pk)
+    return f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({keys}) {action}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from osiris.dialects.base import Dialect, ExistingColumn, TableInfo
+from osiris.dialects.base import Dialect, ExistingColumn, TableInfo, on_conflict_upsert
 from osiris.dialects.types import LogicalType
 
 MAX_PRECISION = 38
@@ -96,13 +96,7 @@ class DuckDB(Dialect):
             return "decimal(18,3)"
         return _BACK.get(text, "string")
 
-    def upsert_sql(self, target: str, cols: list[str], pk: list[str], staging: str) -> str:
-        q = self.quote_ident
-        names = ", ".join(q(c) for c in cols)
-        rest = [c for c in cols if c not in pk]
-        action = "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rest) if rest else "DO NOTHING"
-        keys = ", ".join(q(k) for k in pk)
-        return f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({keys}) {action}"
+    upsert_sql = on_conflict_upsert
 
     def introspect(self, conn: Any, schema: str | None, table: str) -> TableInfo | None:
         rows = conn.execute(COLUMNS_SQL, [schema, table]).fetchall()

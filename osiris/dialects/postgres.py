@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from osiris.dialects.base import Dialect, ExistingColumn, TableInfo
+from osiris.dialects.base import Dialect, ExistingColumn, TableInfo, on_conflict_upsert
 from osiris.dialects.types import LogicalType
 
 _NATIVE = {
@@ -103,13 +103,7 @@ class Postgres(Dialect):
         base = re.sub(r"\(\d+\)", "", text).strip()
         return _BACK.get(base, "string")
 
-    def upsert_sql(self, target: str, cols: list[str], pk: list[str], staging: str) -> str:
-        q = self.quote_ident
-        names = ", ".join(q(c) for c in cols)
-        rest = [c for c in cols if c not in pk]
-        action = "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rest) if rest else "DO NOTHING"
-        keys = ", ".join(q(k) for k in pk)
-        return f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({keys}) {action}"
+    upsert_sql = on_conflict_upsert
 
     def introspect(self, conn: Any, schema: str | None, table: str) -> TableInfo | None:
         ref = self.qualify(schema, table)

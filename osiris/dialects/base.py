@@ -6,6 +6,7 @@ introspection query; ``write_statements`` here builds the statements of docs/ddl
 
 from __future__ import annotations
 
+import abc
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,7 @@ class TableCheck:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class Dialect:
+class Dialect(abc.ABC):
     """Base of the SQL dialects. Subclasses set the class attributes and the type mapping."""
 
     name = ""
@@ -90,15 +91,17 @@ class Dialect:
         return f"{self.quote_ident(schema)}.{self.quote_ident(table)}" if schema else self.quote_ident(table)
 
     # --------------------------------------------------------------- types
+    @abc.abstractmethod
     def native(self, t: LogicalType, in_key: bool) -> tuple[str, str | None]:
-        raise NotImplementedError
+        """Each dialect defines it."""
 
     def to_native(self, type_text: str, in_key: bool = False) -> tuple[str, str | None]:
         """The column type for a logical type, and why it is lossy (None when lossless)."""
         return self.native(parse_type(type_text), in_key)
 
+    @abc.abstractmethod
     def to_logical(self, native: str) -> str:
-        raise NotImplementedError
+        """Each dialect defines it."""
 
     def expected_back(self, type_text: str, in_key: bool = False) -> str:
         """The logical type introspection gives back for a column planned as ``type_text``."""
@@ -125,8 +128,9 @@ class Dialect:
     def drop_staging(self, plan: dict[str, Any]) -> str:
         return f"{self.temp_drop} {plan['load_table']['qualified']}"
 
+    @abc.abstractmethod
     def upsert_sql(self, target: str, cols: list[str], pk: list[str], staging: str) -> str:
-        raise NotImplementedError
+        """Each dialect defines it."""
 
     def add_column_sql(self, target: str, col: dict[str, Any]) -> str:
         return f"ALTER TABLE {target} ADD COLUMN {self.column_def(col, False, force_nullable=True)}"
@@ -162,8 +166,9 @@ class Dialect:
         return {"prepare": prepare, "finalize": finalize}
 
     # --------------------------------------------------------------- introspection
+    @abc.abstractmethod
     def introspect(self, conn: Any, schema: str | None, table: str) -> TableInfo | None:
-        raise NotImplementedError
+        """Each dialect defines it."""
 
     def check_existing(self, conn: Any, plan: dict[str, Any]) -> TableCheck:
         """Compare the existing target with the plan's columns; see docs/ddl.md, "Schema evolution"."""

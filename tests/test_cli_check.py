@@ -104,3 +104,11 @@ def test_subprocess_shows_no_traceback(files: Path) -> None:
     assert run.returncode == 2
     assert "Traceback" not in run.stderr + run.stdout
     assert "garbage.yaml" in run.stderr and "error[OSR-E028]" in run.stderr and "error[OSR-E001]" in run.stderr
+
+
+def test_malformed_param_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "build", "run", "emit", "plan", "graph"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "examples/quickstart/pipeline.yaml", "--param", "no-equals-sign"])
+        assert exc.value.code == 2
+        assert "malformed --param 'no-equals-sign' (expected NAME=VALUE)" in capsys.readouterr().err

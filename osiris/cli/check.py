@@ -21,10 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"osirisc check: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     after, problem = common.print_ir_after(args.print_ir_after)
     if problem:
         print(f"osirisc check: {problem}", file=sys.stderr)

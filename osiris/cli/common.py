@@ -39,7 +39,9 @@ def add_syntax(parser: argparse.ArgumentParser) -> None:
 
 def add_compile_options(parser: argparse.ArgumentParser) -> None:
     """--param / --profile, for every command that compiles a pipeline."""
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a parameter")
+    parser.add_argument(
+        "--param", action="append", default=[], type=param_pair, metavar="NAME=VALUE", help="set a parameter"
+    )
     parser.add_argument("--profile", help="activate a profile of the pipeline")
 
 
@@ -64,17 +66,17 @@ def print_ir_after(name: str | None) -> tuple[Callable[[str, Pipeline], None] | 
     return after, None
 
 
-def parse_params(items: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """``--param k=v`` pairs; returns the mapping and the malformed items."""
-    params: dict[str, str] = {}
-    bad: list[str] = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            bad.append(item)
-        else:
-            params[name.strip()] = value
-    return params, bad
+def param_pair(item: str) -> tuple[str, str]:
+    """One ``--param NAME=VALUE`` (argparse ``type``: a malformed one is a usage error, exit 2)."""
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"malformed --param {item!r} (expected NAME=VALUE)")
+    return name.strip(), value
+
+
+def parse_params(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The ``--param`` pairs as a mapping (a later one wins)."""
+    return dict(pairs)
 
 
 def report(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], fmt: str = "text") -> bool:

@@ -34,10 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"osirisc emit: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     started = time.perf_counter()
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
     if common.report(result.diagnostics, result.sources, "text") or result.pipeline is None:

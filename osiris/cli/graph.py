@@ -68,10 +68,7 @@ RENDERERS = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}
 
 
 def run(args: argparse.Namespace) -> int:
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"osirisc graph: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile, until="build-dag")
     failed = common.report(result.diagnostics, result.sources, "text")
     if failed or result.pipeline is None:

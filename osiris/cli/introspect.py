@@ -41,10 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from osiris.ir import nodes
     from osiris.ir.diagnostics import error
 
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"osirisc introspect: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile, until="redact-secrets")
     if result.failed or result.pipeline is None:
         common.report(result.diagnostics, result.sources)

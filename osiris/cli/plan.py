@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from osiris.compile import compile_file
     from osiris.passes.plan_ddl import DEFERRED
 
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"osirisc plan: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
     failed = common.report(result.diagnostics, result.sources)  # text on stderr, whatever --format says
     if failed or result.pipeline is None or result.ctx is None:

@@ -56,10 +56,7 @@ def run(args: argparse.Namespace) -> int:
             print(exc.render(args.plan), file=sys.stderr)
             return 2
         return execute(plan, args, Path(args.base_dir or "."), "osirisc run")
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"osirisc run: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
     failed = common.report(result.diagnostics, result.sources, "text")
     if failed or result.pipeline is None or result.ctx is None:

@@ -47,10 +47,7 @@ def run_sandboxed(args: argparse.Namespace) -> int:
     )
     if args.bundle is not None:
         return launch(Path(args.bundle), options)[0]
-    params, bad = common.parse_params(args.param)
-    if bad:
-        print(f"{prog}: malformed --param {bad[0]!r} (expected NAME=VALUE)", file=sys.stderr)
-        return 2
+    params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
     if common.report(result.diagnostics, result.sources, "text") or result.pipeline is None:
         if args.format == "json":

@@ -1,5 +1,6 @@
-"""The mysql.extractor CLI read path (mariadb client -> pyarrow CSV): hex decoding, exact values for the types the
-hex/plain split touches, fallback when the client is missing, the child process ending with the reader, errors."""
+"""The mysql.extractor CLI read path (mariadb client -> pyarrow CSV): hex decoding of binary columns, unescaping of
+text columns (a property test against the client's escaping), exact values for every column kind, fallback when
+the client is missing, the child process ending with the reader, errors."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pymysql
 import pytest
 from hypothesis import given
@@ -232,3 +235,51 @@ def test_cli_text_encoding_round_trips_escape_heavy_strings(mysql_db: str, tmp_p
     assert any("read path: cli" in e.get("message", "") for e in events)
     assert got.column("v").to_pylist() == values
     assert got.column("w").to_pylist() == latin
+
+
+def _client_batch_output(rows: list[tuple[str | None, ...]]) -> bytes:
+    """What ``mariadb --batch`` prints for text values (safe_put_field): NUL, tab, newline and backslash escaped,
+    everything else (carriage returns included) verbatim, NULL as the bare word; a text column with its
+    ``IS NULL`` indicator, as the wrapped query selects it."""
+    table = str.maketrans({"\0": "\\0", "\t": "\\t", "\n": "\\n", "\\": "\\\\"})
+    lines = []
+    for row in rows:
+        fields = [f for v in row for f in ("NULL" if v is None else v.translate(table), "1" if v is None else "0")]
+        lines.append("\t".join(fields))
+    return ("\n".join(lines) + "\n").encode() if rows else b""
+
+
+@given(
+    st.lists(
+        st.tuples(*[st.one_of(st.none(), st.text(st.sampled_from("\\\t\n\r\0NUL0rnt x\u00e9"), max_size=8))] * 2),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(1, 64),
+)
+def test_text_decoding_inverts_the_client_escaping(rows: list[tuple[str | None, ...]], read_size: int) -> None:
+    class Trickle:
+        """A pipe that hands out a few bytes per read, so escapes and CRs straddle reads."""
+
+        def __init__(self, data: bytes):
+            self.data = data
+
+        def read(self, size: int = -1) -> bytes:
+            size = min(read_size, len(self.data)) if size < 0 else min(size, read_size)
+            chunk, self.data = self.data[:size], self.data[size:]
+            return chunk
+
+    escaper = mysqlcli.CrEscaper(Trickle(_client_batch_output(rows)))  # type: ignore[arg-type]
+    data = b"".join(iter(lambda: escaper.read(5), b""))
+    names = ["a", "a_null", "b", "b_null"]
+    parsed = pacsv.read_csv(
+        pa.py_buffer(data),
+        read_options=pacsv.ReadOptions(column_names=names),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), null_values=["NULL"], strings_can_be_null=True
+        ),
+    )
+    for i, name in enumerate(("a", "b")):
+        got = mysqlcli.text_column(parsed.column(name).combine_chunks(), pc.equal(parsed.column(f"{name}_null"), "1"))
+        assert got.to_pylist() == [row[i] for row in rows]

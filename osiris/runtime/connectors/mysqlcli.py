@@ -2,15 +2,22 @@
 
 The client (a separate process, no GIL) runs ``--batch --quick`` and prints tab-separated text; pyarrow parses it
 in C++ and the columns are converted with vectorised casts, so no Python object is made per value. ``--batch``
-escapes tab/newline/backslash and prints ``NULL`` for NULL, which is ambiguous with the text 'NULL', so every
-text or binary column is selected as ``HEX(...)`` (text converted to utf8mb4 first) and decoded with numpy: the
-only bare ``NULL`` left in the output is SQL NULL and nothing needs unescaping. BIT is selected as ``col + 0``.
+escapes NUL, tab, newline and backslash in values (``\\0 \\t \\n \\\\``) and prints ``NULL`` for NULL. So that the
+output stays exact:
+
+- a text column is selected as itself (the session's utf8mb4 result charset converts it) plus ``col IS NULL``,
+  which tells SQL NULL from the text 'NULL'; values containing a backslash are unescaped (rare, per value);
+- carriage returns, which the client leaves alone but the CSV parser would take for line ends, are escaped to
+  ``\\r`` on the way in (``CrEscaper``), so every line is one row;
+- binary columns are selected as ``HEX(...)`` and decoded with numpy; BIT is selected as ``col + 0``.
+
 The password reaches the client only through its environment (``MYSQL_PWD``), never its command line or a file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -19,7 +26,6 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -28,11 +34,8 @@ from osiris.runtime.driver import StepError
 
 CLIENTS = ("mariadb", "mysql")
 MAX_BLOCK = 16 << 20  # largest CSV block (bytes); a row must fit in one, so wider tables use the driver paths
-_DIGITS = {c: int(chr(c), 16) for c in b"0123456789ABCDEFabcdef"}
-_PAIRS = np.full(65536, -1, dtype=np.int16)  # two hex digits read as one little-endian uint16 -> their byte
-for _a, _va in _DIGITS.items():
-    for _b, _vb in _DIGITS.items():
-        _PAIRS[_a | _b << 8] = _va << 4 | _vb
+_ESCAPES = {"0": "\0", "t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
 def client_binary() -> str | None:
@@ -47,16 +50,17 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def column_sql(name: str, kind: str) -> str:
-    """The select expression for one column of the wrapped query (``kind``: text, binary, bit or plain)."""
+def column_sql(name: str, kind: str) -> list[str]:
+    """The select expressions for one column of the wrapped query (``kind``: text, binary, bit or plain); a text
+    column brings its NULL indicator."""
     col = f"osiris_q.{_quote(name)}"
     if kind == "text":
-        return f"HEX(CONVERT({col} USING utf8mb4))"
+        return [col, f"{col} IS NULL"]
     if kind == "binary":
-        return f"HEX({col})"
+        return [f"HEX({col})"]
     if kind == "bit":
-        return f"{col} + 0"
-    return col
+        return [f"{col} + 0"]
+    return [col]
 
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
@@ -69,12 +73,27 @@ def wrappable(query: str) -> bool:
 
 
 def wrapped_query(query: str, names: Sequence[str], kinds: Sequence[str]) -> str:
-    exprs = ", ".join(column_sql(n, k) for n, k in zip(names, kinds, strict=True))
+    exprs = ", ".join(e for n, k in zip(names, kinds, strict=True) for e in column_sql(n, k))
     return f"SELECT {exprs} FROM ({query}) AS osiris_q"
+
+
+@functools.cache
+def _hex_pairs() -> Any:
+    """Two hex digits read as one little-endian uint16 -> their byte (-1: not hex)."""
+    import numpy as np  # only binary columns need it; kept off the start-up path
+
+    digits = {c: int(chr(c), 16) for c in b"0123456789ABCDEFabcdef"}
+    pairs = np.full(65536, -1, dtype=np.int16)
+    for a, va in digits.items():
+        for b, vb in digits.items():
+            pairs[a | b << 8] = va << 4 | vb
+    return pairs
 
 
 def unhex(arr: pa.Array) -> pa.Array:
     """Upper/lower-case hex strings -> binary, vectorised (NULLs kept). Raises ValueError on a non-hex value."""
+    import numpy as np
+
     if arr.offset:
         arr = pa.concat_arrays([arr])  # a copy that starts at offset 0, so the validity bitmap lines up
     n = len(arr)
@@ -83,12 +102,57 @@ def unhex(arr: pa.Array) -> pa.Array:
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]] if data is not None else np.empty(0, np.uint8)
     if (np.diff(offsets) % 2).any():
         raise ValueError("odd-length hex value")
-    decoded = _PAIRS[raw.view("<u2")]
+    decoded = _hex_pairs()[raw.view("<u2")]
     if decoded.size and decoded.min() < 0:
         raise ValueError("non-hex character in a hex value")
     halves = ((offsets - offsets[0]) // 2).astype(np.int32)
     buffers = [arr.buffers()[0], pa.py_buffer(halves), pa.py_buffer(decoded.astype(np.uint8))]
     return pa.Array.from_buffers(pa.binary(), n, buffers, null_count=arr.null_count)
+
+
+def _unescape_value(text: str) -> str:
+    return _ESCAPED.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), text)
+
+
+def text_column(values: pa.Array, is_null: pa.Array) -> pa.Array:
+    """A text column as the client printed it (``NULL`` parsed as null) and its ``IS NULL`` indicator -> the
+    exact values: escapes undone, and the text 'NULL' told apart from SQL NULL."""
+    data = values.buffers()[2]
+    if data is not None and data.to_pybytes().find(b"\\") >= 0:  # a fast scan: backslashes are rare
+        escaped = pc.match_substring(values, "\\")  # only the values with one go through Python
+        where = pc.indices_nonzero(pc.fill_null(escaped, False))
+        fixed = pa.array([_unescape_value(v) for v in pc.take(values, where).to_pylist()], pa.string())
+        values = pc.replace_with_mask(values, pc.fill_null(escaped, False), fixed)
+    if values.null_count != pc.sum(is_null).as_py():  # a parsed null that is not NULL is the text 'NULL'
+        values = pc.if_else(is_null, pa.scalar(None, pa.string()), pc.fill_null(values, "NULL"))
+    return values
+
+
+class CrEscaper:
+    """A read-only file over the client's output that escapes carriage returns (``\\r``): the client prints them
+    raw and the CSV parser would end a row at each one."""
+
+    def __init__(self, raw: IO[bytes]):
+        self.raw = raw
+        self.closed = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending, b""
+        else:
+            chunk = self.raw.read(size)
+            if b"\r" in chunk:
+                chunk = chunk.replace(b"\r", b"\\r")
+        if 0 <= size < len(chunk):
+            chunk, self._pending = chunk[:size], chunk[size:]
+        return chunk
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def command(binary: str, p: Mapping[str, Any], sql: str) -> list[str]:
@@ -127,13 +191,15 @@ class CliStream:
         return self.proc.wait() == 0  # no output: an empty result (status 0) or a failure
 
     def batches(self, schema: pa.Schema, kinds: Sequence[str], convert: Any) -> Iterator[pa.RecordBatch]:
-        """Parse the client's output; ``convert(text_array, field)`` turns a plain column into its Arrow type."""
+        """Parse the client's output; ``convert(text_array, field, kind)`` turns a plain or BIT column into its
+        Arrow type."""
         stdout = self.proc.stdout
         assert stdout is not None
-        names = [f"c{i}" for i in range(len(kinds))]
+        width = sum(2 if kind == "text" else 1 for kind in kinds)
+        names = [f"c{i}" for i in range(width)]
         if stdout.peek(1):  # type: ignore[attr-defined]  # an empty result prints nothing at all
             reader = pacsv.open_csv(
-                stdout,
+                CrEscaper(stdout),
                 read_options=pacsv.ReadOptions(column_names=names, block_size=self.block_size),
                 parse_options=pacsv.ParseOptions(
                     delimiter="\t", quote_char=False, escape_char=False, double_quote=False
@@ -144,16 +210,20 @@ class CliStream:
             )
             for raw in reader:
                 arrays = []
-                for i, (kind, field) in enumerate(zip(kinds, schema, strict=True)):
+                i = 0
+                for kind, field in zip(kinds, schema, strict=True):
                     col = raw.column(i)
-                    if kind in ("text", "binary"):
-                        try:
+                    i += 1
+                    try:
+                        if kind == "text":
+                            col = text_column(col, pc.equal(raw.column(i), "1"))
+                            i += 1
+                        elif kind == "binary":
                             col = unhex(col)
-                            col = pc.cast(col, pa.string()) if kind == "text" else col
-                        except (ValueError, pa.ArrowInvalid) as exc:
-                            raise StepError(f"column '{field.name}': cannot decode a value: {exc}") from None
-                    else:
-                        col = convert(col, field, kind)
+                        else:
+                            col = convert(col, field, kind)
+                    except (ValueError, pa.ArrowInvalid) as exc:
+                        raise StepError(f"column '{field.name}': cannot decode a value: {exc}") from None
                     arrays.append(col)
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
         if self.proc.wait() != 0:

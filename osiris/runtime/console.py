@@ -7,11 +7,11 @@ import json
 import sys
 import threading
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported only for the live display (a TTY): ~25 ms of start-up otherwise
+    from rich.live import Live
+    from rich.table import Table
 
 from osiris.runtime.scheduler import StepState
 
@@ -50,11 +50,16 @@ class Reporter:
     def watch(self, states: Mapping[str, StepState]) -> None:
         self.states = states
         if self.live_enabled:
+            from rich.console import Console
+            from rich.live import Live
+
             console = Console(file=self.stream, highlight=False)
             self._live = Live(get_renderable=self._table, console=console, refresh_per_second=4, transient=False)
             self._live.start()
 
     def _table(self) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False)
         for col in ("step", "status", "rows", "rows/s"):
             table.add_column(col, justify="right" if col.startswith("rows") else "left")

@@ -17,7 +17,7 @@ import functools
 import importlib
 import json
 from collections.abc import Iterable, Iterator
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -207,7 +207,7 @@ def builtin_spec_files() -> Iterator[tuple[str, _Readable]]:
 
 def entry_point_spec_files(group: str = ENTRY_POINT_GROUP) -> Iterator[tuple[str, _Readable]]:
     """(origin, file) for every entry point of the group: its target is a folder path, or a module (its folder)."""
-    for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, e.value)):
+    for ep in sorted(spec_cache.entry_points(group), key=lambda e: (e.name, e.value)):
         origin = f"entry-point:{ep.name} ({ep.value})"
         try:
             target = ep.load()

@@ -18,11 +18,10 @@ import hashlib
 import json
 import os
 import tempfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from osiris.components.spec_cache import cache_dir
+from osiris.components.spec_cache import cache_dir, installed
 
 FILE_NAME = "duckdb-answers.json"
 FORMAT = "1"
@@ -30,10 +29,8 @@ MAX_ENTRIES = 4096
 
 
 def _duckdb_version() -> str | None:
-    try:
-        return metadata.version("duckdb")
-    except metadata.PackageNotFoundError:
-        return None
+    version: str | None = installed()["versions"].get("duckdb")
+    return version
 
 
 class DuckAnswers:

@@ -30,6 +30,7 @@ from osiris.components.spec_cache import Verdicts, jsonschema_version
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, warning
 from osiris.ir.span import Span
+from osiris.passes import quick_schema
 from osiris.passes.base import PassContext, PassResult
 from osiris.passes.redact_secrets import find_secrets, is_secret_name
 
@@ -272,6 +273,10 @@ class _StepCheck:
             except (TypeError, ValueError):  # not canonical JSON (NaN): validated every time
                 seen_data = None
             if seen_data in memo.valid:  # the same data against the same schema: valid again (errors never kept)
+                return
+            if quick_schema.verdict(self.schema(), data) is True:  # plainly valid: no jsonschema needed
+                if seen_data is not None:
+                    memo.valid.add(seen_data)
                 return
             if seen_data is not None and _nothing_secret(data, self.spec):
                 stored_key = memo.stored_key(schema_key, self.schema(), seen_data[1])

@@ -16,6 +16,7 @@ import yaml
 
 from osiris.compile import compile_file
 from osiris.ir.nodes import plain
+from osiris.passes import quick_schema
 from osiris.passes.validate_config import VERDICTS_FILE
 
 
@@ -24,6 +25,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "cache"
     monkeypatch.setenv("OSIRIS_CACHE_DIR", str(folder))
     yield folder
+
+
+@pytest.fixture(autouse=True)
+def no_quick_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about configs only jsonschema can judge (quick_schema.verdict says None)."""
+    monkeypatch.setattr(quick_schema, "verdict", lambda schema, data: None)
 
 
 @pytest.fixture
@@ -85,12 +92,22 @@ def test_errors_and_secret_looking_configs_are_never_kept(
     assert {"path": "postgresql://u:pw@db/x.csv"} in validations
 
 
-def test_a_warm_check_does_not_import_jsonschema(tmp_path: Path, cache: Path) -> None:
-    path = _write(tmp_path, [{"path": "out/a.csv"}])
+def _imports_jsonschema(path: Path, patch: str = "") -> str:
     code = (
-        "import sys; from osiris.compile import compile_file; "
+        f"import sys; {patch}from osiris.compile import compile_file; "
         f"r = compile_file({str(path)!r}); assert not r.failed, r.diagnostics; "
         "print('jsonschema' in sys.modules)"
     )
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True) for _ in "ab"]
-    assert [r.stdout.strip() for r in runs] == ["True", "False"]
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_warm_check_does_not_import_jsonschema(tmp_path: Path, cache: Path) -> None:
+    path = _write(tmp_path, [{"path": "out/a.csv"}])
+    patch = "from osiris.passes import quick_schema; quick_schema.verdict = lambda s, d: None; "
+    assert [_imports_jsonschema(path, patch) for _ in "ab"] == ["True", "False"]
+
+
+def test_a_new_plainly_valid_config_does_not_import_jsonschema(tmp_path: Path, cache: Path) -> None:
+    """quick_schema judges it (a changed --param makes a config new every run); the first run checks the specs."""
+    assert _imports_jsonschema(_write(tmp_path, [{"path": "out/a.csv"}])) == "True"
+    assert _imports_jsonschema(_write(tmp_path, [{"path": "out/b.csv", "delimiter": ";"}])) == "False"

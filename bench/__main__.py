@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,16 @@ def _target(text: str, measured: float | None, ok: bool | None, fmt: str = "{:.2
     }
 
 
+def precompile(python: Path) -> str:
+    """Write the bytecode of the measured osiris package (``python -m compileall``), as a regular install has: an
+    editable install run with PYTHONDONTWRITEBYTECODE=1 would compile every osiris module from source at each
+    start (~60 ms). Returns the package folder."""
+    where = "import os, osiris; print(os.path.dirname(osiris.__file__))"
+    folder = subprocess.run([str(python), "-c", where], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([str(python), "-m", "compileall", "-q", folder], check=True)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     only = {n.strip() for item in args.only for n in item.split(",") if n.strip()} or set(SECTIONS)
@@ -103,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f}s] {msg}", flush=True)
+
+    log(f"bytecode of the measured package compiled: {precompile(s.python)}")
 
     refs_skip: str | None = "not requested (--no-ref)" if args.no_ref else None
     if refs_skip is None and only & {"transfer"}:

@@ -84,9 +84,9 @@ def _target(text: str, measured: float | None, ok: bool | None, fmt: str = "{:.2
 def precompile(python: Path) -> str:
     """Write the bytecode of the measured osiris package (``python -m compileall``), as a regular install has: an
     editable install run with PYTHONDONTWRITEBYTECODE=1 would compile every osiris module from source at each
-    start (~60 ms). Returns the package folder."""
+    start (~60 ms). Returns the package folder (as osirisc imports it: ``-P``, not the one in the working directory)."""
     where = "import os, osiris; print(os.path.dirname(osiris.__file__))"
-    folder = subprocess.run([str(python), "-c", where], capture_output=True, text=True, check=True).stdout.strip()
+    folder = subprocess.run([str(python), "-P", "-c", where], capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run([str(python), "-m", "compileall", "-q", folder], check=True)
     return folder
 

@@ -201,3 +201,41 @@ def test_a_missing_driver_is_a_spec_error_with_a_hint(tmp_path: Path) -> None:
     registry = Registry.from_files([("a/spec.yaml", path)])
     with pytest.raises(SpecError, match=r"driver 'no_such_module_xyz:Driver' cannot be loaded"):
         registry.load_driver("ghost.extractor")
+
+
+_SCHEMA_KEYWORDS = {  # JSON Schema 2020-12 keywords and annotations, and the osirisc spec extensions
+    "$ref", "$defs", "$comment", "type", "enum", "const", "minLength", "maxLength", "pattern", "format", "minimum",
+    "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "prefixItems", "contains",
+    "minItems", "maxItems", "uniqueItems", "properties", "additionalProperties", "patternProperties",
+    "propertyNames", "required", "minProperties", "maxProperties", "dependentRequired", "oneOf", "anyOf", "allOf",
+    "not", "if", "then", "else", "title", "description", "default", "examples", "deprecated", "readOnly",
+    "writeOnly",
+}  # fmt: skip
+
+
+def _schema_keys(schema: object, where: str) -> list[tuple[str, str]]:
+    """(location, key) of every key in a schema position of ``schema``."""
+    if not isinstance(schema, dict):
+        return []
+    found = [(where, k) for k in schema]
+    for key in ("properties", "$defs", "patternProperties"):
+        for name, sub in (schema.get(key) or {}).items():
+            found += _schema_keys(sub, f"{where}.{key}.{name}")
+    for key in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames"):
+        found += _schema_keys(schema.get(key), f"{where}.{key}")
+    for key in ("oneOf", "anyOf", "allOf", "prefixItems"):
+        for i, sub in enumerate(schema.get(key) or ()):
+            found += _schema_keys(sub, f"{where}.{key}[{i}]")
+    return found
+
+
+def test_built_in_config_schemas_use_only_known_keywords() -> None:
+    """A YAML slip (an unquoted ', ' inside a flow mapping's description) turns text into a bogus keyword that
+    JSON Schema silently ignores; this catches it."""
+    unknown = [
+        f"{where}: {key!r}"
+        for spec in default_registry()
+        for where, key in _schema_keys(spec.config_schema, spec.name)
+        if key not in _SCHEMA_KEYWORDS and not key.startswith("x-")
+    ]
+    assert not unknown, unknown

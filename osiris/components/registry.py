@@ -151,11 +151,15 @@ def _constraints(value: Any) -> tuple[dict[str, Any], ...]:
 def parse_spec(text: str, origin: str) -> ComponentSpec:
     """Parse and validate one spec document; a broken spec raises SpecError naming file and field.
 
-    The jsonschema checks are skipped for a text that passed them before (spec_cache); the rest always runs."""
-    try:
-        raw = _load_yaml(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{origin}: not valid YAML: {exc}") from None
+    The jsonschema checks are skipped for a text that passed them before, and its YAML is read back from JSON
+    (spec_cache); the rest always runs."""
+    raw: Any = spec_cache.parsed_doc(text)
+    if raw is None:
+        try:
+            raw = _load_yaml(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"{origin}: not valid YAML: {exc}") from None
+        spec_cache.remember_doc(text, raw)  # before anything reads it; a broken spec is still re-checked each time
     if not isinstance(raw, dict):
         raise SpecError(f"{origin}: field '(document)': a spec must be a mapping")
     verdict = spec_cache.key(text, meta_schema_text())
@@ -250,6 +254,7 @@ class Registry:
             except (OSError, UnicodeDecodeError) as exc:
                 raise SpecError(f"{origin}: cannot read: {exc}") from None
             registry.add(parse_spec(text, origin))
+        spec_cache.save_docs()
         return registry
 
     def names(self) -> list[str]:

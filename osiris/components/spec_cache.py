@@ -240,3 +240,72 @@ class Verdicts:
         except OSError:
             return
         self._old, self._known, self._new = keys, set(keys), {}
+
+
+DOCS_FILE = "parsed-specs.json"
+_docs: dict[str, Any] | None = None
+_docs_dirty = False
+
+
+def _doc_key(text: str) -> str:
+    return hashlib.sha256(f"osirisc-spec-doc {FORMAT}\0".encode() + text.encode("utf-8")).hexdigest()
+
+
+def _load_docs() -> dict[str, Any]:
+    global _docs
+    if _docs is None:
+        _docs = {}
+        folder = cache_dir()
+        if folder is not None:
+            try:
+                data = json.loads((folder / DOCS_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = None
+            if isinstance(data, dict):
+                _docs = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
+    return _docs
+
+
+def parsed_doc(text: str) -> dict[str, Any] | None:
+    """The YAML document of a spec text that parsed (and validated) before, read back from JSON (a spec's YAML
+    parse costs ~2 ms in PyYAML's constructor, JSON ~0.1 ms); None when unknown."""
+    doc = _load_docs().get(_doc_key(text))
+    return json.loads(json.dumps(doc)) if doc is not None else None  # a private copy: callers may keep it
+
+
+def remember_doc(text: str, doc: Any) -> None:
+    """Keep a copy of ``doc`` for ``text`` when JSON holds it exactly (no dates, no non-string keys, every value's
+    type kept); ``save_docs`` writes it."""
+    global _docs_dirty
+    docs = _load_docs()
+    key = _doc_key(text)
+    if key in docs:
+        return
+    try:
+        copy = json.loads(json.dumps(doc))
+    except (TypeError, ValueError):
+        return
+    if copy == doc and _same_types(copy, doc):
+        docs[key] = copy
+        _docs_dirty = True
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    """``==`` says 1 == 1.0 == True; a cached document must also keep every value's type."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
+def save_docs() -> None:
+    """Write the documents remembered in this process (once, after a registry load), newest kept, bounded."""
+    global _docs_dirty
+    folder = cache_dir()
+    if not _docs_dirty or folder is None or _docs is None:
+        return
+    _docs_dirty = False
+    _write_json(folder, DOCS_FILE, dict(list(_docs.items())[-MAX_ENTRIES:]))

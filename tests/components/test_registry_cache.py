@@ -1,4 +1,5 @@
-"""The validated-spec cache: a text that passed the jsonschema checks skips them next time; nothing else changes."""
+"""The spec caches: a text that passed the jsonschema checks skips them next time, and its YAML document is read back
+from JSON; nothing else changes."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "cache"
     monkeypatch.setenv("OSIRIS_CACHE_DIR", str(folder))
     spec_cache.known.cache_clear()
+    monkeypatch.setattr(spec_cache, "_docs", None)
     yield folder
     spec_cache.known.cache_clear()
 
@@ -141,3 +143,55 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert spec_cache.cache_dir() is None
     monkeypatch.setenv("OSIRIS_CACHE_DIR", "")
     assert spec_cache.cache_dir() is None
+
+
+def _new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec_cache.known.cache_clear()
+    monkeypatch.setattr(spec_cache, "_docs", None)
+
+
+def _no_yaml(text: str) -> object:
+    raise AssertionError("the spec's YAML was parsed again")
+
+
+def test_a_registry_load_stores_documents_read_back_without_yaml(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = Registry.from_files(builtin_spec_files())
+    assert len(json.loads((cache / spec_cache.DOCS_FILE).read_text(encoding="utf-8"))) == len(first.names())
+    _new_process(monkeypatch)
+    monkeypatch.setattr(mod, "_load_yaml", _no_yaml)
+    again = Registry.from_files(builtin_spec_files())
+    assert [again.get(n).raw for n in again.names()] == [first.get(n).raw for n in first.names()]  # type: ignore[union-attr]
+    assert [again.get(n) for n in again.names()] == [first.get(n) for n in first.names()]
+
+
+@pytest.mark.parametrize(
+    ("extra", "cached"),
+    [
+        ("examples: [{title: t, config: {path: p, when: 2024-01-02}}]", False),  # a date: JSON has none
+        ("examples: [{title: t, config: {path: p, 1: one}}]", False),  # JSON keys are strings
+        ("examples: [{title: t, config: {path: p, x: 1.0, y: 1}}]", True),  # 1.0 and 1 keep their types
+    ],
+    ids=["date", "int-key", "float-and-int"],
+)
+def test_only_documents_json_keeps_exactly_are_reused(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, extra: str, cached: bool
+) -> None:
+    text = SPEC + extra + "\n"
+    want = parse_spec(text, "a/spec.yaml").raw
+    spec_cache.save_docs()
+    assert (cache / spec_cache.DOCS_FILE).exists() == cached
+    _new_process(monkeypatch)
+    if cached:
+        monkeypatch.setattr(mod, "_load_yaml", _no_yaml)
+    got = parse_spec(text, "a/spec.yaml").raw
+    assert got == want and spec_cache._same_types(got, want)
+
+
+def test_a_corrupt_documents_file_only_means_parsing(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.mkdir(parents=True)
+    key = spec_cache._doc_key(SPEC)
+    (cache / spec_cache.DOCS_FILE).write_text(json.dumps({key: "not a document"}), encoding="utf-8")
+    assert parse_spec(SPEC, "a/spec.yaml").raw == yaml.safe_load(SPEC)
+    (cache / spec_cache.DOCS_FILE).write_text("{not json", encoding="utf-8")
+    _new_process(monkeypatch)
+    assert parse_spec(SPEC, "a/spec.yaml").raw == yaml.safe_load(SPEC)

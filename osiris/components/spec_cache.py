@@ -4,10 +4,11 @@ A verdict is keyed by the sha256 of the spec text together with the meta-schema,
 ``FORMAT`` (bump it when the checks in ``parse_spec`` change): any change to either re-validates. Only successes
 are stored; a broken spec is checked (and reported) every time. The cache is one small JSON file in
 ``$OSIRIS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/osirisc`` or ``~/.cache/osirisc``); ``OSIRIS_CACHE_DIR=""``
-disables it. It holds hashes only, never spec content or secrets, and any problem reading or writing it is
-ignored: the checks just run.
+disables it. Verdicts are hashes only; the parsed documents below are the spec files' own content (never a
+pipeline's config or a secret). Any problem reading or writing a cache file is ignored: the checks just run.
 
-It also remembers what start-up asks importlib.metadata (``installed``: the component entry points and the versions
+It also keeps each spec text's parsed document (``parsed_doc``: JSON reads faster than PyYAML's constructor), and
+remembers what start-up asks importlib.metadata (``installed``: the component entry points and the versions
 of jsonschema and DuckDB), so a warm start neither imports it (~20 ms) nor scans every installed distribution.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jsonschema
@@ -23,12 +24,27 @@ _LEAF = (
 )
 
 
+@functools.cache
+def _validator(name: str) -> Any:
+    """One jsonschema validator per spec (building one per example dominated the test's time)."""
+    spec = default_registry().get(name)
+    assert spec is not None
+    return jsonschema.Draft202012Validator(spec.config_schema)
+
+
 def _any_value() -> st.SearchStrategy[Any]:
     return st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner))
 
 
-def _configs(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+@functools.cache
+def _valid(name: str) -> st.SearchStrategy[Any]:
+    return from_schema(_validator(name).schema)
+
+
+@functools.cache
+def _configs(name: str) -> st.SearchStrategy[Any]:
     """Valid configs, and configs with some keys set to arbitrary (mostly wrong) values, or unknown keys."""
+    schema = _validator(name).schema
     keys = st.sampled_from([*schema.get("properties", {}), "no_such_key"])
     broken = st.tuples(from_schema(schema), st.dictionaries(keys, _any_value(), max_size=3)).map(
         lambda pair: {**pair[0], **pair[1]}
@@ -37,21 +53,21 @@ def _configs(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # examples: the profile's
 @given(data=st.data())
 def test_agrees_with_jsonschema(spec: Any, data: st.DataObject) -> None:
     schema = spec.config_schema
-    config = data.draw(_configs(schema))
+    config = data.draw(_configs(spec.name))
     quick = verdict(schema, config)
     if quick is not None:
-        assert quick == jsonschema.Draft202012Validator(schema).is_valid(config), config
+        assert quick == _validator(spec.name).is_valid(config), config
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_decides_valid_configs_of_built_in_specs(spec: Any, data: st.DataObject) -> None:
-    config = data.draw(from_schema(spec.config_schema))
+    config = data.draw(_valid(spec.name))
     props = spec.config_schema.get("properties", {})
     odd = {k for k, sub in props.items() if any(w not in KEYWORDS | ANNOTATIONS for w in sub)}  # e.g. a YAML slip
     if not odd & set(config):

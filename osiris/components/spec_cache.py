@@ -100,6 +100,7 @@ def jsonschema_version() -> str:
 INSTALLED_FILE = "installed.json"
 ENTRY_POINT_GROUPS = ("osiris.components",)
 VERSIONS = ("jsonschema", "duckdb")
+INSTALLED_KEYS = 8
 _installed: dict[str, dict[str, Any]] = {}
 
 
@@ -130,22 +131,27 @@ def _ask_metadata() -> dict[str, Any]:
 
 def installed() -> dict[str, Any]:
     """``{"versions": {dist: version | None}, "entry_points": {group: [[name, value], ...]}}`` as importlib.metadata
-    answers for the current sys.path; remembered (per process and in ``installed.json``) under ``_installed_key``."""
+    answers for the current sys.path; remembered (per process and in ``installed.json``, the last
+    ``INSTALLED_KEYS`` sys.path keys, so the ``osirisc`` script and ``python -m`` do not evict each other) under
+    ``_installed_key``."""
     key = _installed_key()
     if key in _installed:
         return _installed[key]
     folder = cache_dir()
-    answers: Any = None
+    entries: dict[str, Any] = {}
     if folder is not None:
         try:
             data = json.loads((folder / INSTALLED_FILE).read_text(encoding="utf-8"))
-            answers = data["answers"] if isinstance(data, dict) and data.get("key") == key else None
-        except (OSError, ValueError, KeyError):
-            answers = None
-    if not _well_formed(answers):
+            found = data.get("entries") if isinstance(data, dict) else None
+            entries = {k: v for k, v in found.items() if _well_formed(v)} if isinstance(found, dict) else {}
+        except (OSError, ValueError, AttributeError):
+            entries = {}
+    answers = entries.get(key)
+    if answers is None:
         answers = _ask_metadata()
+        entries[key] = answers
         if folder is not None:
-            _write_json(folder, INSTALLED_FILE, {"key": key, "answers": answers})
+            _write_json(folder, INSTALLED_FILE, {"entries": dict(list(entries.items())[-INSTALLED_KEYS:])})
     _installed.clear()
     _installed[key] = answers
     return answers

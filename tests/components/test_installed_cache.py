@@ -42,7 +42,7 @@ def test_the_answers_are_importlib_metadatas(cache: Path) -> None:
     answers = spec_cache.installed()
     assert answers["versions"] == {"jsonschema": metadata.version("jsonschema"), "duckdb": metadata.version("duckdb")}
     stored = json.loads((cache / spec_cache.INSTALLED_FILE).read_text(encoding="utf-8"))
-    assert stored["answers"] == answers
+    assert stored["entries"] == {spec_cache._installed_key(): answers}
 
 
 def test_a_new_distribution_on_sys_path_is_seen(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,8 +60,38 @@ def test_a_new_distribution_on_sys_path_is_seen(cache: Path, tmp_path: Path, mon
     assert metadata_eps == [("acme", "acme_pkg:SPEC_DIR")]
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"key": 1}', "[]", '{"key": "%s", "answers": {"versions": 1}}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"key": 1}',
+        "[]",
+        '{"entries": []}',
+        '{"entries": {"%s": {"versions": 1}}}',
+        '{"key": "%s", "answers": {"versions": {}, "entry_points": {}}}',  # the earlier one-key format
+    ],
+)
 def test_a_broken_file_is_ignored(cache: Path, text: str) -> None:
     cache.mkdir(parents=True)
     (cache / spec_cache.INSTALLED_FILE).write_text(text % spec_cache._installed_key() if "%s" in text else text)
     assert spec_cache.installed()["versions"]["jsonschema"] == metadata.version("jsonschema")
+
+
+def test_two_sys_paths_keep_their_own_answers(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = spec_cache.installed()
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.syspath_prepend(str(other))  # e.g. `python -m` (the cwd first) after the `osirisc` script
+    spec_cache._installed.clear()
+    assert spec_cache.installed() == first
+    monkeypatch.undo()
+    monkeypatch.setenv("OSIRIS_CACHE_DIR", str(cache))
+    spec_cache._installed.clear()
+
+    def no_metadata() -> None:
+        raise AssertionError("importlib.metadata asked again")
+
+    monkeypatch.setattr(spec_cache, "_ask_metadata", no_metadata)
+    assert spec_cache.installed() == first  # the first key was not evicted by the second
+    stored = json.loads((cache / spec_cache.INSTALLED_FILE).read_text(encoding="utf-8"))
+    assert len(stored["entries"]) == 2

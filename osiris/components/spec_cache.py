@@ -78,18 +78,7 @@ def remember(new: str) -> None:
     if folder is None:
         return
     keys = [new, *sorted(seen - {new})]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(sorted(keys[:MAX_ENTRIES]), fh)
-            Path(tmp).replace(folder / FILE_NAME)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
-        return
+    _write_json(folder, FILE_NAME, sorted(keys[:MAX_ENTRIES]))
 
 
 def jsonschema_version() -> str:

@@ -1,5 +1,5 @@
-"""No generated secret appears in a run directory, a build directory, a bundle (every member, uncompressed) or in
-what osirisc prints, on success or on failure.
+"""No generated secret appears in a run directory, a build directory, a bundle (every member, uncompressed), the
+start-up cache or in what osirisc prints, on success or on failure.
 
 The secrets reach the run through the environment (``${VAR}`` in osiris_connections.yaml), as users pass them.
 PostgreSQL here trusts local connections, so any password works and the write succeeds; MariaDB's root has no
@@ -84,7 +84,8 @@ steps:
 def _run(folder: Path, pipeline: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     (folder / "p.yaml").write_text(pipeline, encoding="utf-8")
     cmd = [sys.executable, "-m", "osiris.cli", *(args or ("run", "p.yaml", "--runs-dir", "runs"))]
-    full_env = {**os.environ, **env, "OSIRIS_HOME": str(folder)}
+    # the start-up cache is on and inside the scanned folder, so its files are checked too
+    full_env = {**os.environ, **env, "OSIRIS_HOME": str(folder), "OSIRIS_CACHE_DIR": str(folder / "cache")}
     return subprocess.run(cmd, cwd=folder, env=full_env, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -117,6 +118,7 @@ def test_no_secret_in_run_records_or_output(pg_schema: str, pg_secret: str, my_s
         (folder / "data.csv").write_text("id,label\n" + rows, encoding="utf-8")
         ok = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env)
         assert ok.returncode == 0, ok.stderr
+        assert (folder / "cache" / "parsed-specs.json").is_file()  # the cache was written, and is scanned
         assert _scan(folder, pg_secret, ok) == []
         built = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env, "build", "p.yaml", "-o", "b")
         emitted = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env, "emit", "p.yaml", "-o", "e")

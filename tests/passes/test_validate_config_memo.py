@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from osiris.compile import compile_file
-from osiris.passes import quick_schema
+
+pytestmark = pytest.mark.usefixtures("no_quick_verdicts")  # configs only jsonschema can judge
 
 
 def _write(tmp: Path, configs: list[dict[str, Any]]) -> Path:
@@ -24,12 +25,6 @@ def _write(tmp: Path, configs: list[dict[str, Any]]) -> Path:
     doc = {"oml_version": "0.1.0", "name": "m", "steps": [read, *steps]}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
-
-
-@pytest.fixture(autouse=True)
-def no_quick_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about configs only jsonschema can judge (quick_schema.verdict says None)."""
-    monkeypatch.setattr(quick_schema, "verdict", lambda schema, data: None)
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ import yaml
 
 from osiris.compile import compile_file
 from osiris.ir.nodes import plain
-from osiris.passes import quick_schema
 from osiris.passes.validate_config import VERDICTS_FILE
+
+pytestmark = pytest.mark.usefixtures("no_quick_verdicts")  # configs only jsonschema can judge
 
 
 @pytest.fixture
@@ -25,12 +26,6 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "cache"
     monkeypatch.setenv("OSIRIS_CACHE_DIR", str(folder))
     yield folder
-
-
-@pytest.fixture(autouse=True)
-def no_quick_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about configs only jsonschema can judge (quick_schema.verdict says None)."""
-    monkeypatch.setattr(quick_schema, "verdict", lambda schema, data: None)
 
 
 @pytest.fixture

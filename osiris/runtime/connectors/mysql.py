@@ -170,7 +170,7 @@ def default_path() -> str:
 
 
 def cli_kind(col: Column, typ: pa.DataType) -> str:
-    """How the CLI path selects a column: as hex text, hex bytes, a BIT's number, or its plain text."""
+    """How the CLI path selects a column: as text (with its NULL indicator), hex bytes, a BIT's number, or plain."""
     if col.type_code == BIT:
         return "bit"
     if pa.types.is_string(typ):

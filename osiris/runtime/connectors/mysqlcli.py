@@ -119,10 +119,9 @@ def text_column(values: pa.Array, is_null: pa.Array) -> pa.Array:
     exact values: escapes undone, and the text 'NULL' told apart from SQL NULL."""
     data = values.buffers()[2]
     if data is not None and data.to_pybytes().find(b"\\") >= 0:  # a fast scan: backslashes are rare
-        escaped = pc.match_substring(values, "\\")  # only the values with one go through Python
-        where = pc.indices_nonzero(pc.fill_null(escaped, False))
-        fixed = pa.array([_unescape_value(v) for v in pc.take(values, where).to_pylist()], pa.string())
-        values = pc.replace_with_mask(values, pc.fill_null(escaped, False), fixed)
+        escaped = pc.fill_null(pc.match_substring(values, "\\"), False)  # only these values go through Python
+        fixed = pa.array([_unescape_value(v) for v in values.filter(escaped).to_pylist()], pa.string())
+        values = pc.replace_with_mask(values, escaped, fixed)
     if values.null_count != pc.sum(is_null).as_py():  # a parsed null that is not NULL is the text 'NULL'
         values = pc.if_else(is_null, pa.scalar(None, pa.string()), pc.fill_null(values, "NULL"))
     return values

@@ -1,14 +1,14 @@
 """``osirisc emit FILE --target e2b [-o DIR]``: compile a pipeline and write its sandbox bundle.
 
 The bundle (``DIR/<pipeline>.bundle.tar.gz``, DIR defaulting to ``build/<pipeline>/``) is byte-reproducible and
-holds no secret; run it with ``osirisc run --bundle B --target sandbox|e2b``. Nothing is written when the
-pipeline has errors (exit 2).
+holds no secret; run it with ``osirisc run --bundle B --target sandbox|e2b --expect FINGERPRINT``, the bundle
+fingerprint printed here (keep it outside the bundle: it is what proves the bundle unchanged). Nothing is written
+when the pipeline has errors (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from osiris.backends import BackendError, get_backend
 from osiris.backends.e2b.bundle import BundleBuildError
+from osiris.backends.e2b.trust import fingerprint
 from osiris.backends.local import file_stem
 from osiris.cli import common
 from osiris.compile import compile_file
@@ -54,15 +55,14 @@ def run(args: argparse.Namespace) -> int:
     info = {
         "bundle": str(path),
         "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "fingerprint": fingerprint(data),
         "seconds": round(elapsed, 3),
         "target": args.target,
     }
     if args.format == "json":
         print(json.dumps(info, indent=2, sort_keys=True))
     else:
-        print(
-            f"emitted '{result.pipeline.name}' -> {path} ({len(data):,} bytes, sha256 {info['sha256'][:16]}..., "
-            f"{elapsed:.2f} s)"
-        )
+        print(f"emitted '{result.pipeline.name}' -> {path} ({len(data):,} bytes, {elapsed:.2f} s)")
+        print(f"fingerprint {info['fingerprint']}")
+        print(f"run it with: osirisc run --bundle {path} --target sandbox --expect {info['fingerprint']}")
     return 0

@@ -5,7 +5,9 @@ the working directory). Exit codes: 0 ok, 1 a step failed, 2 invalid pipeline, p
 
 ``--target sandbox|e2b`` (default ``local``) emits the pipeline's bundle and runs it in the local stand-in or an
 E2B sandbox; ``--bundle B`` runs an emitted bundle as it is (osiris/backends/e2b/launch.py). A bundle the entry
-point refuses exits with its own code: 10 changed files, 11 drivers, 12 install, 13 imports.
+point refuses exits with its own code: 10 changed files, 11 drivers, 12 install, 13 imports. ``--bundle`` needs
+``--expect FINGERPRINT`` (printed by ``osirisc emit``): the host runs only the bytes that were emitted
+(osiris/backends/e2b/trust.py); a bundle with other bytes exits 10 before anything is unpacked.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--target", choices=("local", "sandbox", "e2b"), default="local", help="where to run (default: local)"
     )
     p.add_argument("--bundle", metavar="BUNDLE", help="run this bundle (from `osirisc emit`) with --target sandbox|e2b")
+    p.add_argument(
+        "--expect",
+        metavar="FINGERPRINT",
+        help="with --bundle: the fingerprint `osirisc emit` printed (sha256:...); any other bundle is refused",
+    )
     p.add_argument("--timeout", type=int, metavar="S", help="sandbox targets: seconds the run may take")
     p.add_argument("--reuse-venv", action="store_true", help="sandbox: reuse a cached venv for the same requirements")
     p.add_argument("--template", help="e2b: the sandbox template (default: E2B's base template)")
@@ -42,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.expect is not None and args.bundle is None:
+        print("osirisc run: --expect goes with --bundle", file=sys.stderr)
+        return 2
     if args.target != "local" or args.bundle is not None:
         from osiris.cli.run_sandbox import run_sandboxed
 

@@ -18,9 +18,11 @@ import pymysql
 import pytest
 from e2b_support import EXAMPLES, bundle_of, events, record_files, repack, step_events
 
+from osiris.backends.e2b.entrypoint import SUMS, format_sums
 from osiris.backends.e2b.launch import LaunchOptions, launch
 from osiris.backends.e2b.sandbox import create_venv
 from osiris.backends.e2b.tarball import read_tar_gz
+from osiris.backends.e2b.trust import fingerprint
 from osiris.cli import main
 
 # What running an example leaves behind; copies of an example must start clean.
@@ -45,8 +47,11 @@ def _only_run(runs: Path) -> Path:
     return run_dir
 
 
-def _sandbox(bundle: Path, base: Path, runs: Path, venv: Path, **kw: object) -> int:
-    options = LaunchOptions(target="sandbox", base_dir=base, runs_dir=runs, venv=venv, **kw)  # type: ignore[arg-type]
+def _sandbox(bundle: Path, base: Path, runs: Path, venv: Path, expect: str | None = None) -> int:
+    """Launch ``bundle`` expecting its own fingerprint (as `osirisc run FILE --target sandbox` does), or ``expect``."""
+    if expect is None:
+        expect = fingerprint(bundle.read_bytes()) if bundle.is_file() else "sha256:" + "0" * 64
+    options = LaunchOptions(target="sandbox", expect=expect, base_dir=base, runs_dir=runs, venv=venv)
     return launch(bundle, options)[0]
 
 
@@ -102,6 +107,53 @@ def test_tampered_bundle_is_refused_before_anything_runs(
     assert not (tmp_path / "p" / "output").exists()
     assert _sandbox(tmp_path / "missing.tar.gz", tmp_path / "p", tmp_path / "runs", shared_venv) == 2
     assert "OSR-E404" in capsys.readouterr().err
+
+
+def test_rewritten_bundle_with_regenerated_checksums_is_refused_by_its_fingerprint(
+    tmp_path: Path, shared_venv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack the self-attested checks miss: edit code and requirements, regenerate SHA256SUMS. The host checks
+    the bytes against the fingerprint kept outside the bundle before it unpacks, installs or runs anything."""
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p", ignore=EXAMPLE_OUTPUTS)
+    original = bundle_of(tmp_path / "p" / "pipeline.yaml", tmp_path / "q.tar.gz")
+    expected = fingerprint(original.read_bytes())
+    files = read_tar_gz(original.read_bytes())
+    marker = tmp_path / "injected-code-ran"
+    files["osiris/runtime/scheduler.py"] += f"\nopen({str(marker)!r}, 'w').close()\n".encode()
+    files["requirements.txt"] += b"six==1.16.0\n"
+    del files[SUMS]
+    files[SUMS] = format_sums(files).encode()
+    rewritten = tmp_path / "rewritten.tar.gz"
+    rewritten.write_bytes(repack(files))
+    assert _sandbox(rewritten, tmp_path / "p", tmp_path / "runs", shared_venv, expect=expected) == 10
+    err = capsys.readouterr().err
+    assert "error[OSR-E412]" in err and expected in err and fingerprint(rewritten.read_bytes()) in err
+    assert not marker.exists() and not (tmp_path / "runs").exists() and not (tmp_path / "p" / "output").exists()
+    # the bundle it was emitted as still runs with the same fingerprint
+    assert _sandbox(original, tmp_path / "p", tmp_path / "runs", shared_venv, expect=expected) == 0
+    assert not marker.exists()
+
+
+def test_cli_bundle_runs_only_with_the_emitted_fingerprint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(EXAMPLES / "quickstart", tmp_path / "p", ignore=EXAMPLE_OUTPUTS)
+    out = tmp_path / "out"
+    assert main(["emit", str(tmp_path / "p" / "pipeline.yaml"), "--target", "e2b", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    (bundle,) = out.glob("*.bundle.tar.gz")
+    expected = fingerprint(bundle.read_bytes())
+    assert f"fingerprint {expected}" in printed and f"--expect {expected}" in printed
+    base = ["run", "--bundle", str(bundle), "--target", "sandbox", "--base-dir", str(tmp_path / "p")]
+    runs = ["--runs-dir", str(tmp_path / "runs")]
+    assert main([*base, *runs]) == 2
+    assert "--bundle needs --expect FINGERPRINT" in capsys.readouterr().err
+    assert main([*base, *runs, "--expect", "sha256:abc"]) == 2
+    assert "error[OSR-E412]" in capsys.readouterr().err
+    bundle.write_bytes(bundle.read_bytes() + b"\0")  # any other bytes, even a valid archive plus padding
+    assert main([*base, *runs, "--expect", expected]) == 10
+    assert "not the expected " + expected in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "p" / "output").exists()
+    assert main(["run", str(tmp_path / "p" / "pipeline.yaml"), "--expect", expected, *runs]) == 2
+    assert "--expect goes with --bundle" in capsys.readouterr().err
 
 
 def seed_statements() -> list[str]:

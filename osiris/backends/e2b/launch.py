@@ -20,6 +20,7 @@ from osiris.backends.e2b.host import prepare
 from osiris.backends.e2b.remote import E2BRunner
 from osiris.backends.e2b.sandbox import LocalSandbox, SandboxResult
 from osiris.backends.e2b.tarball import ArchiveError, read_tar_gz
+from osiris.backends.e2b.trust import EXIT_UNTRUSTED, UntrustedBundle, verified_copy
 from osiris.runtime.console import Reporter
 from osiris.runtime.errors import RunError
 from osiris.runtime.plan import validate_plan
@@ -31,6 +32,7 @@ TARGETS = ("sandbox", "e2b")
 class LaunchOptions:
     target: str
     base_dir: Path
+    expect: str  # the bundle fingerprint (trust.fingerprint) the bytes must have: the host trusts nothing else
     runs_dir: Path = Path("runs")
     connections: str | None = None
     jobs: int = 4
@@ -62,8 +64,21 @@ def bundle_plan(bundle: Path) -> dict[str, Any]:
 
 
 def launch(bundle: Path, options: LaunchOptions) -> tuple[int, SandboxResult | None]:
-    """Run ``bundle`` on ``options.target``; prints progress and errors to stderr. Returns (exit code, result)."""
+    """Run ``bundle`` on ``options.target`` if its bytes have the fingerprint ``options.expect``; prints progress
+    and errors to stderr. Returns (exit code, result)."""
     prog = f"osirisc run --target {options.target}"
+    try:
+        with verified_copy(bundle, options.expect) as trusted:
+            return _launch_trusted(trusted, options, prog)
+    except UntrustedBundle as exc:
+        print(f"{prog}: {exc.render()}", file=sys.stderr)
+        return EXIT_UNTRUSTED, None
+    except RunError as exc:
+        print(f"{prog}: {exc.render()}", file=sys.stderr)
+        return 2, None
+
+
+def _launch_trusted(bundle: Path, options: LaunchOptions, prog: str) -> tuple[int, SandboxResult | None]:
     try:
         plan = bundle_plan(bundle)
         host = prepare(plan, options.base_dir, options.connections, options.env)

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md, enforced: who may import whom inside the osiris package."""
+"""The layers of docs/design.md, enforced: who may import whom inside the osiris package."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``osirisc``: the command line. Each subcommand is a module here with ``add_parser(sub)`` and ``run(args) -> int``.
 
-Exit codes (DESIGN.md): 0 ok (warnings allowed), 1 a run failed, 2 invalid input or usage, 3 internal error.
+Exit codes (docs/design.md): 0 ok (warnings allowed), 1 a run failed, 2 invalid input or usage, 3 internal error.
 """
 
 from __future__ import annotations

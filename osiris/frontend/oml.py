@@ -1,4 +1,4 @@
-"""The OML frontend: OML v0.1.0 YAML (docs OML.md) lowered to ``ir.Pipeline``, every structural rule checked.
+"""The OML frontend: OML v0.1.0 YAML (docs/oml.md) lowered to ``ir.Pipeline``, every structural rule checked.
 
 ``parse_oml(text, file)`` never raises for any input. It reports all problems it finds (it keeps going after an
 error) and returns a pipeline only when none of them is an error. Choices made where OML is loose:

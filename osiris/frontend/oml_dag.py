@@ -1,7 +1,7 @@
 """The DAG rules the OML frontend checks: duplicate ids, unknown and self references in ``needs``, cycles.
 
 The ``build_dag`` pass may rely on these holding: OSR-E029 (duplicate id), OSR-E030 (unknown need), OSR-E031
-(self reference) and OSR-E032 (cycle) are reported here only. Cycles include the implicit edge of OML.md (a
+(self reference) and OSR-E032 (cycle) are reported here only. Cycles include the implicit edge of docs/oml.md (a
 ``transform``/``write`` step without ``needs`` depends on the step above it).
 """
 

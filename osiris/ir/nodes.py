@@ -180,7 +180,7 @@ class Schema:
 
 @attrs.frozen
 class Step:
-    """One step. ``needs`` is None when the file gave none (the implicit rule of OML.md applies) and ``()`` for a
+    """One step. ``needs`` is None when the file gave none (the implicit rule of docs/oml.md applies) and ``()`` for a
     declared root. ``inputs`` and the resolved fields are filled by passes."""
 
     id: str

@@ -1,7 +1,7 @@
 """build_dag: effective dependencies, the execution order, and the SQL names each step sees its inputs under.
 
 - Effective ``needs``: the explicit list (duplicates dropped); without ``needs``, a ``transform``/``write`` step
-  depends on the step just above it and a ``read`` step is a root (OML.md); ``needs: []`` is a root.
+  depends on the step just above it and a ``read`` step is a root (docs/oml.md); ``needs: []`` is a root.
   ``Step.needs`` is set to the effective tuple.
 - ``Pipeline.order``: a topological order (graphlib); among ready steps the one earliest in the file goes first.
 - ``Step.inputs`` (transform and write steps): one ``Input(step, "df_<sanitized id>")`` per dependency, in

@@ -24,7 +24,7 @@ def _lazy(module: str) -> Callable[[], Pass]:
     return load
 
 
-# The order is the contract (DESIGN.md). Later passes may rely on what earlier ones established.
+# The order is the contract (docs/design.md). Later passes may rely on what earlier ones established.
 PASS_NAMES: tuple[str, ...] = (
     "resolve_params",
     "bind_components",

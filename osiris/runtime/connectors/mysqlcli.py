@@ -129,7 +129,12 @@ def text_column(values: pa.Array, is_null: pa.Array) -> pa.Array:
 
 class CrEscaper:
     """A read-only file over the client's output that escapes carriage returns (``\\r``): the client prints them
-    raw and the CSV parser would end a row at each one."""
+    raw and the CSV parser would end a row at each one.
+
+    Every read returns exactly ``size`` bytes until the output ends: escaping makes a chunk longer, and the excess
+    is kept for the next read rather than returned as a short read on its own, because pyarrow's CSV reader takes
+    each read as a block and fails on a block that holds no line end ("straddling object straddles two block
+    boundaries")."""
 
     def __init__(self, raw: IO[bytes]):
         self.raw = raw
@@ -140,15 +145,20 @@ class CrEscaper:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if self._pending:
-            chunk, self._pending = self._pending, b""
-        else:
-            chunk = self.raw.read(size)
-            if b"\r" in chunk:
-                chunk = chunk.replace(b"\r", b"\\r")
-        if 0 <= size < len(chunk):
-            chunk, self._pending = chunk[:size], chunk[size:]
-        return chunk
+        if size < 0:
+            out, self._pending = self._pending + self._escaped(self.raw.read()), b""
+            return out
+        while len(self._pending) < size:
+            chunk = self.raw.read(size - len(self._pending))  # a buffered pipe: short only at the end
+            if not chunk:
+                break
+            self._pending += self._escaped(chunk)  # no copy when nothing is pending (the common case)
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    @staticmethod
+    def _escaped(chunk: bytes) -> bytes:
+        return chunk.replace(b"\r", b"\\r") if b"\r" in chunk else chunk
 
     def close(self) -> None:
         self.closed = True

@@ -121,5 +121,5 @@ def test_error_while_rows_stream_says_what_failed(mysql_db: str, tmp_path: Path,
         driver.run({}).read_all()
     message = str(err.value)
     assert message.startswith("reading rows from mysql"), message
-    assert "Subquery returns more than 1 row" in message and "(MariaDB error 1242)" in message, message
+    assert "Subquery returns more than 1 row" in message and "(MySQL/MariaDB error 1242)" in message, message
     assert "---" not in message and "SELECT" not in message and "\n" not in message, message

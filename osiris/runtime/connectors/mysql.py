@@ -162,6 +162,19 @@ def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> d
     }
 
 
+def describe_target(p: Mapping[str, Any]) -> str:
+    """How messages name a MySQL source or target: ``mysql 'db' on host:port``."""
+    return f"mysql '{p.get('database')}' on {p.get('host')}:{p.get('port')}"
+
+
+def server_error(exc: BaseException) -> str:
+    """A driver's server error as one line, ``<message> (MySQL/MariaDB error <code>)`` like the CLI path's."""
+    args = exc.args
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        return f"{args[1]} (MySQL/MariaDB error {args[0]})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def default_path() -> str:
     """ "cli" when the mariadb/mysql client is installed, else "mysqlclient" when importable, else "pymysql"."""
     if mysqlcli.client_binary() is not None:
@@ -311,11 +324,16 @@ class Reader:
         try:
             yield from self._cli.batches(schema, self._kinds, self._convert)
         except StepError as exc:
-            raise StepError(scrub(str(exc), self.secrets), retryable=exc.retryable) from None
+            raise self._read_error(str(exc)) from None
         except (pa.ArrowInvalid, OSError) as exc:
-            raise StepError(f"reading rows failed: {scrub(str(exc), self.secrets)}", retryable=False) from None
+            raise self._read_error(str(exc)) from None
         finally:
             self.close()
+
+    def _read_error(self, message: str) -> StepError:
+        """What failed first, then why: ``reading rows from mysql 'db' on host:port failed: ...``."""
+        text = f"reading rows from {describe_target(self.params)} failed: {message}"
+        return StepError(scrub(text, self.secrets), retryable=False)
 
     def _convert(self, text: pa.Array, field: pa.Field, kind: str) -> pa.Array:
         if pa.types.is_null(field.type):
@@ -348,7 +366,7 @@ class Reader:
         try:
             while (item := chunks.get()) is not _DONE:
                 if isinstance(item, BaseException):
-                    raise StepError(f"reading rows failed: {scrub(str(item), self.secrets)}", retryable=False)
+                    raise self._read_error(server_error(item))
                 columns = list(zip(*item, strict=True))
                 arrays = [
                     to_array(list(values), f.type, f.name, self.on_zero_date, bit=c.type_code == BIT)

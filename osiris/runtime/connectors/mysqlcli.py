@@ -175,6 +175,20 @@ def command(binary: str, p: Mapping[str, Any], sql: str) -> list[str]:
     return [*args, "--execute", sql]
 
 
+_CLIENT_ERROR = re.compile(r"^ERROR (\d+) \(\w+\)(?: at line \d+)?: (.*)$", re.MULTILINE)
+
+
+def client_error(stderr: str, status: int | None) -> str:
+    """The client's error as one line, ``<message> (MySQL/MariaDB error <code>)``: without the echo of the query
+    between dashed lines that ``--batch`` prints before it."""
+    found = _CLIENT_ERROR.findall(stderr)
+    if found:
+        code, message = found[-1]
+        return f"{message.strip()} (MySQL/MariaDB error {code})"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("---")]
+    return lines[-1] if lines else f"the {CLIENTS[0]} client ended with exit status {status}"
+
+
 class CliStream:
     """One run of the client: ``batches(kinds, schema, convert)`` yields Arrow batches; ``close`` ends the process."""
 
@@ -189,7 +203,7 @@ class CliStream:
 
     def _error(self) -> str:
         self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace").strip() or f"exit status {self.proc.returncode}"
+        return client_error(self._stderr.read().decode("utf-8", "replace"), self.proc.returncode)
 
     def started(self) -> bool:
         """Wait for the first output byte; False when the client ended without output and with an error."""
@@ -236,7 +250,7 @@ class CliStream:
                     arrays.append(col)
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
         if self.proc.wait() != 0:
-            raise StepError(f"reading rows failed: {self._error()}", retryable=False)
+            raise StepError(self._error(), retryable=False)
 
     def close(self) -> None:
         if self.proc.poll() is None:

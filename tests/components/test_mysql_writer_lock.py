@@ -116,7 +116,8 @@ def test_concurrent_runs_on_one_table_take_turns(mysql_db: str, project: Path) -
     procs = [first]
     try:
         # the first run holds the table's lock while its load waits at the gate
-        _poll("the first run to lock the table", lambda: _scalar(watcher, "SELECT IS_USED_LOCK(%s)", writer_lock) is not None, procs)  # fmt: skip
+        locked = "SELECT IS_USED_LOCK(%s) IS NOT NULL"
+        _poll("the first run to lock the table", lambda: _scalar(watcher, locked, writer_lock) == 1, procs)
         impatient = _start(project, "impatient", range(1000, 1010), 2)
         code, output = _finish(impatient)
         assert code != 0

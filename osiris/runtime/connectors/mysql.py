@@ -26,7 +26,7 @@ from osiris.runtime.driver import StepError
 DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = range(10)
 DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT = range(10, 17)
 JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = range(245, 256)
-UNSIGNED_FLAG = 32
+NOT_NULL_FLAG, UNSIGNED_FLAG = 1, 32
 BINARY_CHARSET = 63
 _INTS = {TINY: 8, SHORT: 16, INT24: 32, LONG: 32, LONGLONG: 64}
 _TEXTS = {VARCHAR, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING}
@@ -80,8 +80,16 @@ def arrow_type(col: Column) -> pa.DataType:
     return pa.binary()  # GEOMETRY and anything unknown: the raw bytes
 
 
+def nullable(col: Column) -> bool:
+    """Whether the result column may hold NULL, from the server's NOT NULL flag (exact for tables, joins and
+    expressions). DATE, DATETIME and TIMESTAMP stay nullable: a zero date is read as NULL (with a warning)."""
+    if col.type_code in (DATE, NEWDATE, DATETIME, TIMESTAMP):
+        return True
+    return not col.flags & NOT_NULL_FLAG
+
+
 def schema_of(columns: Sequence[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, arrow_type(c)) for c in columns])
+    return pa.schema([pa.field(c.name, arrow_type(c), nullable=nullable(c)) for c in columns])
 
 
 # -- column conversion ----------------------------------------------------------------------------------------
@@ -228,11 +236,27 @@ def describe(p: Mapping[str, Any], query: str) -> list[Column]:
     """Column metadata of ``query`` without running it to completion (pymysql, ``LIMIT 0`` wrapper)."""
     conn = connect_pymysql(p)
     try:
-        with conn.cursor() as cur:  # buffered: the empty result is complete before the connection closes
-            cur.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
-            return [_column(f) for f in cur._result.fields]
+        return describe_on(conn, query)
     finally:
         conn.close()
+
+
+def describe_on(conn: Any, query: str) -> list[Column]:
+    """Column metadata of ``query`` on an open pymysql connection: the result metadata of the query wrapped in
+    ``LIMIT 0``. Read-only: no temporary table, so a user with only SELECT can be described."""
+    with conn.cursor() as cur:  # buffered: the empty result is complete when execute returns
+        cur.execute(f"SELECT * FROM ({query.strip().rstrip(';')}) AS osiris_q LIMIT 0")
+        return [_column(f) for f in cur._result.fields]
+
+
+def lock_columns(conn: Any, query: str) -> list[dict[str, Any]]:
+    """The schema lock's columns for ``query`` (``osirisc introspect``): the logical types of exactly the Arrow
+    types the extractor will read, and nullability from the server's NOT NULL flag."""
+    from osiris.dialects.types import from_arrow
+
+    return [
+        {"name": c.name, "type": from_arrow(arrow_type(c)), "nullable": nullable(c)} for c in describe_on(conn, query)
+    ]
 
 
 def _column(f: Any) -> Column:

@@ -34,6 +34,18 @@ def source_query(dialect_name: str, config: dict[str, Any]) -> str | None:
     return f"SELECT * FROM {dialect(dialect_name).qualify(schema if isinstance(schema, str) else None, table)}"
 
 
+def _describe(dialect_name: str, conn: Any, query: str) -> list[dict[str, Any]]:
+    """The locked columns of ``query``. MySQL: from the result metadata, read-only, with the extractor's own type
+    mapping (so the lock says what the extractor reads); the others: ``lock.describe_query``."""
+    if dialect_name == "mysql":
+        from osiris.runtime.connectors import mysql
+
+        return mysql.lock_columns(conn, query)
+    from osiris.dialects import lock
+
+    return lock.describe_query(dialect_name, conn, query)
+
+
 def run(args: argparse.Namespace) -> int:
     from osiris.cli.targets import DIALECT_OF, ConnectError, connect
     from osiris.compile import compile_file
@@ -64,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             diags.append(error("OSR-E208", str(exc), step.id_span or step.span))
             continue
         try:
-            columns = lock.describe_query(name, conn, query)
+            columns = _describe(name, conn, query)
         except Exception as exc:  # the database's own error, first line
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             diags.append(

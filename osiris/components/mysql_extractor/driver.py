@@ -49,7 +49,7 @@ class Driver:
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
         config = self.ctx.config
         params = mysql.params(config, self.ctx.connection)
-        target = f"mysql '{params['database']}' on {params['host']}:{params['port']}"
+        target = mysql.describe_target(params)
         batch_size = int(config.get("batch_size") or self.ctx.batch_size)
         reader = mysql.Reader(params, build_query(config), batch_size, path=self.path, on_zero_date=self._zero_dates)
         try:

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris import dialects
-from osiris.runtime.connectors import mysql, mysqlload, postgres, scrub, secrets_of, step_error
+from osiris.runtime.connectors import mysql, mysqlload, mysqlwrite, postgres, scrub, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError, single_input
 
 ROWS_PER_INSERT = 2000
@@ -66,55 +66,135 @@ class Driver:
         secrets = secrets_of(p, self.ctx.connection, self.ctx.config)
         plan = postgres.resolve_plan(self.step, reader.schema)
         target = str(plan["target"]["qualified"])
+        timeout = int(self.ctx.config.get("lock_timeout") or mysqlwrite.DEFAULT_LOCK_TIMEOUT)
         try:
             conn = mysql.connect_pymysql(p, autocommit=False, local_infile=self.bulk is not False)
         except Exception as exc:
             raise step_error("connect to", target, exc, secrets, retryable=True) from None
-        phase = "check"
+        write = _Write(self, conn, plan, timeout)
         try:
-            with conn.cursor() as cur:
-                result = dialects.check_existing("mysql", conn, plan)
-                if result.status in ("incompatible", "missing"):
-                    raise StepError(result.message or f"target table is {result.status}")
-                for sql in result.statements:
-                    cur.execute(sql)
-                phase = "prepare"
-                for sql in plan["statements"]["prepare"]:
-                    cur.execute(sql)
-                phase = "load"
-                names = list(plan["load_columns"])
-                cols = ", ".join("`" + n.replace("`", "``") + "`" for n in names)
-                sql = (
-                    f"INSERT INTO {plan['load_table']['qualified']} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
-                )
-                load_table = str(plan["load_table"]["qualified"])
-                bulk = self.bulk
-                if bulk is None:
-                    cur.execute("SELECT @@local_infile")
-                    bulk = bool(cur.fetchone()[0])
-                for batch in reader:
-                    selected = batch.select(names)
-                    _refuse_non_finite(selected)
-                    encoded = mysqlload.encode(selected) if bulk else None
-                    if encoded is not None:
-                        if selected.num_rows:
-                            _load_file(cur, load_table, names, *encoded)
-                    else:
-                        rows = _values(selected)
-                        for start in range(0, len(rows), ROWS_PER_INSERT):
-                            cur.executemany(sql, rows[start : start + ROWS_PER_INSERT])
-                    self.ctx.progress(batch.num_rows, batch.nbytes)
-                phase = "finalize"
-                for sql in plan["statements"]["finalize"]:
-                    cur.execute(sql)
-            phase = "commit"
-            conn.commit()
+            write.run(reader, p.get("database"))
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                conn.rollback()
-            if isinstance(exc, StepError):
-                raise StepError(scrub(f"{phase} {target}: {exc}", secrets)) from None
-            raise step_error(phase, target, exc, secrets) from None
+            message = write.failure(exc)
+            raise StepError(scrub(message, secrets), retryable=isinstance(exc, StepError) and exc.retryable) from None
         finally:
             with contextlib.suppress(Exception):
-                conn.close()
+                conn.close()  # also releases the named lock
+        self.ctx.event("ddl", {"statements": write.executed, "target": target})
+
+
+class _Write:
+    """One execution of the write plan on ``conn``; ``failure`` rolls back, undoes the DDL and words the error."""
+
+    def __init__(self, driver: Driver, conn: Any, plan: Mapping[str, Any], timeout: int):
+        self.driver, self.ctx, self.conn, self.plan, self.timeout = driver, driver.ctx, conn, plan, timeout
+        self.target = str(plan["target"]["qualified"])
+        self.names = (str(plan["target"]["schema"] or ""), str(plan["target"]["table"]))
+        self.phase = "connect to"
+        self.executed: list[str] = []
+        self.undo: list[str] = []  # DDL to reverse on failure (MySQL commits it at once)
+        self.first_row: int | None = None
+        self.lock: str | None = None
+
+    def _execute(self, cur: Any, sql: str) -> None:
+        cur.execute(sql)
+        self.executed.append(sql)
+
+    def run(self, reader: pa.RecordBatchReader, database: str | None) -> None:
+        plan = self.plan
+        with self.conn.cursor() as cur:
+            mysqlwrite.setup_session(cur, self.timeout)
+            if not self.names[0]:
+                cur.execute("SELECT DATABASE()")
+                self.names = (str(cur.fetchone()[0] or database or ""), self.names[1])
+            self.phase = "lock"
+            self.lock = mysqlwrite.acquire(cur, *self.names, self.timeout)
+            self.phase = "check"
+            result = dialects.check_existing("mysql", self.conn, dict(plan))
+            if result.status in ("incompatible", "missing"):
+                raise StepError(result.message or f"target table is {result.status}")
+            for sql in result.statements:
+                self._execute(cur, sql)
+                self.undo.append(mysqlwrite.drop_added_column(sql))
+            self.phase = "prepare"
+            for sql in plan["statements"]["prepare"]:
+                self._execute(cur, sql)
+                if result.status == "create" and sql.startswith("CREATE TABLE") and cur.warning_count == 0:
+                    self.undo.append(f"DROP TABLE IF EXISTS {self.target}")  # created now, not there before
+            self.phase = "load"
+            self._load(cur, reader)
+            self.phase = "finalize"
+            self.first_row = None
+            for sql in plan["statements"]["finalize"]:
+                self._execute(cur, sql)
+        self.phase = "commit"
+        self.conn.commit()
+
+    def _load(self, cur: Any, reader: pa.RecordBatchReader) -> None:
+        names = list(self.plan["load_columns"])
+        missing = [n for n in names if n not in reader.schema.names]
+        if missing:
+            raise StepError(f"input has no column(s) {', '.join(missing)}")
+        load_table = str(self.plan["load_table"]["qualified"])
+        cols = ", ".join("`" + n.replace("`", "``") + "`" for n in names)
+        insert = f"INSERT INTO {load_table} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
+        bulk = self.driver.bulk
+        if bulk is None:
+            cur.execute("SELECT @@local_infile")
+            bulk = int(cur.fetchone()[0]) == 1  # text: the connection has no result converters
+        row = 0
+        for batch in reader:
+            selected = batch.select(names)
+            _refuse_non_finite(selected)
+            encoded = mysqlload.encode(selected) if bulk else None
+            if encoded is not None:
+                if selected.num_rows:
+                    self.first_row = row
+                    _load_file(cur, load_table, names, *encoded)
+                    mysqlwrite.check_stored(cur, selected.num_rows, row)
+            else:
+                rows = _values(selected)
+                for start in range(0, len(rows), ROWS_PER_INSERT):
+                    chunk = rows[start : start + ROWS_PER_INSERT]
+                    self.first_row = row + start
+                    cur.executemany(insert, chunk)
+                    mysqlwrite.check_stored(cur, len(chunk), row + start)
+            row += selected.num_rows
+            self.ctx.progress(batch.num_rows, batch.nbytes)
+
+    def failure(self, exc: BaseException) -> str:
+        """Roll back, undo this run's DDL, and return the message: the phase, the target and what the server
+        refused (the key or column at fault)."""
+        message = self._explain(exc)
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+        undone = self._undo()
+        return f"{self.phase} {self.target}: {message}{undone}"
+
+    def _explain(self, exc: BaseException) -> str:
+        if isinstance(exc, StepError):
+            return str(exc)
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        text = str(exc.args[1]) if code is not None and len(exc.args) > 1 else str(exc)
+        if code in (mysqlwrite.LOCK_WAIT_TIMEOUT, mysqlwrite.DEADLOCK):
+            return mysqlwrite.locked_out(*self.names, self.timeout, text)
+        refused = exc if isinstance(exc, mysqlwrite.Refused) else None
+        if refused is None and code is not None and code >= 1000:
+            refused = mysqlwrite.Refused(code, text, self.first_row)
+        if refused is None:
+            return f"{type(exc).__name__}: {exc}"
+        table = self.target if self.phase != "load" else str(self.plan["load_table"]["qualified"])
+        staged = self.phase == "load" and table != self.target
+        with self.conn.cursor() as cur:
+            return mysqlwrite.refusal(cur, refused, table, staged=staged)
+
+    def _undo(self) -> str:
+        """Reverse the DDL this run committed (newest first); a note when that fails too."""
+        failed = []
+        with self.conn.cursor() as cur:
+            for sql in reversed(self.undo):
+                try:
+                    cur.execute(sql)
+                except Exception as exc:
+                    failed.append(f"{sql}: {exc}")
+        return f"; could not undo: {'; '.join(failed)}" if failed else ""

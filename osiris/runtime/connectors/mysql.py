@@ -26,7 +26,7 @@ from osiris.runtime.driver import StepError
 DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = range(10)
 DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT = range(10, 17)
 JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = range(245, 256)
-UNSIGNED_FLAG = 32
+NOT_NULL_FLAG, UNSIGNED_FLAG = 1, 32
 BINARY_CHARSET = 63
 _INTS = {TINY: 8, SHORT: 16, INT24: 32, LONG: 32, LONGLONG: 64}
 _TEXTS = {VARCHAR, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING}
@@ -80,8 +80,16 @@ def arrow_type(col: Column) -> pa.DataType:
     return pa.binary()  # GEOMETRY and anything unknown: the raw bytes
 
 
+def nullable(col: Column) -> bool:
+    """Whether the result column may hold NULL, from the server's NOT NULL flag (exact for tables, joins and
+    expressions). DATE, DATETIME and TIMESTAMP stay nullable: a zero date is read as NULL (with a warning)."""
+    if col.type_code in (DATE, NEWDATE, DATETIME, TIMESTAMP):
+        return True
+    return not col.flags & NOT_NULL_FLAG
+
+
 def schema_of(columns: Sequence[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, arrow_type(c)) for c in columns])
+    return pa.schema([pa.field(c.name, arrow_type(c), nullable=nullable(c)) for c in columns])
 
 
 # -- column conversion ----------------------------------------------------------------------------------------
@@ -162,6 +170,19 @@ def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> d
     }
 
 
+def describe_target(p: Mapping[str, Any]) -> str:
+    """How messages name a MySQL source or target: ``mysql 'db' on host:port``."""
+    return f"mysql '{p.get('database')}' on {p.get('host')}:{p.get('port')}"
+
+
+def server_error(exc: BaseException) -> str:
+    """A driver's server error as one line, ``<message> (MySQL/MariaDB error <code>)`` like the CLI path's."""
+    args = exc.args
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        return f"{args[1]} (MySQL/MariaDB error {args[0]})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def default_path() -> str:
     """ "cli" when the mariadb/mysql client is installed, else "mysqlclient" when importable, else "pymysql"."""
     if mysqlcli.client_binary() is not None:
@@ -215,11 +236,27 @@ def describe(p: Mapping[str, Any], query: str) -> list[Column]:
     """Column metadata of ``query`` without running it to completion (pymysql, ``LIMIT 0`` wrapper)."""
     conn = connect_pymysql(p)
     try:
-        with conn.cursor() as cur:  # buffered: the empty result is complete before the connection closes
-            cur.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
-            return [_column(f) for f in cur._result.fields]
+        return describe_on(conn, query)
     finally:
         conn.close()
+
+
+def describe_on(conn: Any, query: str) -> list[Column]:
+    """Column metadata of ``query`` on an open pymysql connection: the result metadata of the query wrapped in
+    ``LIMIT 0``. Read-only: no temporary table, so a user with only SELECT can be described."""
+    with conn.cursor() as cur:  # buffered: the empty result is complete when execute returns
+        cur.execute(f"SELECT * FROM ({query.strip().rstrip(';')}) AS osiris_q LIMIT 0")
+        return [_column(f) for f in cur._result.fields]
+
+
+def lock_columns(conn: Any, query: str) -> list[dict[str, Any]]:
+    """The schema lock's columns for ``query`` (``osirisc introspect``): the logical types of exactly the Arrow
+    types the extractor will read, and nullability from the server's NOT NULL flag."""
+    from osiris.dialects.types import from_arrow
+
+    return [
+        {"name": c.name, "type": from_arrow(arrow_type(c)), "nullable": nullable(c)} for c in describe_on(conn, query)
+    ]
 
 
 def _column(f: Any) -> Column:
@@ -311,11 +348,16 @@ class Reader:
         try:
             yield from self._cli.batches(schema, self._kinds, self._convert)
         except StepError as exc:
-            raise StepError(scrub(str(exc), self.secrets), retryable=exc.retryable) from None
+            raise self._read_error(str(exc)) from None
         except (pa.ArrowInvalid, OSError) as exc:
-            raise StepError(f"reading rows failed: {scrub(str(exc), self.secrets)}", retryable=False) from None
+            raise self._read_error(str(exc)) from None
         finally:
             self.close()
+
+    def _read_error(self, message: str) -> StepError:
+        """What failed first, then why: ``reading rows from mysql 'db' on host:port failed: ...``."""
+        text = f"reading rows from {describe_target(self.params)} failed: {message}"
+        return StepError(scrub(text, self.secrets), retryable=False)
 
     def _convert(self, text: pa.Array, field: pa.Field, kind: str) -> pa.Array:
         if pa.types.is_null(field.type):
@@ -348,7 +390,7 @@ class Reader:
         try:
             while (item := chunks.get()) is not _DONE:
                 if isinstance(item, BaseException):
-                    raise StepError(f"reading rows failed: {scrub(str(item), self.secrets)}", retryable=False)
+                    raise self._read_error(server_error(item))
                 columns = list(zip(*item, strict=True))
                 arrays = [
                     to_array(list(values), f.type, f.name, self.on_zero_date, bit=c.type_code == BIT)

@@ -129,7 +129,12 @@ def text_column(values: pa.Array, is_null: pa.Array) -> pa.Array:
 
 class CrEscaper:
     """A read-only file over the client's output that escapes carriage returns (``\\r``): the client prints them
-    raw and the CSV parser would end a row at each one."""
+    raw and the CSV parser would end a row at each one.
+
+    Every read returns exactly ``size`` bytes until the output ends: escaping makes a chunk longer, and the excess
+    is kept for the next read rather than returned as a short read on its own, because pyarrow's CSV reader takes
+    each read as a block and fails on a block that holds no line end ("straddling object straddles two block
+    boundaries")."""
 
     def __init__(self, raw: IO[bytes]):
         self.raw = raw
@@ -140,15 +145,20 @@ class CrEscaper:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        if self._pending:
-            chunk, self._pending = self._pending, b""
-        else:
-            chunk = self.raw.read(size)
-            if b"\r" in chunk:
-                chunk = chunk.replace(b"\r", b"\\r")
-        if 0 <= size < len(chunk):
-            chunk, self._pending = chunk[:size], chunk[size:]
-        return chunk
+        if size < 0:
+            out, self._pending = self._pending + self._escaped(self.raw.read()), b""
+            return out
+        while len(self._pending) < size:
+            chunk = self.raw.read(size - len(self._pending))  # a buffered pipe: short only at the end
+            if not chunk:
+                break
+            self._pending += self._escaped(chunk)  # no copy when nothing is pending (the common case)
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    @staticmethod
+    def _escaped(chunk: bytes) -> bytes:
+        return chunk.replace(b"\r", b"\\r") if b"\r" in chunk else chunk
 
     def close(self) -> None:
         self.closed = True
@@ -165,6 +175,20 @@ def command(binary: str, p: Mapping[str, Any], sql: str) -> list[str]:
     return [*args, "--execute", sql]
 
 
+_CLIENT_ERROR = re.compile(r"^ERROR (\d+) \(\w+\)(?: at line \d+)?: (.*)$", re.MULTILINE)
+
+
+def client_error(stderr: str, status: int | None) -> str:
+    """The client's error as one line, ``<message> (MySQL/MariaDB error <code>)``: without the echo of the query
+    between dashed lines that ``--batch`` prints before it."""
+    found = _CLIENT_ERROR.findall(stderr)
+    if found:
+        code, message = found[-1]
+        return f"{message.strip()} (MySQL/MariaDB error {code})"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("---")]
+    return lines[-1] if lines else f"the {CLIENTS[0]} client ended with exit status {status}"
+
+
 class CliStream:
     """One run of the client: ``batches(kinds, schema, convert)`` yields Arrow batches; ``close`` ends the process."""
 
@@ -179,7 +203,7 @@ class CliStream:
 
     def _error(self) -> str:
         self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace").strip() or f"exit status {self.proc.returncode}"
+        return client_error(self._stderr.read().decode("utf-8", "replace"), self.proc.returncode)
 
     def started(self) -> bool:
         """Wait for the first output byte; False when the client ended without output and with an error."""
@@ -226,7 +250,7 @@ class CliStream:
                     arrays.append(col)
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
         if self.proc.wait() != 0:
-            raise StepError(f"reading rows failed: {self._error()}", retryable=False)
+            raise StepError(self._error(), retryable=False)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -3,7 +3,8 @@
 Each input is visible under the plan's names (``df_<id>``, ``input_df``). An input the query names once is a view
 over its Arrow stream (nothing is copied); an input named more than once (self joins, several CTEs) is first
 loaded into a DuckDB temp table, which DuckDB spills to the run's temp folder past its memory limit, because a
-stream can be read only once. Aliases of one upstream share one stream.
+stream can be read only once. Aliases of one upstream share one stream. The result comes out exactly as
+``osiris.dialects.exact`` says (the duckdb.extractor's rules); a column name that occurs twice is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from osiris.components.duckdb_extractor.driver import exact_reader
 from osiris.runtime.driver import StepContext, StepError
 
 
@@ -56,19 +58,22 @@ class Driver:
                     con.register(names[0], reader)
                 for alias in names[1:]:
                     con.execute(f'CREATE TEMP VIEW "{alias}" AS SELECT * FROM "{names[0]}"')
-            result = con.sql(query)
-            if result is None:
-                raise StepError("the query returns no rows (it must be a SELECT)")
-            out = result.to_arrow_reader(self.ctx.batch_size)
+            out, exact = exact_reader(con, query, self.ctx.batch_size)
+        except ValueError as exc:
+            con.close()
+            raise StepError(str(exc)) from None
         except duckdb.Error as exc:
             con.close()
             raise StepError(f"SQL error: {exc}") from None
         except BaseException:
             con.close()
             raise
-        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out))
+        schema = exact.schema(out.schema)
+        return pa.RecordBatchReader.from_batches(schema, self._stream(con, out, schema))
 
-    def _stream(self, con: duckdb.DuckDBPyConnection, out: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    def _stream(
+        self, con: duckdb.DuckDBPyConnection, out: pa.RecordBatchReader, schema: pa.Schema
+    ) -> Iterator[pa.RecordBatch]:
         try:
             while True:
                 try:
@@ -77,6 +82,6 @@ class Driver:
                     return
                 except (duckdb.Error, pa.ArrowException) as exc:
                     raise StepError(f"SQL error: {exc}") from None
-                yield batch
+                yield batch if batch.schema == schema else batch.cast(schema)
         finally:
             con.close()

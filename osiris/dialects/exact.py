@@ -1,0 +1,138 @@
+"""Exact values through Arrow: DuckDB results Arrow cannot carry as they are, plain decimal text, DuckDB loads.
+
+DuckDB exports some types wrongly or in a form no target takes: HUGEINT and UHUGEINT as ``decimal128(38, 0)``
+(a 39-digit value overflows the precision, a UHUGEINT above 2**127 comes out negative), INTERVAL as
+``month_day_nano_interval``, LIST / ARRAY / STRUCT / MAP / UNION as nested Arrow, TIME WITH TIME ZONE as ``time64``
+without its offset, BIT and BIGNUM as internal bytes. ``DuckOutput.of`` selects each such column in a form that is
+exact (docs/types.md): HUGEINT/UHUGEINT as ``decimal256(39, 0)``, nested values as JSON text, the others as DuckDB's
+own text. Arrow's decimal-to-text cast writes small values in E notation (``0E-30``); ``decimal_text`` does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# The logical type and Arrow type of DuckDB's 128-bit integers: 39 digits hold both ranges exactly.
+WIDE_INT = pa.decimal256(39, 0)
+WIDE_INTS = ("HUGEINT", "UHUGEINT")
+AS_TEXT = ("INTERVAL", "TIME WITH TIME ZONE", "TIMETZ", "BIT", "BITSTRING", "BIGNUM", "VARINT")
+HUGEINT_RANGE = (-(2**127), 2**127 - 1)
+
+
+def _nested(duck_type: str) -> bool:
+    return duck_type.endswith("]") or duck_type.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class DuckOutput:
+    """How to read a DuckDB result exactly: ``select`` (SQL expressions over it, None when it can be read as it
+    is) and ``wide``, the HUGEINT/UHUGEINT columns (selected as text, cast to ``decimal256(39, 0)`` in Arrow)."""
+
+    select: list[str] | None
+    wide: tuple[str, ...]
+
+    @staticmethod
+    def of(names: Sequence[str], duck_types: Sequence[str]) -> DuckOutput:
+        """Raises ValueError naming a column that occurs twice (DuckDB names are case-insensitive)."""
+        seen: dict[str, str] = {}
+        for name in names:
+            if name.lower() in seen:
+                twice = f"'{name}'" if seen[name.lower()] == name else f"'{seen[name.lower()]}' and '{name}'"
+                raise ValueError(
+                    f"the query returns the column {twice} twice (DuckDB names ignore case): "
+                    "give every output column its own name with AS"
+                )
+            seen[name.lower()] = name
+        select, wide, changed = [], [], False
+        for name, duck in zip(names, duck_types, strict=True):
+            kind = str(duck).upper()
+            if kind in WIDE_INTS or kind in AS_TEXT:
+                select.append(f"CAST({quote(name)} AS VARCHAR) AS {quote(name)}")
+                if kind in WIDE_INTS:
+                    wide.append(name)
+                changed = True
+            elif _nested(kind):
+                select.append(f"CAST(to_json({quote(name)}) AS VARCHAR) AS {quote(name)}")
+                changed = True
+            else:
+                select.append(quote(name))
+        return DuckOutput(select if changed else None, tuple(wide))
+
+    def schema(self, schema: pa.Schema) -> pa.Schema:
+        """The Arrow schema of the exact batches: HUGEINT/UHUGEINT columns as ``decimal256(39, 0)``."""
+        if not self.wide:
+            return schema
+        fields = [f.with_type(WIDE_INT) if f.name in self.wide else f for f in schema]
+        return pa.schema(fields, metadata=schema.metadata)
+
+
+def decimal_text(arr: pa.Array) -> pa.Array:
+    """Decimal values as plain text (``0.000000000000000000000000000000``, ``-0.0000000001``; never E notation)."""
+    typ = arr.type
+    if typ.scale < 0:  # whole numbers: exact at scale 0
+        arr, typ = arr.cast(pa.decimal256(typ.precision - typ.scale, 0)), pa.decimal256(typ.precision - typ.scale, 0)
+    if typ.scale <= 6:  # Arrow writes E notation only below an adjusted exponent of -6
+        return arr.cast(pa.string())
+    # The unscaled integer (the same bits read at scale 0) as text, then the point put in by hand.
+    raw_type = pa.decimal128(38, 0) if pa.types.is_decimal128(typ) else pa.decimal256(76, 0)
+    raw = pa.Array.from_buffers(raw_type, len(arr), arr.buffers(), arr.null_count, arr.offset)
+    digits = raw.cast(pa.string())
+    padded = pc.utf8_lpad(pc.utf8_ltrim(digits, "-"), typ.scale + 1, "0")
+    sign = pc.if_else(pc.starts_with(digits, "-"), "-", "")
+    whole = pc.utf8_slice_codeunits(padded, 0, -typ.scale)
+    fraction = pc.utf8_slice_codeunits(padded, -typ.scale)
+    return pc.binary_join_element_wise(sign, whole, ".", fraction, "")
+
+
+def first_outside(arr: pa.Array, low: int, high: int) -> Any:
+    """The first value of a decimal/integer array outside ``[low, high]``, or None when all fit."""
+    lo, hi = pa.scalar(Decimal(low), arr.type), pa.scalar(Decimal(high), arr.type)
+    outside = pc.or_(pc.less(arr, lo), pc.greater(arr, hi))
+    if not pc.any(outside).as_py():
+        return None
+    return arr.filter(outside)[0].as_py()
+
+
+def duckdb_loadable(batch: pa.RecordBatch, natives: Sequence[str]) -> pa.RecordBatch:
+    """``batch`` in a form DuckDB reads exactly into columns of the DuckDB types ``natives``.
+
+    DuckDB cannot read ``decimal256`` (precision above 38): such a column goes in as plain decimal text, which
+    DuckDB casts exactly to HUGEINT and correctly rounded to DOUBLE (the plan's types for it, docs/ddl.md). A value
+    outside HUGEINT's range raises ValueError naming the column and the value."""
+    arrays, changed = list(batch.columns), False
+    for i, (arr, native) in enumerate(zip(batch.columns, natives, strict=True)):
+        if not pa.types.is_decimal256(arr.type):
+            continue
+        if native.upper() == "HUGEINT":
+            bad = first_outside(arr, *HUGEINT_RANGE)
+            if bad is not None:
+                name = batch.schema.field(i).name
+                raise ValueError(f"column '{name}': value {bad} is outside DuckDB HUGEINT (-2**127 .. 2**127-1)")
+        arrays[i] = decimal_text(arr)
+        changed = True
+    if not changed:
+        return batch
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def duckdb_reader(reader: pa.RecordBatchReader, columns: Sequence[dict[str, Any]]) -> pa.RecordBatchReader:
+    """``reader`` as DuckDB can load it exactly into the columns planned as ``columns`` (``duckdb_loadable``)."""
+    if not any(pa.types.is_decimal256(f.type) for f in reader.schema):
+        return reader
+    from osiris.dialects.duckdb import DIALECT
+
+    planned = {str(c["name"]): DIALECT.to_native(str(c["type"]))[0] for c in columns}
+    natives = [planned.get(f.name, "") for f in reader.schema]
+    fields = [f.with_type(pa.string()) if pa.types.is_decimal256(f.type) else f for f in reader.schema]
+    schema = pa.schema(fields, metadata=reader.schema.metadata)
+    return pa.RecordBatchReader.from_batches(schema, (duckdb_loadable(b, natives) for b in reader))

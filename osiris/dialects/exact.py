@@ -125,14 +125,34 @@ def duckdb_loadable(batch: pa.RecordBatch, natives: Sequence[str]) -> pa.RecordB
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
-def duckdb_reader(reader: pa.RecordBatchReader, columns: Sequence[dict[str, Any]]) -> pa.RecordBatchReader:
-    """``reader`` as DuckDB can load it exactly into the columns planned as ``columns`` (``duckdb_loadable``)."""
+def _natives(schema: pa.Schema, columns: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The DuckDB type of each field: planned (``columns``) or, without a plan, its logical type's."""
+    from osiris.dialects.duckdb import DIALECT
+    from osiris.dialects.types import from_arrow
+
+    planned = {str(c["name"]): str(c["type"]) for c in columns or ()}
+    return [DIALECT.to_native(planned.get(f.name) or from_arrow(f.type))[0] for f in schema]
+
+
+def duckdb_reader(
+    reader: pa.RecordBatchReader, columns: Sequence[dict[str, Any]] | None = None
+) -> pa.RecordBatchReader:
+    """``reader`` as DuckDB can load it exactly into the columns planned as ``columns`` (``duckdb_loadable``;
+    without ``columns``, into the DuckDB types of the fields' logical types)."""
     if not any(pa.types.is_decimal256(f.type) for f in reader.schema):
         return reader
-    from osiris.dialects.duckdb import DIALECT
-
-    planned = {str(c["name"]): DIALECT.to_native(str(c["type"]))[0] for c in columns}
-    natives = [planned.get(f.name, "") for f in reader.schema]
+    natives = _natives(reader.schema, columns)
     fields = [f.with_type(pa.string()) if pa.types.is_decimal256(f.type) else f for f in reader.schema]
     schema = pa.schema(fields, metadata=reader.schema.metadata)
     return pa.RecordBatchReader.from_batches(schema, (duckdb_loadable(b, natives) for b in reader))
+
+
+def duckdb_select(schema: pa.Schema) -> str:
+    """The select list that gives the fields of ``schema`` their DuckDB types over a ``duckdb_reader`` of it
+    (the text of a decimal256 column cast back to its number type)."""
+    casts = [
+        f"CAST({quote(f.name)} AS {native}) AS {quote(f.name)}"
+        for f, native in zip(schema, _natives(schema, None), strict=True)
+        if pa.types.is_decimal256(f.type)
+    ]
+    return f"* REPLACE ({', '.join(casts)})" if casts else "*"

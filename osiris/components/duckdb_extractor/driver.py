@@ -8,11 +8,10 @@ INTERVAL and TIMETZ as text, lists/structs/maps as JSON text); a column name tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-import re
 
 import duckdb
 import pyarrow as pa
@@ -30,7 +29,9 @@ def database_path(ctx: StepContext) -> Path:
     return resolve_path(ctx, str(value))
 
 
-_STREAM_FAILED = re.compile(r"reading the stream registered as '[^']*' failed: (?:\w+: )?(.*?)\.? Detail: Python ", re.S)
+_STREAM_FAILED = re.compile(
+    r"reading the stream registered as '[^']*' failed: (?:\w+: )?(.*?)\.? Detail: Python ", re.S
+)
 
 
 def error_text(exc: BaseException) -> str:

@@ -16,7 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from osiris.components.duckdb_extractor.driver import exact_reader
+from osiris.components.duckdb_extractor.driver import error_text, exact_reader
+from osiris.dialects.exact import duckdb_reader, duckdb_select
 from osiris.runtime.driver import StepContext, StepError
 
 
@@ -50,10 +51,15 @@ class Driver:
                 reader = inputs[names[0]]
                 uses = sum(references(query, n) for n in names)
                 source = f"__osiris_src_{len(names)}_{names[0]}"
+                select = duckdb_select(reader.schema)  # decimals over 38 digits go in as text (dialects/exact.py)
+                reader = duckdb_reader(reader)
                 if uses > 1:
                     con.register(source, reader)
-                    con.execute(f'CREATE TEMP TABLE "{names[0]}" AS SELECT * FROM "{source}"')
+                    con.execute(f'CREATE TEMP TABLE "{names[0]}" AS SELECT {select} FROM "{source}"')
                     con.unregister(source)
+                elif select != "*":
+                    con.register(source, reader)
+                    con.execute(f'CREATE TEMP VIEW "{names[0]}" AS SELECT {select} FROM "{source}"')
                 else:
                     con.register(names[0], reader)
                 for alias in names[1:]:
@@ -64,7 +70,7 @@ class Driver:
             raise StepError(str(exc)) from None
         except duckdb.Error as exc:
             con.close()
-            raise StepError(f"SQL error: {exc}") from None
+            raise StepError(f"SQL error: {error_text(exc)}") from None
         except BaseException:
             con.close()
             raise
@@ -81,7 +87,7 @@ class Driver:
                 except StopIteration:
                     return
                 except (duckdb.Error, pa.ArrowException) as exc:
-                    raise StepError(f"SQL error: {exc}") from None
+                    raise StepError(f"SQL error: {error_text(exc)}") from None
                 yield batch if batch.schema == schema else batch.cast(schema)
         finally:
             con.close()

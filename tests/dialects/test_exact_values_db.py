@@ -1,0 +1,266 @@
+"""Issue #12, types and values: every value exact in every target, or the run refused with the column and value.
+
+Whole pipelines (`osirisc run`) from DuckDB (a duckdb.extractor over a file: plan completed at run time; a
+duckdb.processor: plan made at build time) into CSV, DuckDB, PostgreSQL and MariaDB on the real servers, with
+values DuckDB exports wrongly or in forms no target took (HUGEINT/UHUGEINT, INTERVAL, LIST/STRUCT), decimals
+Arrow writes in E notation, and MariaDB's DECIMAL(65,30) and binary. Expected values come from DuckDB itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pymysql
+import pytest
+
+from osiris.cli import main
+
+pytestmark = pytest.mark.db
+
+ROWS = 3000  # three read batches of the extractor (batch_size 1000)
+HUGE_MAX, UHUGE_MAX = 2**127 - 1, 2**128 - 1
+VALUES_SQL = f"""
+SELECT i AS id,
+  CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN {HUGE_MAX}::HUGEINT WHEN 2 THEN (-{HUGE_MAX} - 1)::HUGEINT
+    ELSE i::HUGEINT * 1000000000000000000000000000000 END AS h,
+  CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN {UHUGE_MAX}::UHUGEINT WHEN 2 THEN {2**127}::UHUGEINT
+    ELSE i::UHUGEINT END AS u,
+  CASE i % 3 WHEN 0 THEN NULL WHEN 1 THEN 18446744073709551615::UBIGINT ELSE 9223372036854775807::UBIGINT + i::UBIGINT
+    END AS ub,
+  to_months(i % 30) + to_days(i % 7) + to_microseconds(i * 1000003)
+    - CASE WHEN i % 2 = 0 THEN INTERVAL 1 YEAR ELSE INTERVAL 0 DAY END AS iv,
+  CASE WHEN i % 6 = 0 THEN NULL ELSE [i, NULL, -i] END AS l,
+  {{'t': 'q"b\\' || chr(10) || chr(13) || chr(9) || 'NULL \\N 😀 ' || i, 'n': NULL, 'f': i / 4}} AS s,
+  CASE i % 4 WHEN 0 THEN 0 WHEN 1 THEN -0.000000000000000000000000000001
+    WHEN 2 THEN 12345678.123456789012345678901234567890 ELSE i / 1e9 END::DECIMAL(38,30) AS z,
+  (-i / 1e10)::DECIMAL(20,10) AS e
+FROM @SOURCE@
+"""
+RANGE = f"range(1, {ROWS + 1}) t(i)"
+NAMES = ["id", "h", "u", "ub", "iv", "l", "s", "z", "e"]
+
+
+def _expected(columns: list[str]) -> list[tuple[Any, ...]]:
+    """The rows as DuckDB gives them: wide integers and intervals as text, nested values as parsed JSON."""
+    sql = VALUES_SQL.replace("@SOURCE@", RANGE)
+    text = {"h", "u", "ub", "iv"}
+    exprs = [
+        f"CAST({c} AS VARCHAR)" if c in text else f"CAST(to_json({c}) AS VARCHAR)" if c in "ls" else c
+        for c in columns
+    ]
+    with duckdb.connect() as con:
+        rows = con.sql(f"SELECT {', '.join(exprs)} FROM ({sql}) ORDER BY id").fetchall()
+    return [_norm(columns, r) for r in rows]
+
+
+def _norm(columns: list[str], row: Any) -> tuple[Any, ...]:
+    out = []
+    for c, v in zip(columns, row, strict=True):
+        if v is None or v == "":
+            out.append(None)
+        elif c in ("h", "u", "ub"):
+            out.append(str(int(v)))
+        elif c in ("l", "s"):
+            out.append(json.loads(v))
+        elif c in ("z", "e"):
+            out.append(Decimal(v))
+        else:
+            out.append(int(v) if c == "id" else v)
+    return tuple(out)
+
+
+def _pipeline(tmp_path: Path, source: str, writer: str, config: str, query_columns: str = "*") -> Path:
+    """A pipeline from ``source`` (extractor | processor) into one writer; the connections file beside it."""
+    if source == "extractor":
+        with duckdb.connect(str(tmp_path / "src.duckdb")) as con:
+            con.execute("CREATE TABLE src AS " + VALUES_SQL.replace("@SOURCE@", RANGE))
+        read = f"""  - id: read
+    component: duckdb.extractor
+    mode: read
+    config: {{path: src.duckdb, batch_size: 1000, query: "SELECT {query_columns} FROM src ORDER BY id"}}
+"""
+    else:
+        (tmp_path / "ids.csv").write_text("i\n" + "".join(f"{i}\n" for i in range(1, ROWS + 1)), encoding="utf-8")
+        sql = VALUES_SQL.replace("@SOURCE@", "input_df").replace("\n", " ")
+        sql = f"SELECT {query_columns} FROM ({sql}) ORDER BY id"
+        read = f"""  - id: ids
+    component: filesystem.csv_extractor
+    mode: read
+    config: {{path: ids.csv}}
+  - id: read
+    component: duckdb.processor
+    mode: transform
+    needs: [ids]
+    config:
+      query: {json.dumps(sql, ensure_ascii=False)}
+"""
+    text = f"""oml_version: "0.1.0"
+name: exact-{source}
+steps:
+{read}  - id: write
+    component: {writer}
+    mode: write
+    needs: [read]
+    config: {config}
+"""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _connections(tmp_path: Path, mysql_db: str = "test") -> None:
+    (tmp_path / "osiris_connections.yaml").write_text(
+        f"""connections:
+  mysql:
+    db: {{host: 127.0.0.1, port: 3306, database: {mysql_db}, user: root, password: ""}}
+  postgres:
+    wh: {{host: 127.0.0.1, port: 5432, database: test, user: postgres, password: ""}}
+""",
+        encoding="utf-8",
+    )
+
+
+def _run(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["run", str(path), "--runs-dir", str(path.parent / "runs")])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["check", str(path)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+SOURCES = ["extractor", "processor"]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_csv_holds_every_value_exactly(tmp_path: Path, source: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _pipeline(tmp_path, source, "filesystem.csv_writer", "{path: out.csv}")
+    code, out = _run(path, capsys)
+    assert code == 0, out
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == NAMES
+    got = [_norm(NAMES, r) for r in rows[1:]]
+    assert got == _expected(NAMES)
+    # decimals in plain notation: 0 at scale 30 is thirty zeros, -1E-10 is -0.0000000001
+    z, e = [r[7] for r in rows[1:]], [r[8] for r in rows[1:]]
+    assert z[3] == "0." + "0" * 30 and z[0] == "-0." + "0" * 29 + "1" and e[0] == "-0.0000000001"
+    assert not any("E" in v for v in z + e)
+    assert {r[2] for r in rows[1:]} >= {str(UHUGE_MAX), str(2**127)}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_postgres_holds_every_value_exactly(
+    tmp_path: Path, source: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _connections(tmp_path)
+    config = f'{{connection: "@postgres.wh", schema: {pg_schema}, table: vals, create_if_missing: true}}'
+    code, out = _run(_pipeline(tmp_path, source, "postgres.writer", config), capsys)
+    assert code == 0, out
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test") as conn:
+        types = dict(
+            conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0",
+                (f'"{pg_schema}"."vals"',),
+            ).fetchall()
+        )
+        rows = conn.execute(
+            f'SELECT id, h::text, u::text, ub::text, iv, l::text, s::text, z, e FROM "{pg_schema}".vals ORDER BY id'
+        ).fetchall()
+    assert types["h"] == types["u"] == "numeric(39,0)" and types["ub"] == "numeric(20,0)"
+    # JSON text: typed json when the plan is made at build time; read as Arrow text when the plan is made at run
+    # time (Arrow has no JSON type the writers take), so TEXT then
+    nested = "jsonb" if source == "processor" else "text"
+    assert (types["iv"], types["l"], types["s"]) == ("text", nested, nested)
+    assert [_norm(NAMES, r) for r in rows] == _expected(NAMES)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_mariadb_holds_every_value_exactly(
+    tmp_path: Path, source: str, mysql_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _connections(tmp_path, mysql_db)
+    config = '{connection: "@mysql.db", table: vals, create_if_missing: true}'
+    code, out = _run(_pipeline(tmp_path, source, "mysql.writer", config), capsys)
+    assert code == 0, out
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", database=mysql_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, h, u, ub, iv, l, s, z, e FROM vals ORDER BY id")
+            rows = cur.fetchall()
+            cur.execute("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_NAME = 'vals'")
+            types = dict(cur.fetchall())
+    finally:
+        conn.close()
+    assert types["h"] == types["u"] == "decimal(39,0)"  # was decimal(38,0): HUGEINT max clamped to 38 nines
+    got = [_norm(NAMES, [str(v) if isinstance(v, Decimal) and c in "hu" else v for c, v in zip(NAMES, r)]) for r in rows]
+    assert got == _expected(NAMES)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_duckdb_holds_every_value_exactly(tmp_path: Path, source: str, capsys: pytest.CaptureFixture[str]) -> None:
+    columns = [c for c in NAMES if c != "u"]
+    path = _pipeline(tmp_path, source, "duckdb.writer", "{path: out.duckdb, table: vals}", ", ".join(columns))
+    code, out = _run(path, capsys)
+    assert code == 0, out
+    with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as con:
+        types = dict(con.sql("SELECT column_name, data_type FROM information_schema.columns").fetchall())
+        rows = con.sql(f"SELECT {', '.join(columns)} FROM vals ORDER BY id").fetchall()
+    assert types["h"] == "HUGEINT" and types["ub"] == "UBIGINT"  # h was DECIMAL(38,0) holding 39 digits
+    assert [_norm(columns, r) for r in rows] == _expected(columns)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_duckdb_refuses_uhugeint_beyond_hugeint_naming_column_and_value(
+    tmp_path: Path, source: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DuckDB has no column type for both HUGEINT and UHUGEINT values: the plan says HUGEINT (warned at check
+    when the schema is known) and a UHUGEINT above its range fails the run, the target untouched."""
+    with duckdb.connect(str(tmp_path / "out.duckdb")) as con:
+        con.execute("CREATE TABLE vals (id BIGINT, u HUGEINT)")
+        con.execute("INSERT INTO vals VALUES (0, 7)")
+    path = _pipeline(tmp_path, source, "duckdb.writer", "{path: out.duckdb, table: vals}", "id, u")
+    if source == "processor":
+        code, out = _check(path, capsys)
+        assert code == 0 and "OSR-W201" in out and "stored as HUGEINT" in out, out
+    code, out = _run(path, capsys)
+    assert code != 0
+    assert f"column 'u': value {UHUGE_MAX} is outside DuckDB HUGEINT" in out, out
+    assert "Traceback" not in out
+    with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT * FROM vals").fetchall() == [(0, 7)]
+
+
+def test_check_plans_the_types_the_run_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The processor's plan (build time) is what the run does: INTERVAL -> TEXT, LIST/STRUCT -> JSONB, wide
+    integers -> NUMERIC(39,0) (were: TEXT/JSONB that failed at run with Arrow errors, NUMERIC(38,0))."""
+    _connections(tmp_path)
+    config = "{connection: \"@postgres.wh\", schema: s, table: vals, create_if_missing: true}"
+    path = _pipeline(tmp_path, "processor", "postgres.writer", config)
+    code = main(["build", str(path), "-o", str(tmp_path / "build")])
+    capsys.readouterr()
+    assert code == 0
+    plan = json.loads((tmp_path / "build" / "plan.json").read_text(encoding="utf-8"))
+    write = next(s["write"] for s in plan["steps"] if s["id"] == "write")
+    types = {c["name"]: c["type"] for c in write["columns"]}
+    assert types == {
+        "id": "int64",
+        "h": "decimal(39,0)",
+        "u": "decimal(39,0)",
+        "ub": "uint64",
+        "iv": "string",
+        "l": "json",
+        "s": "json",
+        "z": "decimal(38,30)",
+        "e": "decimal(20,10)",
+    }

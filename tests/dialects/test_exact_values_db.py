@@ -264,3 +264,138 @@ def test_check_plans_the_types_the_run_writes(tmp_path: Path, capsys: pytest.Cap
         "z": "decimal(38,30)",
         "e": "decimal(20,10)",
     }
+
+
+MARIADB_ROWS = 2500
+
+
+@pytest.fixture
+def wide_decimals(mysql_db: str) -> str:
+    """A MariaDB table with DECIMAL(65,30) at full precision, tiny values, zero, and binary incl. invalid UTF-8."""
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", database=mysql_db, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE wide (id INT PRIMARY KEY, d DECIMAL(65,30), b VARBINARY(20))")
+        cur.execute(
+            "INSERT INTO wide SELECT seq, CASE seq % 4 WHEN 0 THEN 0 WHEN 1 THEN -0.000000000000000000000000000001"
+            " WHEN 2 THEN 12345678901234567890123456789012345.123456789012345678901234567890 ELSE seq / 7 END,"
+            " CASE seq % 3 WHEN 0 THEN NULL WHEN 1 THEN 0xFF00C30A0D5C ELSE '' END"
+            f" FROM seq_1_to_{MARIADB_ROWS}"
+        )
+        cur.execute("SELECT id, d, b FROM wide ORDER BY id")
+        rows = cur.fetchall()
+    conn.close()
+    assert len(rows) == MARIADB_ROWS
+    return mysql_db
+
+
+def _mariadb_rows(db: str) -> list[tuple[Any, ...]]:
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", database=db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, d, b FROM wide ORDER BY id")
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _mariadb_pipeline(tmp_path: Path, db: str, writer: str, config: str) -> Path:
+    _connections(tmp_path, db)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        f"""oml_version: "0.1.0"
+name: wide-decimals
+steps:
+  - id: read
+    component: mysql.extractor
+    mode: read
+    config: {{connection: "@mysql.db", query: "SELECT id, d, b FROM wide ORDER BY id"}}
+  - id: write
+    component: {writer}
+    mode: write
+    needs: [read]
+    config: {config}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_mariadb_wide_decimal_and_binary_to_csv(
+    tmp_path: Path, wide_decimals: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DECIMAL(65,30) in plain notation (was 0E-30) and binary as hex (was 'Invalid UTF8 payload', no column)."""
+    code, out = _run(_mariadb_pipeline(tmp_path, wide_decimals, "filesystem.csv_writer", "{path: out.csv}"), capsys)
+    assert code == 0, out
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["id", "d", "b"]
+    want = [[str(i), format(d, "f"), "" if b is None else b.hex()] for i, d, b in _mariadb_rows(wide_decimals)]
+    assert rows[1:] == want
+    assert rows[4][1] == "0." + "0" * 30 and rows[1][1] == "-0." + "0" * 29 + "1" and rows[1][2] == "ff00c30a0d5c"
+
+
+def test_mariadb_wide_decimal_to_duckdb_is_the_planned_double(
+    tmp_path: Path, wide_decimals: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DECIMAL(65,30) -> DuckDB: the plan says DOUBLE (warned, DuckDB DECIMAL stops at 38 digits) and the run
+    stores each value as the nearest double (was an Arrow error: DuckDB cannot read decimal256)."""
+    config = "{path: out.duckdb, table: wide}"
+    code, out = _run(_mariadb_pipeline(tmp_path, wide_decimals, "duckdb.writer", config), capsys)
+    assert code == 0, out
+    with duckdb.connect(str(tmp_path / "out.duckdb"), read_only=True) as con:
+        types = dict(con.sql("SELECT column_name, data_type FROM information_schema.columns").fetchall())
+        rows = con.sql("SELECT id, d, b FROM wide ORDER BY id").fetchall()
+    assert types["d"] == "DOUBLE"
+    assert rows == [(i, None if d is None else float(d), b) for i, d, b in _mariadb_rows(wide_decimals)]
+
+
+def test_duplicate_column_names_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`SELECT id, id`: refused by check where the schema is known, a clear run error where it is not (was a
+    KeyError)."""
+    with duckdb.connect(str(tmp_path / "src.duckdb")) as con:
+        con.execute("CREATE TABLE src AS SELECT range AS id FROM range(3)")
+    (tmp_path / "ids.csv").write_text("i\n1\n2\n", encoding="utf-8")
+    pipe = tmp_path / "pipeline.yaml"
+    pipe.write_text(
+        """oml_version: "0.1.0"
+name: dup
+steps:
+  - id: ids
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: ids.csv}
+  - id: both
+    component: duckdb.processor
+    mode: transform
+    needs: [ids]
+    config: {query: "SELECT i, i FROM input_df"}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [both]
+    config: {path: out.csv}
+""",
+        encoding="utf-8",
+    )
+    code, out = _check(pipe, capsys)
+    assert code == 2 and "OSR-E202" in out and "column 'i' appears twice" in out, out
+    pipe.write_text(
+        """oml_version: "0.1.0"
+name: dup
+steps:
+  - id: read
+    component: duckdb.extractor
+    mode: read
+    config: {path: src.duckdb, query: "SELECT id, id FROM src"}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [read]
+    config: {path: out.csv}
+""",
+        encoding="utf-8",
+    )
+    code, out = _run(pipe, capsys)
+    assert code == 1, out
+    assert "the query returns the column 'id' twice" in out and "Traceback" not in out and "KeyError" not in out
+    assert not (tmp_path / "out.csv").exists()

@@ -51,8 +51,7 @@ def _expected(columns: list[str]) -> list[tuple[Any, ...]]:
     sql = VALUES_SQL.replace("@SOURCE@", RANGE)
     text = {"h", "u", "ub", "iv"}
     exprs = [
-        f"CAST({c} AS VARCHAR)" if c in text else f"CAST(to_json({c}) AS VARCHAR)" if c in "ls" else c
-        for c in columns
+        f"CAST({c} AS VARCHAR)" if c in text else f"CAST(to_json({c}) AS VARCHAR)" if c in "ls" else c for c in columns
     ]
     with duckdb.connect() as con:
         rows = con.sql(f"SELECT {', '.join(exprs)} FROM ({sql}) ORDER BY id").fetchall()
@@ -203,7 +202,7 @@ def test_mariadb_holds_every_value_exactly(
     finally:
         conn.close()
     assert types["h"] == types["u"] == "decimal(39,0)"  # was decimal(38,0): HUGEINT max clamped to 38 nines
-    got = [_norm(NAMES, [str(v) if isinstance(v, Decimal) and c in "hu" else v for c, v in zip(NAMES, r)]) for r in rows]
+    got = [_norm(NAMES, r) for r in rows]
     assert got == _expected(NAMES)
 
 
@@ -224,15 +223,15 @@ def test_duckdb_holds_every_value_exactly(tmp_path: Path, source: str, capsys: p
 def test_duckdb_refuses_uhugeint_beyond_hugeint_naming_column_and_value(
     tmp_path: Path, source: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """DuckDB has no column type for both HUGEINT and UHUGEINT values: the plan says HUGEINT (warned at check
-    when the schema is known) and a UHUGEINT above its range fails the run, the target untouched."""
+    """DuckDB has no column type for both HUGEINT and UHUGEINT values: the plan says HUGEINT (what SUM of
+    integers gives) and a UHUGEINT above its range fails the run, naming column and value; the target untouched."""
     with duckdb.connect(str(tmp_path / "out.duckdb")) as con:
         con.execute("CREATE TABLE vals (id BIGINT, u HUGEINT)")
         con.execute("INSERT INTO vals VALUES (0, 7)")
     path = _pipeline(tmp_path, source, "duckdb.writer", "{path: out.duckdb, table: vals}", "id, u")
     if source == "processor":
         code, out = _check(path, capsys)
-        assert code == 0 and "OSR-W201" in out and "stored as HUGEINT" in out, out
+        assert code == 0, out
     code, out = _run(path, capsys)
     assert code != 0
     assert f"column 'u': value {UHUGE_MAX} is outside DuckDB HUGEINT" in out, out
@@ -245,7 +244,7 @@ def test_check_plans_the_types_the_run_writes(tmp_path: Path, capsys: pytest.Cap
     """The processor's plan (build time) is what the run does: INTERVAL -> TEXT, LIST/STRUCT -> JSONB, wide
     integers -> NUMERIC(39,0) (were: TEXT/JSONB that failed at run with Arrow errors, NUMERIC(38,0))."""
     _connections(tmp_path)
-    config = "{connection: \"@postgres.wh\", schema: s, table: vals, create_if_missing: true}"
+    config = '{connection: "@postgres.wh", schema: s, table: vals, create_if_missing: true}'
     path = _pipeline(tmp_path, "processor", "postgres.writer", config)
     code = main(["build", str(path), "-o", str(tmp_path / "build")])
     capsys.readouterr()

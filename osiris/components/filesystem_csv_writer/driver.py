@@ -37,17 +37,6 @@ def _converter(typ: pa.DataType) -> Any:
     return None
 
 
-def _bad_text(batch: pa.RecordBatch) -> str:
-    """The columns of ``batch`` holding text that is not valid UTF-8 (for the error message)."""
-    bad = []
-    for field, col in zip(batch.schema, batch.columns, strict=True):
-        try:
-            col.validate(full=True)
-        except pa.ArrowInvalid:
-            bad.append(field.name)
-    return f" (column {', '.join(repr(b) for b in bad)})" if bad else ""
-
-
 class Driver:
     def __init__(self, step: Mapping[str, Any], ctx: StepContext):
         self.step = step
@@ -96,10 +85,7 @@ class Driver:
                         arrays = [batch.column(c) for c in columns]
                         arrays = [f(a) if f else a for a, f in zip(arrays, convert, strict=True)]
                         out = pa.RecordBatch.from_arrays(arrays, schema=out_schema)
-                    try:
-                        writer.write_batch(out)
-                    except pa.ArrowInvalid as exc:
-                        raise StepError(f"cannot write CSV '{cfg['path']}'{_bad_text(out)}: {exc}") from None
+                    writer.write_batch(out)
                     self.ctx.progress(out.num_rows, out.nbytes)
                 writer.close()
             except pa.ArrowInvalid as exc:

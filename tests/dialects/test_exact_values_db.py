@@ -378,6 +378,7 @@ steps:
     )
     code, out = _check(pipe, capsys)
     assert code == 2 and "OSR-E202" in out and "column 'i' appears twice" in out, out
+    assert "its input 'both' returns two columns of that name" in out
     pipe.write_text(
         """oml_version: "0.1.0"
 name: dup

@@ -44,7 +44,8 @@ def test_hugeint_and_uhugeint_come_out_exact(src: Path) -> None:
     table = _extract(src, "SELECT h, u FROM w ORDER BY id")
     assert table.schema.types == [pa.decimal256(39, 0), pa.decimal256(39, 0)]
     got = [(r["h"], r["u"]) for r in table.to_pylist()]
-    want = [(Decimal(2**127 - 1), Decimal(2**127 - 1)), (Decimal(-(2**127)), None)]
+    want: list[tuple[Decimal | None, Decimal | None]] = [(Decimal(2**127 - 1), Decimal(2**127 - 1))]
+    want += [(Decimal(-(2**127)), None)]
     want += [(None, Decimal(2**128 - 1)), (None, Decimal(2**127)), (Decimal(0), Decimal(0)), (None, None)]
     assert got == want
 

@@ -59,7 +59,7 @@ def _expected(columns: list[str]) -> list[tuple[Any, ...]]:
 
 
 def _norm(columns: list[str], row: Any) -> tuple[Any, ...]:
-    out = []
+    out: list[Any] = []
     for c, v in zip(columns, row, strict=True):
         if v is None or v == "":
             out.append(None)
@@ -166,7 +166,7 @@ def test_postgres_holds_every_value_exactly(
     code, out = _run(_pipeline(tmp_path, source, "postgres.writer", config), capsys)
     assert code == 0, out
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test") as conn:
-        types = dict(
+        types: dict[str, str] = dict(
             conn.execute(
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
                 " WHERE attrelid = %s::regclass AND attnum > 0",

@@ -48,13 +48,13 @@ class Driver:
         cfg = self.config
         path = resolve_path(self.ctx, str(cfg["path"]))
         schema = reader.schema
-        twice = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        columns = list(cfg.get("columns") or schema.names)
+        twice = sorted({n for n in columns if schema.names.count(n) > 1})
         if twice:
             raise StepError(
                 f"CSV '{cfg['path']}': the input has more than one column named {', '.join(map(repr, twice))}; "
                 "give every column its own name"
             )
-        columns = list(cfg.get("columns") or schema.names)
         missing = [c for c in columns if c not in schema.names]
         if missing:
             raise StepError(f"CSV '{cfg['path']}': columns not in the input: {', '.join(missing)}")

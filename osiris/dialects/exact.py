@@ -5,7 +5,8 @@ DuckDB exports some types wrongly or in a form no target takes: HUGEINT and UHUG
 ``month_day_nano_interval``, LIST / ARRAY / STRUCT / MAP / UNION as nested Arrow, TIME WITH TIME ZONE as ``time64``
 without its offset, BIT and BIGNUM as internal bytes. ``DuckOutput.of`` selects each such column in a form that is
 exact (docs/types.md): HUGEINT/UHUGEINT as ``decimal256(39, 0)``, nested values as JSON text, the others as DuckDB's
-own text. Arrow's decimal-to-text cast writes small values in E notation (``0E-30``); ``decimal_text`` does not.
+own text; TIMESTAMP_NS values become microseconds (the logical type's unit) when that is exact, else the run fails.
+Arrow's decimal-to-text cast writes small values in E notation (``0E-30``); ``decimal_text`` does not.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 # The logical type and Arrow type of DuckDB's 128-bit integers: 39 digits hold both ranges exactly.
 WIDE_INT = pa.decimal256(39, 0)
 WIDE_INTS = ("HUGEINT", "UHUGEINT")
-AS_TEXT = ("INTERVAL", "TIME WITH TIME ZONE", "TIMETZ", "BIT", "BITSTRING", "BIGNUM", "VARINT")
+AS_TEXT = ("INTERVAL", "TIME WITH TIME ZONE", "TIMETZ", "TIME_NS", "BIT", "BITSTRING", "BIGNUM", "VARINT")
 HUGEINT_RANGE = (-(2**127), 2**127 - 1)
 
 
@@ -69,11 +70,39 @@ class DuckOutput:
         return DuckOutput(select if changed else None, tuple(wide))
 
     def schema(self, schema: pa.Schema) -> pa.Schema:
-        """The Arrow schema of the exact batches: HUGEINT/UHUGEINT columns as ``decimal256(39, 0)``."""
-        if not self.wide:
-            return schema
-        fields = [f.with_type(WIDE_INT) if f.name in self.wide else f for f in schema]
+        """The Arrow schema of the exact batches (``cast``): HUGEINT/UHUGEINT columns as ``decimal256(39, 0)``,
+        nanosecond timestamps in microseconds."""
+        fields = []
+        for f in schema:
+            if f.name in self.wide:
+                fields.append(f.with_type(WIDE_INT))
+            elif pa.types.is_timestamp(f.type) and f.type.unit == "ns":
+                fields.append(f.with_type(pa.timestamp("us", f.type.tz)))
+            else:
+                fields.append(f)
         return pa.schema(fields, metadata=schema.metadata)
+
+
+def cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` cast to ``schema`` exactly; a value the cast would change raises ValueError naming the column."""
+    if batch.schema == schema:
+        return batch
+    arrays = []
+    for arr, field in zip(batch.columns, schema, strict=True):
+        try:
+            arrays.append(arr.cast(field.type))
+        except pa.ArrowInvalid:
+            rounded = pc.cast(arr, field.type, safe=False)
+            changed = pc.not_equal(pc.cast(rounded, arr.type, safe=False), arr)
+            bad = arr.filter(changed)[0] if pc.any(changed).as_py() else None
+            value = "" if bad is None else f" {pc.cast(bad, pa.string()).as_py()}"
+            raise ValueError(
+                f"column '{field.name}': value{value} does not fit {field.type} exactly "
+                "(osiris timestamps hold microseconds)"
+                if pa.types.is_timestamp(field.type)
+                else f"column '{field.name}': value{value} does not fit {field.type} exactly"
+            ) from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def decimal_text(arr: pa.Array) -> pa.Array:

@@ -165,3 +165,23 @@ def test_csv_duplicate_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(StepError, match="more than one column named 'id'"):
         _write_csv(tmp_path, dup)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_nanoseconds_exact_or_refused(tmp_path: Path) -> None:
+    """TIMESTAMP_NS is planned as `timestamp` (microseconds): exact values come out in microseconds, a value with
+    nanoseconds fails the step naming column and value (was timestamp[ns], truncated by some targets); TIME_NS
+    comes out as its text (planned `string`)."""
+    with duckdb.connect(str(tmp_path / "src.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE n AS SELECT * FROM (VALUES (1, '2024-01-01 12:00:00.123456'::TIMESTAMP_NS,"
+            " '12:00:00.123456789'::TIME_NS), (2, NULL, NULL), (3, '1969-12-31 23:59:59.999999123'::TIMESTAMP_NS,"
+            " NULL)) t(id, ts, tm)"
+        )
+    table = _extract(tmp_path, "SELECT ts, tm FROM n WHERE id < 3 ORDER BY id", batch_size=1)
+    assert table.schema.types == [pa.timestamp("us"), pa.string()]
+    assert table.column("tm").to_pylist() == ["12:00:00.123456789", None]
+    assert table.column("ts").cast(pa.int64()).to_pylist() == [1704110400123456, None]
+    with duckdb.connect() as con:
+        assert dialect("duckdb").to_logical(con.sql("SELECT '1:00'::TIME_NS").types[0].id.upper()) == "string"
+    with pytest.raises(StepError, match=r"column 'ts': value 1969-12-31 23:59:59.999999123 does not fit"):
+        _extract(tmp_path, "SELECT ts FROM n ORDER BY id")

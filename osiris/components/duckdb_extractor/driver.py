@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from osiris.dialects import exact as exact_values
 from osiris.dialects.exact import DuckOutput
 from osiris.runtime import duckdb_files
 from osiris.runtime.driver import StepContext, StepError
@@ -100,6 +101,9 @@ class Driver:
                     return
                 except duckdb.Error as exc:
                     raise StepError(f"DuckDB '{name}': {exc}") from None
-                yield batch if batch.schema == schema else batch.cast(schema)
+                try:
+                    yield exact_values.cast(batch, schema)
+                except ValueError as exc:
+                    raise StepError(f"DuckDB '{name}': {exc}") from None
         finally:
             duckdb_files.release(path, con)

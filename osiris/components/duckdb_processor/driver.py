@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from osiris.components.duckdb_extractor.driver import error_text, exact_reader
-from osiris.dialects.exact import duckdb_reader, duckdb_select
+from osiris.dialects.exact import cast, duckdb_reader, duckdb_select
 from osiris.runtime.driver import StepContext, StepError
 
 
@@ -88,6 +88,9 @@ class Driver:
                     return
                 except (duckdb.Error, pa.ArrowException) as exc:
                     raise StepError(f"SQL error: {error_text(exc)}") from None
-                yield batch if batch.schema == schema else batch.cast(schema)
+                try:
+                    yield cast(batch, schema)
+                except ValueError as exc:
+                    raise StepError(str(exc)) from None
         finally:
             con.close()

@@ -124,6 +124,8 @@ def test_decimal_text_is_plain_and_exact(case: tuple[int, int, int]) -> None:
 def test_decimal_text_of_a_slice() -> None:
     arr = pa.array([Decimal("1.00000001"), Decimal("-0.00000001"), None], pa.decimal128(10, 8))
     assert decimal_text(arr.slice(1)).to_pylist() == ["-0.00000001", None]
+    negative_scale = pa.array([Decimal("12300"), Decimal("-100")], pa.decimal128(5, -2))  # Arrow: 1.23E+4, -1E+2
+    assert decimal_text(negative_scale).to_pylist() == ["12300", "-100"]
 
 
 def test_duckdb_loadable_range_check_names_column_and_value() -> None:

@@ -21,7 +21,6 @@ import pyarrow.compute as pc
 
 # The logical type and Arrow type of DuckDB's 128-bit integers: 39 digits hold both ranges exactly.
 WIDE_INT = pa.decimal256(39, 0)
-WIDE_INTS = ("HUGEINT", "UHUGEINT")
 AS_TEXT = ("INTERVAL", "TIME WITH TIME ZONE", "TIMETZ", "TIME_NS", "BIT", "BITSTRING", "BIGNUM", "VARINT")
 HUGEINT_RANGE = (-(2**127), 2**127 - 1)
 
@@ -37,7 +36,7 @@ def quote(name: str) -> str:
 @dataclass(frozen=True)
 class DuckOutput:
     """How to read a DuckDB result exactly: ``select`` (SQL expressions over it, None when it can be read as it
-    is) and ``wide``, the HUGEINT/UHUGEINT columns (selected as text, cast to ``decimal256(39, 0)`` in Arrow)."""
+    is) and ``wide``, the HUGEINT/UHUGEINT columns (cast to ``decimal256(39, 0)`` in Arrow; UHUGEINT from text)."""
 
     select: list[str] | None
     wide: tuple[str, ...]
@@ -57,9 +56,12 @@ class DuckOutput:
         select, wide, changed = [], [], False
         for name, duck in zip(names, duck_types, strict=True):
             kind = str(duck).upper()
-            if kind in WIDE_INTS or kind in AS_TEXT:
+            if kind == "HUGEINT":  # exported as decimal128(38, 0) holding the right 128 bits: widened in Arrow
+                select.append(quote(name))
+                wide.append(name)
+            elif kind == "UHUGEINT" or kind in AS_TEXT:  # a UHUGEINT's bits would read as a signed number
                 select.append(f"CAST({quote(name)} AS VARCHAR) AS {quote(name)}")
-                if kind in WIDE_INTS:
+                if kind == "UHUGEINT":
                     wide.append(name)
                 changed = True
             elif _nested(kind):

@@ -115,7 +115,10 @@ def _plan(step: nodes.Step, name: str, defaults: dict[str, Any], diags: list[Dia
         code = _CODES.get(exc.field, "OSR-E202")
         if exc.field == "columns" and "identifier" in str(exc):
             code = "OSR-E204"
-        diags.append(error(code, f"writer '{step.id}': {exc}", span or step.id_span or step.span))
+        notes: tuple[str, ...] = ()
+        if exc.field == "columns" and "appears twice" in str(exc) and step.inputs:
+            notes = (f"its input '{step.inputs[0].step}' returns two columns of that name: name them apart (AS)",)
+        diags.append(error(code, f"writer '{step.id}': {exc}", span or step.id_span or step.span, *notes))
         return None
     for message in plan["warnings"]:
         column = message.split("'")[1] if "'" in message else ""

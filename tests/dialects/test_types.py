@@ -78,6 +78,10 @@ def test_arrow_other_types() -> None:
         ("mysql", "decimal(70,2)", "DECIMAL(65,2)", True),
         ("mysql", "uint64", "BIGINT UNSIGNED", False),
         ("duckdb", "decimal(40,2)", "DOUBLE", True),
+        ("duckdb", "decimal(39,0)", "HUGEINT", False),  # DuckDB's HUGEINT/UHUGEINT read back
+        ("duckdb", "decimal(39,1)", "DOUBLE", True),
+        ("postgres", "decimal(39,0)", "NUMERIC(39,0)", False),
+        ("mysql", "decimal(39,0)", "DECIMAL(39,0)", False),
         ("duckdb", "uint64", "UBIGINT", False),
     ],
 )

@@ -2,10 +2,13 @@
 
 The file is ``path`` (config) or the connection's ``path``, relative to the base directory. TIMESTAMPTZ columns
 come out as ``timestamp[us, tz=UTC]`` whatever the machine's time zone (DuckDB labels them with the local zone).
+Types Arrow cannot carry exactly come out as ``osiris.dialects.exact`` says (HUGEINT/UHUGEINT as decimal(39,0),
+INTERVAL and TIMETZ as text, lists/structs/maps as JSON text); a column name that occurs twice is refused.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from osiris.dialects import exact as exact_values
+from osiris.dialects.exact import DuckOutput
 from osiris.runtime import duckdb_files
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.files import resolve_path
@@ -23,6 +28,18 @@ def database_path(ctx: StepContext) -> Path:
     if not value:
         raise StepError("no DuckDB database: give `path` in the config or in the @duckdb connection")
     return resolve_path(ctx, str(value))
+
+
+_STREAM_FAILED = re.compile(
+    r"reading the stream registered as '[^']*' failed: (?:\w+: )?(.*?)\.? Detail: Python ", re.S
+)
+
+
+def error_text(exc: BaseException) -> str:
+    """DuckDB's message, or only the Python error's when an Arrow stream DuckDB was reading raised it (DuckDB
+    appends that error's traceback, which is not for the user)."""
+    m = _STREAM_FAILED.search(str(exc))
+    return m.group(1) if m else str(exc)
 
 
 def quote(name: str) -> str:
@@ -36,6 +53,18 @@ def utc_schema(schema: pa.Schema) -> pa.Schema:
         for f in schema
     ]
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def exact_reader(con: Any, sql: str, batch_size: int) -> tuple[pa.RecordBatchReader, DuckOutput]:
+    """The result of ``sql`` as an Arrow stream in which every value is exact (cast the batches to
+    ``DuckOutput.schema``). Raises ValueError for a result that is not rows or names a column twice."""
+    rel = con.sql(sql)
+    if rel is None:
+        raise ValueError("the query returns no rows (it must be a SELECT)")
+    exact = DuckOutput.of(rel.columns, [str(t) for t in rel.types])
+    if exact.select is not None:
+        rel = rel.project(", ".join(exact.select))
+    return rel.to_arrow_reader(batch_size), exact
 
 
 class Driver:
@@ -55,11 +84,11 @@ class Driver:
             sql = f"SELECT {cols} FROM {quote(str(cfg.get('schema') or 'main'))}.{quote(str(cfg['table']))}"
         con = duckdb_files.acquire(path)
         try:
-            out = con.sql(sql).to_arrow_reader(int(cfg.get("batch_size") or self.ctx.batch_size))
-        except duckdb.Error as exc:
+            out, exact = exact_reader(con, sql, int(cfg.get("batch_size") or self.ctx.batch_size))
+        except (duckdb.Error, ValueError) as exc:
             duckdb_files.release(path, con)
             raise StepError(f"DuckDB '{path.name}': {exc}") from None
-        schema = utc_schema(out.schema)
+        schema = exact.schema(utc_schema(out.schema))
         return pa.RecordBatchReader.from_batches(schema, self._stream(con, out, path, schema))
 
     def _stream(self, con: Any, out: pa.RecordBatchReader, path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -72,6 +101,9 @@ class Driver:
                     return
                 except duckdb.Error as exc:
                     raise StepError(f"DuckDB '{name}': {exc}") from None
-                yield batch if batch.schema == schema else batch.cast(schema)
+                try:
+                    yield exact_values.cast(batch, schema)
+                except ValueError as exc:
+                    raise StepError(f"DuckDB '{name}': {exc}") from None
         finally:
             duckdb_files.release(path, con)

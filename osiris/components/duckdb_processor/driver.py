@@ -3,7 +3,8 @@
 Each input is visible under the plan's names (``df_<id>``, ``input_df``). An input the query names once is a view
 over its Arrow stream (nothing is copied); an input named more than once (self joins, several CTEs) is first
 loaded into a DuckDB temp table, which DuckDB spills to the run's temp folder past its memory limit, because a
-stream can be read only once. Aliases of one upstream share one stream.
+stream can be read only once. Aliases of one upstream share one stream. The result comes out exactly as
+``osiris.dialects.exact`` says (the duckdb.extractor's rules); a column name that occurs twice is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from osiris.components.duckdb_extractor.driver import error_text, exact_reader
+from osiris.dialects.exact import cast, duckdb_reader, duckdb_select
 from osiris.runtime.driver import StepContext, StepError
 
 
@@ -48,27 +51,35 @@ class Driver:
                 reader = inputs[names[0]]
                 uses = sum(references(query, n) for n in names)
                 source = f"__osiris_src_{len(names)}_{names[0]}"
+                select = duckdb_select(reader.schema)  # decimals over 38 digits go in as text (dialects/exact.py)
+                reader = duckdb_reader(reader)
                 if uses > 1:
                     con.register(source, reader)
-                    con.execute(f'CREATE TEMP TABLE "{names[0]}" AS SELECT * FROM "{source}"')
+                    con.execute(f'CREATE TEMP TABLE "{names[0]}" AS SELECT {select} FROM "{source}"')
                     con.unregister(source)
+                elif select != "*":
+                    con.register(source, reader)
+                    con.execute(f'CREATE TEMP VIEW "{names[0]}" AS SELECT {select} FROM "{source}"')
                 else:
                     con.register(names[0], reader)
                 for alias in names[1:]:
                     con.execute(f'CREATE TEMP VIEW "{alias}" AS SELECT * FROM "{names[0]}"')
-            result = con.sql(query)
-            if result is None:
-                raise StepError("the query returns no rows (it must be a SELECT)")
-            out = result.to_arrow_reader(self.ctx.batch_size)
+            out, exact = exact_reader(con, query, self.ctx.batch_size)
+        except ValueError as exc:
+            con.close()
+            raise StepError(str(exc)) from None
         except duckdb.Error as exc:
             con.close()
-            raise StepError(f"SQL error: {exc}") from None
+            raise StepError(f"SQL error: {error_text(exc)}") from None
         except BaseException:
             con.close()
             raise
-        return pa.RecordBatchReader.from_batches(out.schema, self._stream(con, out))
+        schema = exact.schema(out.schema)
+        return pa.RecordBatchReader.from_batches(schema, self._stream(con, out, schema))
 
-    def _stream(self, con: duckdb.DuckDBPyConnection, out: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    def _stream(
+        self, con: duckdb.DuckDBPyConnection, out: pa.RecordBatchReader, schema: pa.Schema
+    ) -> Iterator[pa.RecordBatch]:
         try:
             while True:
                 try:
@@ -76,7 +87,10 @@ class Driver:
                 except StopIteration:
                     return
                 except (duckdb.Error, pa.ArrowException) as exc:
-                    raise StepError(f"SQL error: {exc}") from None
-                yield batch
+                    raise StepError(f"SQL error: {error_text(exc)}") from None
+                try:
+                    yield cast(batch, schema)
+                except ValueError as exc:
+                    raise StepError(str(exc)) from None
         finally:
             con.close()

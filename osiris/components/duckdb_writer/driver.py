@@ -17,7 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from osiris import dialects
-from osiris.components.duckdb_extractor.driver import database_path
+from osiris.components.duckdb_extractor.driver import database_path, error_text
+from osiris.dialects.exact import duckdb_reader
 from osiris.runtime import duckdb_files
 from osiris.runtime.driver import StepContext, StepError, single_input
 
@@ -68,6 +69,7 @@ class Driver:
             if set(load_cols) - set(names):
                 raise StepError(f"input lacks columns {sorted(set(load_cols) - set(names))} of {target}")
             cols = ", ".join('"' + c.replace('"', '""') + '"' for c in load_cols)
+            reader = duckdb_reader(reader, plan["columns"])  # precision > 38: loaded as exact text (dialects/exact.py)
             con.register("__osiris_input", pa.RecordBatchReader.from_batches(reader.schema, self._count(reader)))
             con.execute(f"INSERT INTO {plan['load_table']['qualified']} ({cols}) SELECT {cols} FROM __osiris_input")
             con.unregister("__osiris_input")
@@ -80,7 +82,7 @@ class Driver:
                 con.execute("ROLLBACK")
             duckdb_files.release(path, con)
             if isinstance(exc, duckdb.Error):
-                raise StepError(f"DuckDB {path.name} {target}: {exc}") from None
+                raise StepError(f"DuckDB {path.name} {target}: {error_text(exc)}") from None
             raise
         duckdb_files.release(path, con)
         self.ctx.event("ddl", {"statements": executed, "target": target, "database": path.name})

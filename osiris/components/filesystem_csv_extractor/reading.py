@@ -1,0 +1,426 @@
+"""Reading a CSV file exactly as planned, shared by the compiler (infer_schemas) and the run (driver.py).
+
+The compiler records a *read plan* in the step's config (key ``read_plan``, docs/runtime.md "CSV reading"):
+
+    {"delimiter": ";", "quote": "\\"", "header": true, "skip_rows": 0, "null_values": ["", "NA"],
+     "encoding": "utf-8", "compression": null, "comment": null, "skip_blank_lines": true,
+     "date_format": "%d/%m/%Y", "timestamp_format": null, "true_values": [...], "false_values": [...],
+     "columns": [{"header": " id", "name": "id", "type": "int64"}, ...]}
+
+``columns`` lists every column of the file in order: the header cell as written, the output name (``names``:
+the one naming rule) and the logical type. The run parses every field as text with pyarrow's CSV reader using
+exactly this dialect, then converts each column to its planned type; a value that does not convert fails the run
+naming the file, row, column and value. Nothing here imports the compiler or the runtime.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from osiris.dialects.types import TypeParseError, parse_type, to_arrow
+
+BLOCK_SIZE = 1 << 20
+ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "ascii": "utf8"}
+# DuckDB's BOOLEAN spellings (compared case-insensitively), so the run accepts what the sniff accepted
+TRUE_VALUES = ("true", "t", "yes", "y", "1")
+FALSE_VALUES = ("false", "f", "no", "n", "0")
+_EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz", ".zip": "zip"}
+
+
+class CsvError(ValueError):
+    """A file that cannot be read as planned; the message names the file and, for a value, its row and column."""
+
+
+# --------------------------------------------------------------------------- dialect and names
+
+
+def config_dialect(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The dialect fields a config fixes by itself (without sniffing), as read-plan entries."""
+    header = cfg.get("header", True)
+    skip = int(cfg.get("skip_rows", 0)) + (header if isinstance(header, int) and header is not True else 0)
+    return {
+        "delimiter": str(cfg.get("delimiter", ",")),
+        "quote": "" if cfg.get("quoting", "minimal") == "none" else '"',
+        "header": header is not False,
+        "skip_rows": skip,
+        "null_values": ["", *cfg.get("na_values", [])],
+        "encoding": str(cfg.get("encoding", "utf-8")).lower(),
+        "compression": cfg.get("compression"),
+        "comment": cfg.get("comment"),
+        "skip_blank_lines": bool(cfg.get("skip_blank_lines", True)),
+    }
+
+
+def names(cells: Sequence[str]) -> list[str]:
+    """The one naming rule for header cells (DuckDB's): trimmed; an empty cell at position i is ``column{i}``; a
+    name equal, ignoring case, to an earlier one gets ``_1``, ``_2``... (``id, ID`` -> ``id, ID_1``)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(cells):
+        base = cell.strip() or f"column{i}"
+        name, n = base, 0
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
+# --------------------------------------------------------------------------- the byte stream
+
+
+def compression_of(path: Path, setting: str | None) -> str | None:
+    """The codec for a file: explicit, or inferred from the extension (``infer``); None for plain files."""
+    if setting in (None, "infer"):
+        return _EXT.get(path.suffix.lower())
+    return None if setting == "none" else setting
+
+
+def open_bytes(path: Path, compression: str | None) -> Any:
+    """The file's decompressed bytes as a readable stream."""
+    codec = compression_of(path, compression)
+    if codec is None:
+        return pa.OSFile(str(path), "rb")
+    if codec in ("gzip", "zstd"):
+        return pa.CompressedInputStream(pa.OSFile(str(path), "rb"), codec)
+    if codec == "bz2":
+        return bz2.open(str(path), "rb")  # pyarrow builds often lack the bz2 codec
+    if codec == "xz":
+        return lzma.open(str(path), "rb")
+    if codec == "zip":
+        archive = zipfile.ZipFile(str(path))
+        members = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(members) != 1:
+            raise CsvError(f"zip archive '{path.name}' must hold exactly one file (has {len(members)})")
+        return archive.open(members[0])
+    raise CsvError(f"unknown compression '{codec}'")
+
+
+class CommentFilter(io.RawIOBase):
+    """Drops the lines that start with ``comment`` (outside quoted fields), streaming, at C speed per chunk.
+
+    A quoted field may span lines; quotes are counted (a doubled quote counts twice) so a line inside a quoted
+    field is never taken for a comment."""
+
+    def __init__(self, raw: Any, comment: str, quote: str):
+        self._raw = raw
+        self._c = comment.encode()
+        self._q = quote.encode() if quote else b""
+        self._in_quotes = False
+        self._line_start = True
+        self._skipping = False
+        self._drop_lf = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._raw.read(BLOCK_SIZE)
+            if not chunk:
+                return 0
+            self._pending = self._filter(bytes(chunk))
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+    def _filter(self, chunk: bytes) -> bytes:
+        out: list[bytes] = []
+        i, n = 0, len(chunk)
+        if self._drop_lf and chunk[:1] == b"\n":
+            i = 1
+        self._drop_lf = False
+        while i < n:
+            if self._skipping:
+                ends = [p for p in (chunk.find(b"\n", i), chunk.find(b"\r", i)) if p >= 0]
+                if not ends:
+                    return b"".join(out)
+                end = min(ends)
+                self._skipping, self._line_start = False, True
+                if chunk[end : end + 1] == b"\r":
+                    if end + 1 == n:
+                        self._drop_lf = True
+                    elif chunk[end + 1 : end + 2] == b"\n":
+                        end += 1
+                i = end + 1
+                continue
+            if self._line_start and not self._in_quotes and chunk[i : i + 1] == self._c:
+                self._skipping = True
+                continue
+            marks = [p for p in (chunk.find(b"\n" + self._c, i), chunk.find(b"\r" + self._c, i)) if p >= 0]
+            stop = min(marks) + 1 if marks else n
+            segment = chunk[i:stop]
+            if self._q and segment.count(self._q) % 2:
+                self._in_quotes = not self._in_quotes
+            out.append(segment)
+            self._line_start = segment.endswith((b"\n", b"\r"))
+            i = stop
+        return b"".join(out)
+
+
+def open_text(path: Path, plan: Mapping[str, Any]) -> Any:
+    """The byte stream pyarrow parses: decompressed, comment lines dropped."""
+    raw = open_bytes(path, plan.get("compression"))
+    comment = plan.get("comment")
+    if comment:
+        if str(plan.get("encoding", "utf-8")).lower() == "utf-16":
+            raw.close()
+            raise CsvError("'comment' cannot be used with encoding utf-16")
+        return io.BufferedReader(CommentFilter(raw, str(comment), str(plan.get("quote") or "")), BLOCK_SIZE)
+    return raw
+
+
+# --------------------------------------------------------------------------- pyarrow options
+
+
+def parse_options(plan: Mapping[str, Any]) -> pacsv.ParseOptions:
+    quote = str(plan.get("quote") or "")
+    return pacsv.ParseOptions(
+        delimiter=str(plan["delimiter"]),
+        quote_char=quote or False,
+        double_quote=True,
+        escape_char=False,
+        newlines_in_values=bool(quote),
+        ignore_empty_lines=bool(plan.get("skip_blank_lines", True)),
+    )
+
+
+def _encoding(plan: Mapping[str, Any]) -> str:
+    enc = str(plan.get("encoding", "utf-8")).lower()
+    return ENCODINGS.get(enc, enc)
+
+
+def read_header(path: Path, plan: Mapping[str, Any]) -> list[str]:
+    """The header cells (or, without a header, one empty cell per column of the first row), parsed as the run
+    parses the file. An empty file has none."""
+    header = bool(plan.get("header", True))
+    read = pacsv.ReadOptions(
+        skip_rows=int(plan.get("skip_rows", 0)),
+        autogenerate_column_names=not header,
+        encoding=_encoding(plan),
+        block_size=BLOCK_SIZE,
+    )
+    source = open_text(path, plan)
+    try:
+        reader = pacsv.open_csv(source, read_options=read, parse_options=parse_options(plan))
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return []
+        raise CsvError(f"cannot read the header of '{path.name}': {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"cannot read the header of '{path.name}': {exc}") from None
+    finally:
+        source.close()
+    return list(reader.schema.names) if header else [""] * len(reader.schema.names)
+
+
+def open_reader(path: Path, plan: Mapping[str, Any], keep: Sequence[str] = ()) -> tuple[Any, Any]:
+    """pyarrow's streaming reader over the data rows, every column as text, and the source to close."""
+    header = bool(plan.get("header", True))
+    cols = [c["name"] for c in plan["columns"]]
+    read = pacsv.ReadOptions(
+        skip_rows=int(plan.get("skip_rows", 0)),
+        skip_rows_after_names=1 if header else 0,
+        column_names=cols,
+        encoding=_encoding(plan),
+        block_size=BLOCK_SIZE,
+    )
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in cols},
+        null_values=list(plan.get("null_values", [""])),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        include_columns=list(keep),
+    )
+    source = open_text(path, plan)
+    try:
+        reader = pacsv.open_csv(source, read_options=read, parse_options=parse_options(plan), convert_options=convert)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        source.close()
+        if "Empty CSV file" in str(exc):
+            return None, None
+        raise CsvError(f"cannot read '{path.name}': {exc}") from None
+    return reader, source
+
+
+def header_difference(found: Sequence[str], planned: Sequence[str]) -> str:
+    """'' when equal, else what differs, e.g. ``column 2 is 'ID' (planned 'id')``."""
+    if list(found) == list(planned):
+        return ""
+    if len(found) != len(planned):
+        missing = [c for c in planned if c not in found]
+        extra = [c for c in found if c not in planned]
+        parts = [f"{len(found)} columns (planned {len(planned)})"]
+        if missing:
+            parts.append("missing " + ", ".join(repr(c) for c in missing))
+        if extra:
+            parts.append("new " + ", ".join(repr(c) for c in extra))
+        return "; ".join(parts)
+    diffs = [
+        f"column {i + 1} is {f!r} (planned {p!r})"
+        for i, (f, p) in enumerate(zip(found, planned, strict=True))
+        if f != p
+    ]
+    return "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _trimmed(arr: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), pattern=r"^\+", replacement="")
+
+
+def _cast(target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    def convert(arr: pa.Array) -> pa.Array:
+        try:
+            return pc.cast(arr, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pc.cast(_trimmed(arr), target)  # DuckDB accepts " 12" and "+12"
+
+    return convert
+
+
+def _parsed(fmt: str, unit: str, target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    def convert(arr: pa.Array) -> pa.Array:
+        out = pc.strptime(pc.utf8_trim_whitespace(arr), format=fmt, unit=unit, error_is_null=True)
+        if out.null_count != arr.null_count:
+            raise ValueError("does not match the format")
+        return pc.cast(out, target)
+
+    return convert
+
+
+def _time(arr: pa.Array) -> pa.Array:
+    stamps = pc.binary_join_element_wise("1970-01-01 ", pc.utf8_trim_whitespace(arr), "")
+    return pc.cast(pc.cast(stamps, pa.timestamp("us")), pa.time64("us"))
+
+
+def _boolean(true_values: Sequence[str], false_values: Sequence[str]) -> Callable[[pa.Array], pa.Array]:
+    trues = pa.array([v.lower() for v in true_values], pa.string())
+    falses = pa.array([v.lower() for v in false_values], pa.string())
+
+    def convert(arr: pa.Array) -> pa.Array:
+        lower = pc.utf8_lower(arr)
+        is_true = pc.is_in(lower, value_set=trues)
+        known = pc.or_(is_true, pc.is_in(lower, value_set=falses))
+        if not pc.all(pc.or_(known, pc.is_null(arr))).as_py():
+            raise ValueError("not a boolean")
+        return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), is_true)
+
+    return convert
+
+
+def converter(type_text: str, plan: Mapping[str, Any]) -> Callable[[pa.Array], pa.Array] | None:
+    """How a text column becomes ``type_text`` (None for text); raises ``CsvError`` for an unknown type."""
+    try:
+        name = parse_type(type_text).name
+        target = to_arrow(type_text)
+    except (TypeParseError, KeyError):
+        raise CsvError(f"unknown type '{type_text}'") from None
+    if name == "string":
+        return None
+    if name == "bool":
+        return _boolean(plan.get("true_values", TRUE_VALUES), plan.get("false_values", FALSE_VALUES))
+    if name == "date" and plan.get("date_format"):
+        return _parsed(str(plan["date_format"]), "s", target)
+    if name == "timestamp" and plan.get("timestamp_format"):
+        return _parsed(str(plan["timestamp_format"]), "us", target)
+    if name == "time":
+        return _time
+    return _cast(target)
+
+
+def _fails(convert: Callable[[pa.Array], pa.Array], arr: pa.Array) -> bool:
+    try:
+        convert(arr)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return True
+    return False
+
+
+def first_bad(convert: Callable[[pa.Array], pa.Array], arr: pa.Array) -> int:
+    """The index of the first value ``convert`` rejects (binary search: only used once a column failed)."""
+    lo, hi = 0, len(arr)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _fails(convert, arr.slice(lo, mid - lo)):
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+class Converter:
+    """Turns the reader's text batches into planned types, counting rows for error messages."""
+
+    def __init__(self, path_label: str, plan: Mapping[str, Any], schema: pa.Schema):
+        self.label = path_label
+        by_name = {c["name"]: c for c in plan["columns"]}
+        self.types = [str(by_name[n]["type"]) for n in schema.names]
+        self.converters = [converter(t, plan) for t in self.types]
+        self.schema = pa.schema(
+            [pa.field(n, to_arrow(t)) for n, t in zip(schema.names, self.types, strict=True)],
+        )
+        self.rows = 0
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        arrays = []
+        for i, convert in enumerate(self.converters):
+            arr = batch.column(i)
+            if convert is None:
+                arrays.append(arr)
+                continue
+            try:
+                arrays.append(convert(arr))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                bad = first_bad(convert, arr)
+                raise CsvError(
+                    f"'{self.label}' row {self.rows + bad + 1}, column '{batch.schema.names[i]}': "
+                    f"{arr[bad].as_py()!r} is not a {self.types[i]} value as planned at build time"
+                ) from None
+        self.rows += batch.num_rows
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def batches(reader: Any, convert: Converter, label: str) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, converted; a parse error becomes ``CsvError``."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise CsvError(f"'{label}' after row {convert.rows}: {exc}") from None
+        yield convert(batch)
+
+
+def check_sample(path: Path, plan: Mapping[str, Any]) -> None:
+    """Read the file's first block as the run will (build time): raises ``CsvError`` naming the first value that
+    does not convert to its planned type."""
+    reader, source = open_reader(path, plan)
+    if reader is None:
+        return
+    try:
+        convert = Converter(path.name, plan, reader.schema)
+        next(batches(reader, convert, path.name), None)
+    finally:
+        source.close()

@@ -180,11 +180,11 @@ _PLAN_FIELDS = (
 def _with_read_plan(step: nodes.Step, read_plans: dict[str, nodes.Map]) -> nodes.Step:
     """The step with its CSV read plan as config key ``read_plan`` (the run reads exactly that)."""
     plan = read_plans.get(step.id)
-    if plan is None:
+    if plan is None and step.config.get("read_plan") is None:
         return step
-    return attrs.evolve(
-        step, config=nodes.Map((*step.config.entries, nodes.Entry("read_plan", plan)), step.config.span)
-    )
+    entries = tuple(e for e in step.config.entries if e.key != "read_plan")
+    added = (nodes.Entry("read_plan", plan),) if plan is not None else ()
+    return attrs.evolve(step, config=nodes.Map((*entries, *added), step.config.span))
 
 
 def _sniff_csv(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -107,53 +108,35 @@ def open_bytes(path: Path, compression: str | None) -> Any:
     raise CsvError(f"unknown compression '{codec}'")
 
 
-class CommentFilter(io.RawIOBase):
-    """Drops the lines that start with ``comment`` (outside quoted fields), streaming, at C speed per chunk.
+class CommentFilter:
+    """Drops the lines that start with ``comment`` outside quoted fields, chunk by chunk (regex scans, no
+    per-byte Python). Quotes are counted (a doubled quote counts twice), so a line inside a quoted field that
+    starts with the comment character is data."""
 
-    A quoted field may span lines; quotes are counted (a doubled quote counts twice) so a line inside a quoted
-    field is never taken for a comment."""
+    _EOL = re.compile(rb"[\r\n]")
 
-    def __init__(self, raw: Any, comment: str, quote: str):
-        self._raw = raw
+    def __init__(self, comment: str, quote: str):
         self._c = comment.encode()
         self._q = quote.encode() if quote else b""
+        self._marks = re.compile(rb"[\r\n]" + re.escape(self._c))
         self._in_quotes = False
         self._line_start = True
         self._skipping = False
         self._drop_lf = False
-        self._pending = b""
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = self._raw.read(BLOCK_SIZE)
-            if not chunk:
-                return 0
-            self._pending = self._filter(bytes(chunk))
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
-
-    def _filter(self, chunk: bytes) -> bytes:
+    def __call__(self, chunk: bytes) -> bytes:
         out: list[bytes] = []
         i, n = 0, len(chunk)
         if self._drop_lf and chunk[:1] == b"\n":
             i = 1
         self._drop_lf = False
+        marks = (m.start() + 1 for m in self._marks.finditer(chunk))
         while i < n:
             if self._skipping:
-                ends = [p for p in (chunk.find(b"\n", i), chunk.find(b"\r", i)) if p >= 0]
-                if not ends:
-                    return b"".join(out)
-                end = min(ends)
+                eol = self._EOL.search(chunk, i)
+                if eol is None:
+                    break
+                end = eol.start()
                 self._skipping, self._line_start = False, True
                 if chunk[end : end + 1] == b"\r":
                     if end + 1 == n:
@@ -165,8 +148,7 @@ class CommentFilter(io.RawIOBase):
             if self._line_start and not self._in_quotes and chunk[i : i + 1] == self._c:
                 self._skipping = True
                 continue
-            marks = [p for p in (chunk.find(b"\n" + self._c, i), chunk.find(b"\r" + self._c, i)) if p >= 0]
-            stop = min(marks) + 1 if marks else n
+            stop = next((p for p in marks if p > i), n)
             segment = chunk[i:stop]
             if self._q and segment.count(self._q) % 2:
                 self._in_quotes = not self._in_quotes
@@ -176,16 +158,60 @@ class CommentFilter(io.RawIOBase):
         return b"".join(out)
 
 
+class Blocks(io.RawIOBase):
+    """The bytes pyarrow parses, handed out so that no read ends with CR (unless at the end of the file).
+
+    pyarrow's reader drops an LF that starts a block when the previous block ended with CR, even inside a quoted
+    field (a CRLF in a value loses its LF when it straddles blocks); holding a final CR back for the next read
+    keeps every CRLF inside one block. Also applies the comment filter."""
+
+    def __init__(self, raw: Any, keep: Callable[[bytes], bytes] | None = None):
+        self._raw = raw
+        self._keep = keep
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        chunk = self._raw.read(BLOCK_SIZE)
+        if not chunk:
+            self._eof = True
+            return
+        data = bytes(chunk)
+        self._buf = self._buf[self._pos :] + (self._keep(data) if self._keep else data)
+        self._pos = 0
+
+    def readinto(self, buffer: Any) -> int:
+        want = len(buffer)
+        while not self._eof and len(self._buf) - self._pos <= want:  # one byte beyond: is a final CR followed?
+            self._fill()
+        n = min(want, len(self._buf) - self._pos)
+        if n > 1 and self._buf[self._pos + n - 1] == 13 and self._pos + n < len(self._buf):
+            n -= 1
+        buffer[:n] = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
 def open_text(path: Path, plan: Mapping[str, Any]) -> Any:
-    """The byte stream pyarrow parses: decompressed, comment lines dropped."""
+    """The byte stream pyarrow parses: decompressed, comment lines dropped, CRLF never split (``Blocks``)."""
     raw = open_bytes(path, plan.get("compression"))
     comment = plan.get("comment")
-    if comment:
-        if str(plan.get("encoding", "utf-8")).lower() == "utf-16":
+    if str(plan.get("encoding", "utf-8")).lower() == "utf-16":
+        if comment:
             raw.close()
             raise CsvError("'comment' cannot be used with encoding utf-16")
-        return io.BufferedReader(CommentFilter(raw, str(comment), str(plan.get("quote") or "")), BLOCK_SIZE)
-    return raw
+        return raw
+    keep = CommentFilter(str(comment), str(plan.get("quote") or "")) if comment else None
+    return Blocks(raw, keep)
 
 
 # --------------------------------------------------------------------------- pyarrow options
@@ -395,7 +421,7 @@ class Converter:
                 bad = first_bad(convert, arr)
                 raise CsvError(
                     f"'{self.label}' row {self.rows + bad + 1}, column '{batch.schema.names[i]}': "
-                    f"{arr[bad].as_py()!r} is not a {self.types[i]} value as planned at build time"
+                    f"value {arr[bad].as_py()!r} does not read as {self.types[i]} (the type planned at build time)"
                 ) from None
         self.rows += batch.num_rows
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)

@@ -3,8 +3,9 @@
 Sources, in order of preference (docs/ddl.md): columns declared in the config (``columns: [{name, type,
 nullable}]`` or ``{name: type}``; ``dtype`` of the CSV extractor overrides sniffed types), the schema lock file
 ``<pipeline>.schema.lock.json`` written by ``osirisc introspect``, CSV sniffing with DuckDB when the file exists at
-build time, and for ``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees
-its inputs. SQL errors are reported at the query with DuckDB's message. A writer's schema is its input's.
+build time (the step's config also gets the ``read_plan`` the run reads with: docs/runtime.md), and for
+``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees its inputs. SQL
+errors are reported at the query with DuckDB's message. A writer's schema is its input's.
 
 Before: ``read movies (csv, file present)`` -> ``transform stats (SELECT director, COUNT(*) n FROM input_df ...)``
 After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schema = [director string, n int64]``.
@@ -20,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from osiris.components.filesystem_csv_extractor import reading
+from osiris.components.filesystem_csv_extractor import rules as csv_rules
 from osiris.dialects import csv as csv_dialect
 from osiris.dialects import dialect
 from osiris.dialects.lock import lock_path, read_lock
@@ -213,11 +214,11 @@ def _sniff_csv(
     if not path.is_file():
         return None, f"{path_value.value} does not exist at build time"
     plain: dict[str, Any] = {e.key: nodes.plain(e.value) for e in cfg.entries}
-    if reading.compression_of(path, plain.get("compression")) in ("bz2", "xz", "zip"):
+    if csv_rules.compression_of(path, plain.get("compression")) in ("bz2", "xz", "zip"):
         return None, f"{path_value.value} is read by DuckDB only at run time (bz2, xz and zip are not sniffed)"
     try:
         plan = duck.read_plan(str(path), plain)
-    except reading.CsvError as exc:
+    except csv_rules.CsvError as exc:
         diags.append(error("OSR-E212", f"{path_value.value}: {exc}", path_value.span, _CSV_HINT))
         return None, f"{path_value.value} cannot be read as sniffed"
     except Exception as exc:  # duckdb raises several error classes for unreadable files
@@ -251,9 +252,11 @@ def _sniff_csv(
     keep = cfg.get("columns")
     wanted = [i.value for i in keep.items if isinstance(i, nodes.Str)] if isinstance(keep, nodes.List) else []
     if dtype is not None:
+        from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
+
         try:
             reading.check_sample(path, plan)
-        except reading.CsvError as exc:
+        except csv_rules.CsvError as exc:
             diags.append(error("OSR-E212", f"{path_value.value}: {exc}", path_value.span, _CSV_HINT))
             return None, f"{path_value.value} cannot be read as configured"
     node = _node(plan)
@@ -307,10 +310,12 @@ _DUCK_ENCODINGS = {"utf-8-sig": "utf-8", "ascii": "utf-8", "iso-8859-1": "latin-
 
 def plan_csv(path: str, cfg: dict[str, Any], con: Any) -> dict[str, Any]:
     """The read plan of a CSV file: DuckDB sniffs delimiter, types and date formats under the config's explicit
-    fields; the header is parsed as the run parses it and named by ``reading.names``; ``parse_dates`` decides
-    which date-looking columns stay text; the first block is read as the run will. Raises ``reading.CsvError``
+    fields; the header is parsed as the run parses it and named by ``csv_rules.names``; ``parse_dates`` decides
+    which date-looking columns stay text; the first block is read as the run will. Raises ``csv_rules.CsvError``
     when the run could not read the file so, other exceptions when DuckDB cannot sniff it."""
-    dialect = reading.config_dialect(cfg)
+    from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
+
+    dialect = csv_rules.config_dialect(cfg)
     options = _sniff_options(dialect, cfg)
     args = ", ".join(f"{k} = ${k}" for k in options)
     row = con.execute(
@@ -323,15 +328,15 @@ def plan_csv(path: str, cfg: dict[str, Any], con: Any) -> dict[str, Any]:
         "delimiter": delimiter,
         "date_format": date_format,
         "timestamp_format": timestamp_format,
-        "true_values": list(reading.TRUE_VALUES),
-        "false_values": list(reading.FALSE_VALUES),
+        "true_values": list(csv_rules.TRUE_VALUES),
+        "false_values": list(csv_rules.FALSE_VALUES),
     }
     cells = reading.read_header(Path(path), plan)
     if len(cells) != len(sniffed):
-        raise reading.CsvError(f"DuckDB sniffed {len(sniffed)} columns, the reader finds {len(cells)}")
+        raise csv_rules.CsvError(f"DuckDB sniffed {len(sniffed)} columns, the reader finds {len(cells)}")
     dates = cfg.get("parse_dates")
     columns = []
-    for cell, name, col in zip(cells, reading.names(cells), sniffed, strict=True):
+    for cell, name, col in zip(cells, csv_rules.names(cells), sniffed, strict=True):
         type_ = csv_dialect.to_logical(str(col["type"]))
         if type_ in _TEMPORAL and (dates is False or (isinstance(dates, list) and name not in dates)):
             type_ = "string"

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from osiris.cli import main
-from osiris.components.filesystem_csv_extractor import reading
+from osiris.components.filesystem_csv_extractor import rules
 from osiris.components.filesystem_csv_extractor.driver import Driver
 from osiris.dialects.types import to_arrow
 from osiris.runtime.driver import StepContext, StepError
@@ -130,7 +130,7 @@ def test_run_reads_the_planned_dialect_names_and_types(tmp_path: Path, name: str
     case = CASES[name]
     _, _, _, value_of, type_, names = case
     _write_case(tmp_path / "in.csv", case)
-    assert (tmp_path / "in.csv").stat().st_size > 10 * reading.BLOCK_SIZE
+    assert (tmp_path / "in.csv").stat().st_size > 10 * rules.BLOCK_SIZE
     step = build_step(tmp_path, "in.csv")
     assert [(c["name"], c["type"]) for c in step["schema"]["columns"]] == list(
         zip(names, ["int64", type_, "string"], strict=True)
@@ -152,10 +152,10 @@ def test_run_reads_the_planned_dialect_names_and_types(tmp_path: Path, name: str
 def test_crlf_inside_quotes_across_a_block_boundary_keeps_its_lf(tmp_path: Path, planned: bool) -> None:
     """pyarrow drops the LF of a quoted CRLF whose CR ends a read block; the reader never lets a block end in CR."""
     head = 'id,text\n0,"'
-    first = "x" * (reading.BLOCK_SIZE - 1 - len(head)) + "\r\nafter"
+    first = "x" * (rules.BLOCK_SIZE - 1 - len(head)) + "\r\nafter"
     rows = [first, *(f"r\r\n{i}" for i in range(1, 50_000))]
     data = head + first + '"\n' + "".join(f'{i},"{t}"\n' for i, t in enumerate(rows) if i)
-    assert data.encode()[reading.BLOCK_SIZE - 1 : reading.BLOCK_SIZE + 1] == b"\r\n"
+    assert data.encode()[rules.BLOCK_SIZE - 1 : rules.BLOCK_SIZE + 1] == b"\r\n"
     (tmp_path / "in.csv").write_bytes(data.encode())
     if planned:
         table = run_step(tmp_path, build_step(tmp_path, "in.csv"))
@@ -217,7 +217,7 @@ def test_comment_lines_are_skipped_but_not_inside_quoted_fields(tmp_path: Path) 
         expected.append({"id": i, "text": text})
     data = "\r\n".join(lines) + "\r\n#trailing comment"
     (tmp_path / "in.csv").write_bytes(data.encode("utf-8"))
-    assert (tmp_path / "in.csv").stat().st_size > 5 * reading.BLOCK_SIZE
+    assert (tmp_path / "in.csv").stat().st_size > 5 * rules.BLOCK_SIZE
     step = build_step(tmp_path, "in.csv", '      comment: "#"\n')
     assert [c["type"] for c in step["schema"]["columns"]] == ["int64", "string"]
     assert run_step(tmp_path, step).to_pylist() == expected

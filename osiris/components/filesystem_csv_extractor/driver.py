@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from osiris.components.filesystem_csv_extractor import reading
+from osiris.components.filesystem_csv_extractor import reading, rules
 from osiris.dialects.types import TypeParseError, to_arrow
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.files import resolve_path
@@ -44,7 +44,7 @@ class Driver:
             if isinstance(planned, Mapping):
                 return self._planned(path, planned)
             return self._unplanned(path)
-        except reading.CsvError as exc:
+        except rules.CsvError as exc:
             raise StepError(str(exc)) from None
 
     def _planned(self, path: Path, plan: Mapping[str, Any]) -> pa.RecordBatchReader:
@@ -81,11 +81,11 @@ class Driver:
 
     def _unplanned(self, path: Path) -> pa.RecordBatchReader:
         cfg = self.config
-        dialect = reading.config_dialect(cfg)
+        dialect = rules.config_dialect(cfg)
         cells = reading.read_header(path, dialect)
         if not cells:
             return pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
-        names = reading.names(cells)
+        names = rules.names(cells)
         types = self._types(names)
         reader, source = self._open_unplanned(path, dialect, names, types)
         dates = cfg.get("parse_dates")
@@ -106,8 +106,8 @@ class Driver:
             skip_rows=dialect["skip_rows"],
             skip_rows_after_names=1 if dialect["header"] else 0,
             column_names=names,
-            encoding=reading.ENCODINGS.get(dialect["encoding"], dialect["encoding"]),
-            block_size=reading.BLOCK_SIZE,
+            encoding=rules.ENCODINGS.get(dialect["encoding"], dialect["encoding"]),
+            block_size=rules.BLOCK_SIZE,
         )
         convert = pacsv.ConvertOptions(
             column_types=types,
@@ -156,7 +156,7 @@ class Driver:
                     yield batch.slice(start, size)
                 if left is not None and left <= 0:
                     return
-        except reading.CsvError as exc:
+        except rules.CsvError as exc:
             raise StepError(str(exc)) from None
         finally:
             source.close()

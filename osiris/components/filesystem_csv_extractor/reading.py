@@ -7,7 +7,7 @@ The compiler records a *read plan* in the step's config (key ``read_plan``, docs
      "date_format": "%d/%m/%Y", "timestamp_format": null, "true_values": [...], "false_values": [...],
      "columns": [{"header": " id", "name": "id", "type": "int64"}, ...]}
 
-``columns`` lists every column of the file in order: the header cell as written, the output name (``names``:
+``columns`` lists every column of the file in order: the header cell as written, the output name (``rules.names``:
 the one naming rule) and the logical type. The run parses every field as text with pyarrow's CSV reader using
 exactly this dialect, then converts each column to its planned type; a value that does not convert fails the run
 naming the file, row, column and value. Nothing here imports the compiler or the runtime.
@@ -28,64 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from osiris.components.filesystem_csv_extractor.rules import (
+    BLOCK_SIZE,
+    ENCODINGS,
+    FALSE_VALUES,
+    TRUE_VALUES,
+    CsvError,
+    compression_of,
+)
 from osiris.dialects.types import TypeParseError, parse_type, to_arrow
-
-BLOCK_SIZE = 1 << 20
-ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "ascii": "utf8"}
-# DuckDB's BOOLEAN spellings (compared case-insensitively), so the run accepts what the sniff accepted
-TRUE_VALUES = ("true", "t", "yes", "y", "1")
-FALSE_VALUES = ("false", "f", "no", "n", "0")
-_EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz", ".zip": "zip"}
-
-
-class CsvError(ValueError):
-    """A file that cannot be read as planned; the message names the file and, for a value, its row and column."""
-
-
-# --------------------------------------------------------------------------- dialect and names
-
-
-def config_dialect(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The dialect fields a config fixes by itself (without sniffing), as read-plan entries."""
-    header = cfg.get("header", True)
-    skip = int(cfg.get("skip_rows", 0)) + (header if isinstance(header, int) and header is not True else 0)
-    return {
-        "delimiter": str(cfg.get("delimiter", ",")),
-        "quote": "" if cfg.get("quoting", "minimal") == "none" else '"',
-        "header": header is not False,
-        "skip_rows": skip,
-        "null_values": ["", *cfg.get("na_values", [])],
-        "encoding": str(cfg.get("encoding", "utf-8")).lower(),
-        "compression": cfg.get("compression"),
-        "comment": cfg.get("comment"),
-        "skip_blank_lines": bool(cfg.get("skip_blank_lines", True)),
-    }
-
-
-def names(cells: Sequence[str]) -> list[str]:
-    """The one naming rule for header cells (DuckDB's): trimmed; an empty cell at position i is ``column{i}``; a
-    name equal, ignoring case, to an earlier one gets ``_1``, ``_2``... (``id, ID`` -> ``id, ID_1``)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for i, cell in enumerate(cells):
-        base = cell.strip() or f"column{i}"
-        name, n = base, 0
-        while name.lower() in seen:
-            n += 1
-            name = f"{base}_{n}"
-        seen.add(name.lower())
-        out.append(name)
-    return out
-
-
-# --------------------------------------------------------------------------- the byte stream
-
-
-def compression_of(path: Path, setting: str | None) -> str | None:
-    """The codec for a file: explicit, or inferred from the extension (``infer``); None for plain files."""
-    if setting in (None, "infer"):
-        return _EXT.get(path.suffix.lower())
-    return None if setting == "none" else setting
 
 
 def open_bytes(path: Path, compression: str | None) -> Any:

@@ -58,8 +58,10 @@ class Driver:
                 )
         keep = list(self.config.get("columns") or [])
         reader, source = reading.open_reader(path, plan, keep)
-        if reader is None:
-            return pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
+        if reader is None:  # a file without data rows (and, with header: false, without a row at all)
+            schema = (self.step.get("schema") or {}).get("columns", [])
+            empty = pa.schema([(c["name"], to_arrow(c["type"])) for c in schema])
+            return pa.RecordBatchReader.from_batches(empty, iter(()))
         convert = reading.Converter(label, plan, reader.schema)
         return self._stream(convert.schema, reading.batches(reader, convert, label), source)
 

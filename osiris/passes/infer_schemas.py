@@ -219,7 +219,7 @@ def _sniff_csv(
     try:
         plan = duck.read_plan(str(path), plain)
     except csv_rules.CsvError as exc:
-        diags.append(error("OSR-E212", f"{path_value.value}: {exc}", path_value.span, _CSV_HINT))
+        diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
         return None, f"{path_value.value} cannot be read as sniffed"
     except Exception as exc:  # duckdb raises several error classes for unreadable files
         diags.append(
@@ -257,7 +257,7 @@ def _sniff_csv(
         try:
             reading.check_sample(path, plan)
         except csv_rules.CsvError as exc:
-            diags.append(error("OSR-E212", f"{path_value.value}: {exc}", path_value.span, _CSV_HINT))
+            diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
             return None, f"{path_value.value} cannot be read as configured"
     node = _node(plan)
     assert isinstance(node, nodes.Map)
@@ -333,7 +333,9 @@ def plan_csv(path: str, cfg: dict[str, Any], con: Any) -> dict[str, Any]:
     }
     cells = reading.read_header(Path(path), plan)
     if len(cells) != len(sniffed):
-        raise csv_rules.CsvError(f"DuckDB sniffed {len(sniffed)} columns, the reader finds {len(cells)}")
+        raise csv_rules.CsvError(
+            f"'{Path(path).name}': DuckDB sniffed {len(sniffed)} columns, the reader finds {len(cells)}"
+        )
     dates = cfg.get("parse_dates")
     columns = []
     for cell, name, col in zip(cells, csv_rules.names(cells), sniffed, strict=True):

@@ -171,7 +171,7 @@ def test_header_changed_after_build_fails_naming_the_difference(tmp_path: Path) 
     case = CASES["semicolon"]
     _write_case(tmp_path / "in.csv", case)
     step = build_step(tmp_path, "in.csv")
-    _write_case(tmp_path / "in.csv", (["id", "V", "text"], *case[1:]))  # type: ignore[arg-type]
+    _write_case(tmp_path / "in.csv", (["id", "V", "text"], case[1], case[2], case[3], case[4], case[5]))
     with pytest.raises(StepError, match=r"another header than at build time: column 2 is 'V' \(planned 'v'\)"):
         run_step(tmp_path, step)
     (tmp_path / "in.csv").write_text("id;v;text;extra\n1;2;x;y\n", encoding="utf-8")
@@ -236,6 +236,32 @@ def test_na_values_gzip_and_limit_are_honoured_as_planned(tmp_path: Path) -> Non
         {"id": 2, "v": 2},
         {"id": 3, "v": None},
     ]
+
+
+def test_a_dtype_the_file_cannot_hold_is_refused_at_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "in.csv").write_text("id,v\n1,2\n2,2.5\n", encoding="utf-8")
+    src = _pipeline(tmp_path, "in.csv", "      dtype: {v: int64}\n")
+    assert main(["check", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert "OSR-E212" in err and "row 2, column 'v': value '2.5' does not read as int64" in err
+
+
+def test_names_follow_the_same_rule_when_the_file_appears_only_at_run_time(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("id,ID, v,\n1,2,3,4\n", encoding="utf-8")
+    cfg = {"path": "in.csv"}
+    ctx = StepContext(step_id="read", config=cfg, connection=None, run_dir=tmp_path, base_dir=tmp_path)
+    table = Driver({"config": cfg}, ctx).run({}).read_all()
+    assert table.column_names == rules.names(["id", "ID", " v", ""]) == ["id", "ID_1", "v", "column3"]
+
+
+def test_a_relative_path_under_a_connection_is_not_planned_from_the_pipeline_folder(tmp_path: Path) -> None:
+    """The connection's base_dir is known only at run time: sniffing the pipeline's folder would plan another
+    file."""
+    (tmp_path / "in.csv").write_text("a;b\n1;2\n", encoding="utf-8")
+    src = _pipeline(tmp_path, "in.csv", '      connection: "@filesystem.local"\n')
+    assert main(["build", str(src), "-o", str(tmp_path / "build")]) == 0
+    step = json.loads((tmp_path / "build" / "plan.json").read_text(encoding="utf-8"))["steps"][0]
+    assert step["schema"] is None and "read_plan" not in step["config"]
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.csv")), ids=lambda p: p.name)

@@ -201,9 +201,9 @@ def read_header(path: Path, plan: Mapping[str, Any]) -> list[str]:
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return []
-        raise CsvError(f"cannot read the header of '{path.name}': {exc}") from None
+        raise CsvError(f"cannot read '{path.name}' with the planned dialect: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise CsvError(f"cannot read the header of '{path.name}': {exc}") from None
+        raise CsvError(f"cannot read '{path.name}' with the planned dialect: {exc}") from None
     finally:
         source.close()
     return list(reader.schema.names) if header else [""] * len(reader.schema.names)

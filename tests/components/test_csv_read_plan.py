@@ -16,10 +16,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osiris.cli import main
 from osiris.components.filesystem_csv_extractor import rules
 from osiris.components.filesystem_csv_extractor.driver import Driver
+from osiris.components.filesystem_csv_extractor.reading import CommentFilter
 from osiris.dialects.types import to_arrow
 from osiris.runtime.driver import StepContext, StepError
 
@@ -212,8 +215,12 @@ def test_comment_lines_are_skipped_but_not_inside_quoted_fields(tmp_path: Path) 
     for i in range(ROWS):
         if i % 997 == 0:
             lines.append(f"#comment {i},with,commas")
-        text = f"line\n#{i} inside quotes" if i % 5 == 0 else _text(i)
-        lines.append(f"{i},{_field(text)}")
+        if i % 7 == 3:  # a quote inside an unquoted field is data and opens nothing
+            text = f'12" pipe {i}'
+            lines.append(f"{i},{text}")
+        else:
+            text = f"line\n#{i} inside quotes" if i % 5 == 0 else _text(i)
+            lines.append(f"{i},{_field(text)}")
         expected.append({"id": i, "text": text})
     data = "\r\n".join(lines) + "\r\n#trailing comment"
     (tmp_path / "in.csv").write_bytes(data.encode("utf-8"))
@@ -221,6 +228,46 @@ def test_comment_lines_are_skipped_but_not_inside_quoted_fields(tmp_path: Path) 
     step = build_step(tmp_path, "in.csv", '      comment: "#"\n')
     assert [c["type"] for c in step["schema"]["columns"]] == ["int64", "string"]
     assert run_step(tmp_path, step).to_pylist() == expected
+
+
+def _without_comments(data: bytes) -> bytes:
+    """Byte-by-byte reference of the reader's quoting: a quote opens a field only at its start, a doubled quote
+    inside is data; a line that starts with '#' outside quotes goes, with its line end."""
+    out, i, n = bytearray(), 0, len(data)
+    in_quotes, field_start, line_start = False, True, True
+    while i < n:
+        ch = data[i : i + 1]
+        if in_quotes:
+            if ch == b'"' and data[i + 1 : i + 2] == b'"':
+                out += b'""'
+                i += 2
+                continue
+            in_quotes = ch != b'"'
+            field_start = line_start = False
+        elif line_start and ch == b"#":
+            while i < n and data[i : i + 1] not in (b"\n", b"\r"):
+                i += 1
+            i += 2 if data[i : i + 2] == b"\r\n" else 1
+            continue
+        elif field_start and ch == b'"':
+            in_quotes, field_start, line_start = True, False, False
+        else:
+            line_start = ch in (b"\n", b"\r")
+            field_start = line_start or ch == b","
+        out += ch
+        i += 1
+    return bytes(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b",", b'"', b'""', b"\n", b"\r", b"\r\n", b"#"]), max_size=80),
+    st.integers(1, 9),
+)
+def test_comment_filter_follows_the_quoting_in_any_chunking(parts: list[bytes], size: int) -> None:
+    data = b"".join(parts)
+    keep = CommentFilter("#", '"', ",")
+    assert b"".join(keep(data[k : k + size]) for k in range(0, len(data), size)) == _without_comments(data)
 
 
 def test_na_values_gzip_and_limit_are_honoured_as_planned(tmp_path: Path) -> None:

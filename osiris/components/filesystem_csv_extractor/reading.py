@@ -60,52 +60,96 @@ def open_bytes(path: Path, compression: str | None) -> Any:
 
 
 class CommentFilter:
-    """Drops the lines that start with ``comment`` outside quoted fields, chunk by chunk (regex scans, no
-    per-byte Python). Quotes are counted (a doubled quote counts twice), so a line inside a quoted field that
-    starts with the comment character is data."""
+    """Drops the lines that start with ``comment`` outside quoted fields, streaming chunk by chunk.
 
-    _EOL = re.compile(rb"[\r\n]")
+    It follows the reader's quoting exactly: a quote opens a quoted field only at the start of a field (elsewhere
+    it is data), a doubled quote inside one is data, so a line inside a quoted value that starts with the comment
+    character is kept. One step per field (regex searches, no per-byte Python)."""
 
-    def __init__(self, comment: str, quote: str):
-        self._c = comment.encode()
-        self._q = quote.encode() if quote else b""
-        self._marks = re.compile(rb"[\r\n]" + re.escape(self._c))
-        self._in_quotes = False
-        self._line_start = True
-        self._skipping = False
-        self._drop_lf = False
+    def __init__(self, comment: str, quote: str, delimiter: str):
+        self._c = ord(comment.encode()[:1])
+        self._q = ord(quote.encode()[:1]) if quote else -1
+        self._d = ord(delimiter.encode()[:1])
+        self._stop = re.compile(b"[" + re.escape(delimiter.encode()) + rb"\r\n]")
+        self._eol = re.compile(rb"[\r\n]")
+        self._marks = re.compile(rb"[\r\n]" + re.escape(comment.encode()[:1]))
+        self._in_quotes = self._skipping = self._drop_lf = self._maybe_doubled = False
+        self._line_start = self._field_start = True
+        self._next_mark = -1
+
+    def _quote_free_lines(self, chunk: bytes, i: int) -> int:
+        """From a line start outside quotes: the next place the field-by-field walk must resume, skipping whole
+        lines without a quote (the next comment line's start, or the start of the next line with a quote)."""
+        n = len(chunk)
+        if self._next_mark < i:
+            mark = self._marks.search(chunk, i)
+            self._next_mark = mark.start() + 1 if mark else n
+        quote = chunk.find(self._q, i, self._next_mark) if self._q >= 0 else -1
+        if quote < 0:
+            return self._next_mark
+        return max(chunk.rfind(b"\n", i, quote), chunk.rfind(b"\r", i, quote)) + 1
 
     def __call__(self, chunk: bytes) -> bytes:
         out: list[bytes] = []
-        i, n = 0, len(chunk)
+        i, keep, n = 0, 0, len(chunk)
+        self._next_mark = -1
         if self._drop_lf and chunk[:1] == b"\n":
-            i = 1
-        self._drop_lf = False
-        marks = (m.start() + 1 for m in self._marks.finditer(chunk))
+            i = keep = 1
+        if self._maybe_doubled and chunk[:1] == bytes([self._q]):
+            self._in_quotes, i = True, 1  # the quote that ended the last chunk was the first of a doubled pair
+        self._drop_lf = self._maybe_doubled = False
         while i < n:
             if self._skipping:
-                eol = self._EOL.search(chunk, i)
+                eol = self._eol.search(chunk, i)
                 if eol is None:
+                    i = keep = n
                     break
-                end = eol.start()
-                self._skipping, self._line_start = False, True
-                if chunk[end : end + 1] == b"\r":
-                    if end + 1 == n:
+                end = eol.end()
+                if chunk[end - 1] == 13:
+                    if end == n:
                         self._drop_lf = True
-                    elif chunk[end + 1 : end + 2] == b"\n":
+                    elif chunk[end] == 10:
                         end += 1
-                i = end + 1
+                i = keep = end
+                self._skipping, self._line_start, self._field_start = False, True, True
                 continue
-            if self._line_start and not self._in_quotes and chunk[i : i + 1] == self._c:
+            if self._in_quotes:
+                j = chunk.find(self._q, i)
+                if j < 0:
+                    i = n
+                    break
+                if j + 1 < n and chunk[j + 1] == self._q:
+                    i = j + 2
+                    continue
+                self._in_quotes, self._field_start, self._maybe_doubled = False, False, j + 1 == n
+                i = j + 1
+                continue
+            if self._line_start and chunk[i] == self._c:
+                out.append(chunk[keep:i])
                 self._skipping = True
                 continue
-            stop = next((p for p in marks if p > i), n)
-            segment = chunk[i:stop]
-            if self._q and segment.count(self._q) % 2:
-                self._in_quotes = not self._in_quotes
-            out.append(segment)
-            self._line_start = segment.endswith((b"\n", b"\r"))
-            i = stop
+            if self._line_start:
+                jump = self._quote_free_lines(chunk, i)
+                if jump > i:
+                    i = jump
+                    if i == n:
+                        self._line_start = chunk[n - 1] in (10, 13)
+                        self._field_start = self._line_start or chunk[n - 1] == self._d
+                    continue
+            if self._field_start and chunk[i] == self._q:
+                self._in_quotes, self._line_start = True, False
+                i += 1
+                continue
+            stop = self._stop.search(chunk, i)
+            if stop is None:
+                self._line_start = self._field_start = False
+                i = n
+                break
+            j = stop.start()
+            self._line_start = chunk[j] in (10, 13)
+            self._field_start = True
+            i = j + 1
+        out.append(chunk[keep:n] if not self._skipping else b"")
         return b"".join(out)
 
 
@@ -161,7 +205,8 @@ def open_text(path: Path, plan: Mapping[str, Any]) -> Any:
             raw.close()
             raise CsvError("'comment' cannot be used with encoding utf-16")
         return raw
-    keep = CommentFilter(str(comment), str(plan.get("quote") or "")) if comment else None
+    quote, delimiter = str(plan.get("quote") or ""), str(plan.get("delimiter", ","))
+    keep = CommentFilter(str(comment), quote, delimiter) if comment else None
     return Blocks(raw, keep)
 
 

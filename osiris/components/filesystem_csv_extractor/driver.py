@@ -108,7 +108,6 @@ class Driver:
             skip_rows=dialect["skip_rows"],
             skip_rows_after_names=1 if dialect["header"] else 0,
             column_names=names,
-            encoding=rules.ENCODINGS.get(dialect["encoding"], dialect["encoding"]),
             block_size=rules.BLOCK_SIZE,
         )
         convert = pacsv.ConvertOptions(

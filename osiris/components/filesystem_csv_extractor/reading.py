@@ -16,6 +16,7 @@ naming the file, row, column and value. Nothing here imports the compiler or the
 from __future__ import annotations
 
 import bz2
+import codecs
 import io
 import lzma
 import re
@@ -154,14 +155,16 @@ class CommentFilter:
 
 
 class Blocks(io.RawIOBase):
-    """The bytes pyarrow parses, handed out so that no read ends with CR (unless at the end of the file).
+    """The bytes pyarrow parses, as UTF-8, handed out so that no read ends with CR (unless at the end of the file).
 
     pyarrow's reader drops an LF that starts a block when the previous block ended with CR, even inside a quoted
     field (a CRLF in a value loses its LF when it straddles blocks); holding a final CR back for the next read
-    keeps every CRLF inside one block. Also applies the comment filter."""
+    keeps every CRLF inside one block. Other encodings are decoded here (pyarrow's own transcoding would cut
+    blocks again), then the comment filter applies."""
 
-    def __init__(self, raw: Any, keep: Callable[[bytes], bytes] | None = None):
+    def __init__(self, raw: Any, encoding: str, keep: Callable[[bytes], bytes] | None = None):
         self._raw = raw
+        self._decoder = None if encoding in ENCODINGS else codecs.getincrementaldecoder(encoding)()
         self._keep = keep
         self._buf = b""
         self._pos = 0
@@ -172,12 +175,14 @@ class Blocks(io.RawIOBase):
 
     def _fill(self) -> None:
         chunk = self._raw.read(BLOCK_SIZE)
+        data = bytes(chunk) if chunk else b""
+        if self._decoder is not None:
+            data = self._decoder.decode(data, final=not chunk).encode("utf-8")
         if not chunk:
             self._eof = True
-            return
-        data = bytes(chunk)
-        self._buf = self._buf[self._pos :] + (self._keep(data) if self._keep else data)
-        self._pos = 0
+        if data:
+            self._buf = self._buf[self._pos :] + (self._keep(data) if self._keep else data)
+            self._pos = 0
 
     def readinto(self, buffer: Any) -> int:
         want = len(buffer)
@@ -196,18 +201,12 @@ class Blocks(io.RawIOBase):
         super().close()
 
 
-def open_text(path: Path, plan: Mapping[str, Any]) -> Any:
-    """The byte stream pyarrow parses: decompressed, comment lines dropped, CRLF never split (``Blocks``)."""
-    raw = open_bytes(path, plan.get("compression"))
+def open_text(path: Path, plan: Mapping[str, Any]) -> Blocks:
+    """The UTF-8 stream pyarrow parses: decompressed, decoded, comment lines dropped, CRLF never split."""
     comment = plan.get("comment")
-    if str(plan.get("encoding", "utf-8")).lower() == "utf-16":
-        if comment:
-            raw.close()
-            raise CsvError("'comment' cannot be used with encoding utf-16")
-        return raw
     quote, delimiter = str(plan.get("quote") or ""), str(plan.get("delimiter", ","))
     keep = CommentFilter(str(comment), quote, delimiter) if comment else None
-    return Blocks(raw, keep)
+    return Blocks(open_bytes(path, plan.get("compression")), str(plan.get("encoding", "utf-8")).lower(), keep)
 
 
 # --------------------------------------------------------------------------- pyarrow options
@@ -225,11 +224,6 @@ def parse_options(plan: Mapping[str, Any]) -> pacsv.ParseOptions:
     )
 
 
-def _encoding(plan: Mapping[str, Any]) -> str:
-    enc = str(plan.get("encoding", "utf-8")).lower()
-    return ENCODINGS.get(enc, enc)
-
-
 def read_header(path: Path, plan: Mapping[str, Any]) -> list[str]:
     """The header cells (or, without a header, one empty cell per column of the first row), parsed as the run
     parses the file. An empty file has none."""
@@ -237,7 +231,6 @@ def read_header(path: Path, plan: Mapping[str, Any]) -> list[str]:
     read = pacsv.ReadOptions(
         skip_rows=int(plan.get("skip_rows", 0)),
         autogenerate_column_names=not header,
-        encoding=_encoding(plan),
         block_size=BLOCK_SIZE,
     )
     source = open_text(path, plan)
@@ -246,9 +239,9 @@ def read_header(path: Path, plan: Mapping[str, Any]) -> list[str]:
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return []
-        raise CsvError(f"cannot read '{path.name}' with the planned dialect: {exc}") from None
+        raise CsvError(f"cannot read '{path.name}': {exc}") from None
     except UnicodeDecodeError as exc:
-        raise CsvError(f"cannot read '{path.name}' with the planned dialect: {exc}") from None
+        raise CsvError(f"cannot read '{path.name}': {exc}") from None
     finally:
         source.close()
     return list(reader.schema.names) if header else [""] * len(reader.schema.names)
@@ -262,7 +255,6 @@ def open_reader(path: Path, plan: Mapping[str, Any], keep: Sequence[str] = ()) -
         skip_rows=int(plan.get("skip_rows", 0)),
         skip_rows_after_names=1 if header else 0,
         column_names=cols,
-        encoding=_encoding(plan),
         block_size=BLOCK_SIZE,
     )
     convert = pacsv.ConvertOptions(

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 BLOCK_SIZE = 1 << 20
-ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "ascii": "utf8"}
+# read as UTF-8 by pyarrow itself (it skips a UTF-8 BOM); other encodings are decoded before it
+ENCODINGS = ("utf-8", "utf-8-sig")
 # DuckDB's BOOLEAN spellings (compared case-insensitively), so the run accepts what the sniff accepted
 TRUE_VALUES = ("true", "t", "yes", "y", "1")
 FALSE_VALUES = ("false", "f", "no", "n", "0")

@@ -4,12 +4,13 @@ Two kinds of answer, each keyed by everything it depends on plus the installed D
 
 - a DESCRIBE of a query: the query text and the ``CREATE TABLE`` of each input table it names (the same key as
   the pass's in-run memo; the answer is a function of them);
-- a CSV sniff: the file's absolute path, size, inode and modification/change times in nanoseconds (any write
-  changes the change time, which no user call can set back).
+- a CSV read plan (``infer_schemas.plan_csv``: DuckDB's sniff checked by reading the first block as the run
+  will): the file's absolute path, size, inode and modification/change times in nanoseconds (any write changes
+  the change time, which no user call can set back), and the config fields the plan depends on.
 
 Only successes are stored, so every SQL error and unreadable file is reported by DuckDB itself, as before. The
 answers live in one JSON file next to the spec cache (``$OSIRIS_CACHE_DIR``; ``""`` disables); a missing, broken
-or unwritable file only means asking DuckDB. They hold column names and types, never data or secrets.
+or unwritable file only means asking DuckDB. They hold column names, types and CSV dialects, never data or secrets.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from osiris.components.spec_cache import cache_dir, installed
 
 FILE_NAME = "duckdb-answers.json"
-FORMAT = "1"
+FORMAT = "2"  # bump when an answer's shape or the rules producing it change
 MAX_ENTRIES = 4096
 
 
@@ -88,7 +89,7 @@ class DuckAnswers:
 
 
 def file_identity(path: str) -> str | None:
-    """What a sniff of ``path`` is keyed by (None when it cannot be stat'ed)."""
+    """What a read plan of ``path`` is keyed by (None when it cannot be stat'ed)."""
     try:
         st = Path(path).resolve().stat()
     except OSError:

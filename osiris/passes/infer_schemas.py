@@ -3,8 +3,9 @@
 Sources, in order of preference (docs/ddl.md): columns declared in the config (``columns: [{name, type,
 nullable}]`` or ``{name: type}``; ``dtype`` of the CSV extractor overrides sniffed types), the schema lock file
 ``<pipeline>.schema.lock.json`` written by ``osirisc introspect``, CSV sniffing with DuckDB when the file exists at
-build time, and for ``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees
-its inputs. SQL errors are reported at the query with DuckDB's message. A writer's schema is its input's.
+build time (the step's config also gets the ``read_plan`` the run reads with: docs/runtime.md), and for
+``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees its inputs. SQL
+errors are reported at the query with DuckDB's message. A writer's schema is its input's.
 
 Before: ``read movies (csv, file present)`` -> ``transform stats (SELECT director, COUNT(*) n FROM input_df ...)``
 After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schema = [director string, n int64]``.
@@ -12,12 +13,15 @@ After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schem
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from osiris.components.filesystem_csv_extractor import rules as csv_rules
 from osiris.dialects import csv as csv_dialect
 from osiris.dialects import dialect
 from osiris.dialects.lock import lock_path, read_lock
@@ -43,18 +47,19 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     by_id = {s.id: s for s in pipeline.steps}
     sources = dict(ctx.sources)
     duck = _Duck()
+    read_plans: dict[str, nodes.Map] = {}
     try:
         for step_id in order:
             step = by_id.get(step_id)
             if step is None:
                 continue
-            schema, reason = _infer(step, base, lock, schemas, diags, duck=duck, sources=sources)
+            schema, reason = _infer(step, base, lock, schemas, diags, duck=duck, sources=sources, read_plans=read_plans)
             schemas[step_id] = schema
             if schema is None:
                 why[step_id] = reason
     finally:
         duck.close()
-    steps = tuple(attrs.evolve(s, schema=schemas.get(s.id)) for s in pipeline.steps)
+    steps = tuple(_with_read_plan(attrs.evolve(s, schema=schemas.get(s.id)), read_plans) for s in pipeline.steps)
     ctx.products[PRODUCT] = {
         "unknown": {k: why[k] for k in sorted(why)},
         "sources": {k: v.source for k, v in sorted(schemas.items()) if v is not None},
@@ -71,6 +76,7 @@ def _infer(
     *,
     duck: _Duck,
     sources: dict[str, str],
+    read_plans: dict[str, nodes.Map],
 ) -> tuple[nodes.Schema | None, str]:
     declared = _declared(step, diags)
     if declared is not None:
@@ -80,7 +86,7 @@ def _infer(
         cols = tuple(nodes.Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in entry["columns"])
         return nodes.Schema(cols, "lock"), ""
     if step.component in CSV_COMPONENTS:
-        return _sniff_csv(step, base, diags, duck)
+        return _sniff_csv(step, base, diags, duck, read_plans)
     upstream = [known.get(i) for i in dict.fromkeys(i.step for i in step.inputs)]
     if step.component in SQL_COMPONENTS:
         missing = [i.step for i in step.inputs if known.get(i.step) is None]
@@ -157,17 +163,64 @@ def _load_lock(pipeline: nodes.Pipeline, diags: list[Diagnostic]) -> dict[str, A
 # --------------------------------------------------------------------------- CSV
 
 
-def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duck) -> tuple[nodes.Schema | None, str]:
-    path_value = step.config.get("path")
+_PLAN_FIELDS = (
+    "delimiter",
+    "quoting",
+    "header",
+    "skip_rows",
+    "na_values",
+    "encoding",
+    "compression",
+    "comment",
+    "skip_blank_lines",
+    "parse_dates",
+    "dtype",
+)
+
+
+def _with_read_plan(step: nodes.Step, read_plans: dict[str, nodes.Map]) -> nodes.Step:
+    """The step with its CSV read plan as config key ``read_plan`` (the run reads exactly that)."""
+    plan = read_plans.get(step.id)
+    if plan is None and step.config.get("read_plan") is None:
+        return step
+    entries = tuple(e for e in step.config.entries if e.key != "read_plan")
+    added = (nodes.Entry("read_plan", plan),) if plan is not None else ()
+    return attrs.evolve(step, config=nodes.Map((*entries, *added), step.config.span))
+
+
+def _sniff_csv(
+    step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duck, read_plans: dict[str, nodes.Map]
+) -> tuple[nodes.Schema | None, str]:
+    """The file's read plan (reading.py) from DuckDB's sniff under the config's explicit fields, checked by reading
+    the first block as the run will; the schema is its kept columns. The plan goes into the step's config."""
+    cfg = step.config
+    newline = cfg.get("newline")
+    if isinstance(newline, nodes.Str) and newline.value != "auto":
+        diags.append(
+            warning(
+                "OSR-W212",
+                f"newline: {newline.value} is not used when reading: LF, CRLF and CR all end a row",
+                newline.span,
+            )
+        )
+    path_value = cfg.get("path")
     if not isinstance(path_value, nodes.Str):
         return None, "its path is known only at run time"
     path = Path(path_value.value)
     if not path.is_absolute():
+        if isinstance(cfg.get("connection"), nodes.ConnectionRef):
+            return None, "its folder is the connection's base_dir, known only at run time"
         path = base / path
     if not path.is_file():
         return None, f"{path_value.value} does not exist at build time"
+    plain: dict[str, Any] = {e.key: nodes.plain(e.value) for e in cfg.entries}
+    if csv_rules.compression_of(path, plain.get("compression")) in ("bz2", "xz", "zip"):
+        return None, f"{path_value.value} is read by DuckDB only at run time (bz2, xz and zip are not sniffed)"
     try:
-        cols = duck.sniff(str(path))
+        plan = duck.read_plan(str(path), plain)
+    except csv_rules.CsvError as exc:
+        diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
+        return None, f"{path_value.value} cannot be read as sniffed"
     except Exception as exc:  # duckdb raises several error classes for unreadable files
         diags.append(
             warning(
@@ -178,21 +231,125 @@ def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duc
             )
         )
         return None, f"{path_value.value} could not be sniffed"
-    dtype = step.config.get("dtype")
-    overrides = {e.key: e.value for e in dtype.entries} if isinstance(dtype, nodes.Map) else {}
-    keep = step.config.get("columns")
-    wanted = [i.value for i in keep.items if isinstance(i, nodes.Str)] if isinstance(keep, nodes.List) else None
-    out: list[nodes.Column] = []
-    for c in cols:
-        if wanted is not None and c["name"] not in wanted:
-            continue
-        override = overrides.get(str(c["name"]))
-        type_text = str(c["type"])
-        if isinstance(override, nodes.Str):
-            col = _column(str(c["name"]), override, diags, True)
-            type_text = col.type if col else type_text
-        out.append(nodes.Column(str(c["name"]), type_text, True))
-    return nodes.Schema(tuple(out), "csv"), ""
+    by_name = {c["name"]: c for c in plan["columns"]}
+    dtype = cfg.get("dtype")
+    named = [(e.key, e.key_span, "dtype") for e in dtype.entries] if isinstance(dtype, nodes.Map) else []
+    for key in ("columns", "parse_dates"):
+        listed = cfg.get(key)
+        if isinstance(listed, nodes.List):
+            named += [(i.value, i.span, key) for i in listed.items if isinstance(i, nodes.Str)]
+    unknown = [(name, span, key) for name, span, key in named if name not in by_name]
+    for name, span, key in unknown:
+        message = f"{key} names column '{name}', which {path.name} does not have"
+        diags.append(error("OSR-E212", message, span, f"its columns: {', '.join(by_name)}"))
+    if unknown:
+        return None, f"{path_value.value} cannot be read as configured"
+    for entry in dtype.entries if isinstance(dtype, nodes.Map) else ():
+        if isinstance(entry.value, nodes.Str):
+            col = _column(entry.key, entry.value, diags, True)
+            if col:
+                by_name[entry.key]["type"] = col.type
+    keep = cfg.get("columns")
+    wanted = [i.value for i in keep.items if isinstance(i, nodes.Str)] if isinstance(keep, nodes.List) else []
+    if dtype is not None:
+        from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
+
+        try:
+            reading.check_sample(path, plan)
+        except csv_rules.CsvError as exc:
+            diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
+            return None, f"{path_value.value} cannot be read as configured"
+    node = _node(plan)
+    assert isinstance(node, nodes.Map)
+    read_plans[step.id] = node
+    names = wanted or list(by_name)
+    return nodes.Schema(tuple(nodes.Column(n, str(by_name[n]["type"]), True) for n in names), "csv"), ""
+
+
+_CSV_HINT = "set the column's type in `dtype` (e.g. string) or fix the file"
+_TEMPORAL = ("date", "time", "timestamp", "timestamp[tz]")
+
+
+def _node(value: Any) -> nodes.Value:
+    """A plain JSON-like value as an IR config value (for the read plan written into the step's config)."""
+    if isinstance(value, dict):
+        return nodes.Map(tuple(nodes.Entry(str(k), _node(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return nodes.List(tuple(_node(v) for v in value))
+    if isinstance(value, bool):
+        return nodes.Bool(value)
+    if isinstance(value, int):
+        return nodes.Int(value)
+    if value is None:
+        return nodes.Null()
+    return nodes.Str(str(value))
+
+
+def _sniff_options(dialect: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """DuckDB sniff_csv options that make it read as pyarrow will: the config's explicit fields win."""
+    quote = dialect["quote"]
+    options: dict[str, Any] = {
+        "quote": quote,
+        "escape": quote,
+        "header": dialect["header"],
+        "skip": dialect["skip_rows"],
+        "nullstr": dialect["null_values"],
+        "allow_quoted_nulls": False,
+        "encoding": _DUCK_ENCODINGS.get(dialect["encoding"], dialect["encoding"]),
+        "sample_size": 20480,
+    }
+    if "delimiter" in cfg:
+        options["delim"] = dialect["delimiter"]
+    if dialect["comment"]:
+        options["comment"] = dialect["comment"]
+    return options
+
+
+_DUCK_ENCODINGS = {"utf-8-sig": "utf-8", "ascii": "utf-8", "iso-8859-1": "latin-1"}
+
+
+def plan_csv(path: str, cfg: dict[str, Any], con: Any) -> dict[str, Any]:
+    """The read plan of a CSV file: DuckDB sniffs delimiter, types and date formats under the config's explicit
+    fields; the header is parsed as the run parses it and named by ``csv_rules.names``; ``parse_dates`` decides
+    which date-looking columns stay text; the first block is read as the run will. Raises ``csv_rules.CsvError``
+    when the run could not read the file so, other exceptions when DuckDB cannot sniff it."""
+    from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
+
+    dialect = csv_rules.config_dialect(cfg)
+    options = _sniff_options(dialect, cfg)
+    args = ", ".join(f"{k} = ${k}" for k in options)
+    row = con.execute(
+        f"SELECT Delimiter, Columns, DateFormat, TimestampFormat FROM sniff_csv($path, {args})",
+        {"path": path, **options},
+    ).fetchone()
+    delimiter, sniffed, date_format, timestamp_format = row
+    plan = {
+        **dialect,
+        "delimiter": delimiter,
+        "date_format": date_format,
+        "timestamp_format": timestamp_format,
+        "true_values": list(csv_rules.TRUE_VALUES),
+        "false_values": list(csv_rules.FALSE_VALUES),
+    }
+    cells = reading.read_header(Path(path), plan)
+    if len(cells) != len(sniffed):
+        raise csv_rules.CsvError(
+            f"'{Path(path).name}': DuckDB sniffed {len(sniffed)} columns, the reader finds {len(cells)}"
+        )
+    dates = cfg.get("parse_dates")
+    columns = []
+    for cell, name, col in zip(cells, csv_rules.names(cells), sniffed, strict=True):
+        type_ = csv_dialect.to_logical(str(col["type"]))
+        if type_ in _TEMPORAL and (dates is False or (isinstance(dates, list) and name not in dates)):
+            type_ = "string"
+        if isinstance(dates, list) and name in dates and type_ not in _TEMPORAL:
+            type_ = "timestamp"
+        columns.append({"header": cell, "name": name, "type": type_})
+    plan["columns"] = columns
+    if cfg.get("dtype"):
+        return plan  # the caller checks the sample once dtype is applied
+    reading.check_sample(Path(path), plan)
+    return plan
 
 
 # --------------------------------------------------------------------------- DuckDB SQL
@@ -209,14 +366,14 @@ class _Duck:
     a fresh connection would (same results, same error messages). A successful description is memoised by the
     query text and the definitions of the input tables whose names occur in it (case-insensitively): the other
     tables cannot change how the query binds, only the "did you mean" hints of an error, so errors are always
-    produced by DuckDB with the step's own complete catalogue. CSV sniffs are memoised by path. Successful
-    answers are also kept across runs (duck_cache), so a warm compile does not start DuckDB at all.
+    produced by DuckDB with the step's own complete catalogue. CSV read plans are memoised by path and config.
+    Successful answers are also kept across runs (duck_cache), so a warm compile does not start DuckDB at all.
     """
 
     def __init__(self) -> None:
         self._con: Any = None
         self._described: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
-        self._sniffed: dict[str, list[dict[str, object]] | Exception] = {}
+        self._sniffed: dict[tuple[str, str], dict[str, Any] | Exception] = {}
         self._stored: DuckAnswers | None = None
 
     def _answers(self) -> DuckAnswers:
@@ -231,26 +388,30 @@ class _Duck:
             self._con = duckdb.connect()
         return self._con
 
-    def sniff(self, path: str) -> list[dict[str, object]]:
-        if path not in self._sniffed:
+    def read_plan(self, path: str, cfg: dict[str, Any]) -> dict[str, Any]:
+        """``plan_csv`` of a file under a config, memoised by path and the fields it depends on (a copy: callers
+        apply ``dtype`` to it)."""
+        fields = json.dumps({k: cfg.get(k) for k in _PLAN_FIELDS}, sort_keys=True, default=str)
+        memo = (path, fields)
+        if memo not in self._sniffed:
             ident = file_identity(path)
             answers = self._answers()
-            key = answers.key("sniff", ident) if ident is not None else ""
+            key = answers.key("csv-plan", ident, fields) if ident is not None else ""
             stored = answers.get(key) if key else None
             if stored is not None:
-                self._sniffed[path] = stored
+                self._sniffed[memo] = stored
             else:
                 try:
-                    self._sniffed[path] = cols = csv_dialect.sniff(path, self._connect())
+                    self._sniffed[memo] = plan = plan_csv(path, cfg, self._connect())
                 except Exception as exc:  # duckdb raises several error classes for unreadable files
-                    self._sniffed[path] = exc
+                    self._sniffed[memo] = exc
                 else:
                     if key:
-                        answers.put(key, cols)
-        found = self._sniffed[path]
+                        answers.put(key, plan)
+        found = self._sniffed[memo]
         if isinstance(found, Exception):
             raise found
-        return found
+        return copy.deepcopy(found)
 
     def describe(self, tables: dict[str, str], query: str) -> tuple[list[tuple[Any, ...]] | None, str]:
         """DuckDB's DESCRIBE rows of ``query`` over ``tables`` (name -> ``CREATE TABLE``), or its error message."""

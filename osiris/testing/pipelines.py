@@ -246,7 +246,7 @@ class _Builder:
         text = ",".join(cols) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
         self.files[path.value] = text.encode()
         entries.pop("columns", None)
-        for key in ("header", "skip_rows", "delimiter", "comment", "dtype", "encoding", "compression"):
+        for key in ("header", "skip_rows", "delimiter", "comment", "dtype", "encoding", "compression", "parse_dates"):
             entries.pop(key, None)  # keep the file readable as written (sniffing is what is exercised)
         self.columns[step_id] = cols
         self.file_columns[path.value] = cols

@@ -27,11 +27,10 @@ class _Counting:
         self._con = _CONNECT()
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("DESCRIBE SELECT"):
-            if "read_csv" in sql:
-                type(self).sniffs += 1
-            else:
-                type(self).describes += 1
+        if "FROM sniff_csv(" in sql:
+            type(self).sniffs += 1
+        elif sql.startswith("DESCRIBE SELECT"):
+            type(self).describes += 1
         return self._con.execute(sql, *args)
 
     def close(self) -> None:

@@ -147,7 +147,7 @@ def test_reader_options(tmp_path: Path) -> None:
     assert out.to_pylist() == [{"id": 1, "x": None}, {"id": 2, "x": 3}]
     (tmp_path / "nohead.csv").write_text("1,a\n2,b\n")
     cfg = {"path": "nohead.csv", "header": False}
-    assert Extractor({"config": cfg}, _ctx(tmp_path, cfg)).run({}).read_all().column_names == ["f0", "f1"]
+    assert Extractor({"config": cfg}, _ctx(tmp_path, cfg)).run({}).read_all().column_names == ["column0", "column1"]
 
 
 def test_missing_file_and_bad_value_are_step_errors(tmp_path: Path) -> None:

@@ -300,8 +300,8 @@ def _too_deep(doc: Doc) -> Span:
         for event in yaml.parse(doc.text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
-                if depth > MAX_DEPTH:
-                    return _mark_span(doc, event.start_mark)
+                if depth > MAX_DEPTH and event.start_mark is not None:
+                    return doc.at_index(event.start_mark.index)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:

@@ -51,8 +51,8 @@ def parse_scalar(text: str) -> nodes.Value:
         return nodes.Null()
     if _INT.match(text) and decimal_fits(text):
         return nodes.Int(int(text))
-    if _INT_BASE.match(text) and int_fits(value := int(text, 0)):
-        return nodes.Int(value)
+    if _INT_BASE.match(text) and int_fits(number := int(text, 0)):
+        return nodes.Int(number)
     if _FLOAT.match(text) and any(c in text for c in ".eE"):
         value = float(text)
         if math.isfinite(value):

@@ -377,7 +377,7 @@ class _Lower(Transformer[Token, Any]):
 
 def parse_text(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic]]:
     """Parse and lower a text-syntax pipeline; returns the IR (None on a syntax error) and diagnostics."""
-    source = text.replace("\r\n", "\n")
+    source = text.replace("\r\n", "\n").replace("\r", "\n")  # CRLF and CR-only line ends count as one break
     try:
         tree = parser().parse(source)
     except UnexpectedInput as exc:

@@ -164,7 +164,11 @@ def _sniff_csv(step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duc
     path = Path(path_value.value)
     if not path.is_absolute():
         path = base / path
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte: no such file can exist
+        return None, f"{path_value.value} cannot name a file"
+    if not exists:
         return None, f"{path_value.value} does not exist at build time"
     try:
         cols = duck.sniff(str(path))

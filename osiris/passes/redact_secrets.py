@@ -27,6 +27,7 @@ import attrs
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error
 from osiris.ir.span import Span
+from osiris.passes import secret_scan
 from osiris.passes.base import PassContext, PassResult
 
 MASK = "********"
@@ -72,24 +73,6 @@ SECRET_SUFFIXES = (
 )
 ENV_REF = re.compile(r"^\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$")
 CONNECTION_REF = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
-# (code, what, pattern); group "s" is the secret part.
-PATTERNS = (
-    ("OSR-E181", "credentials in a URL", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:(?P<s>[^\s@/'\"]+)@")),
-    (
-        "OSR-E182",
-        "a password in a connection string",
-        re.compile(r"(?i)(?<![A-Za-z0-9_.])(?:password|passwd|pwd)\s*=\s*(?P<s>'[^']+'|\"[^\"]+\"|[^\s;'\",)]+)"),
-    ),
-    (
-        "OSR-E183",
-        "a token",
-        re.compile(
-            r"(?P<s>\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-            r"|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsbp_[A-Za-z0-9]{30,}"
-            r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$))"
-        ),
-    ),
-)
 FIX = 'move it into osiris_connections.yaml and use connection: "@{family}.<alias>"'
 ENV_FIX = 'or reference an environment variable: {key}: "${{env.NAME}}"'
 
@@ -104,16 +87,18 @@ def _conn_string_context(text: str) -> bool:
 
 
 def find_secrets(text: str) -> Iterator[tuple[str, str, int, int]]:
-    """(code, what, start, end) of every secret-looking part of a string, placeholders excluded."""
-    for code, what, pattern in PATTERNS:
-        for m in pattern.finditer(text):
-            start, end = m.span("s")
-            value = text[start:end].strip("'\"")
-            if not value or value.startswith("${") or value == MASK:
+    """(code, what, start, end) of every secret-looking part of a string, placeholders excluded; linear time in
+    the length of ``text`` (``secret_scan``)."""
+    context: bool | None = None  # a connection string? decided once per text, when an E182 match needs it
+    for code, what, start, end in secret_scan.scan(text):
+        value = text[start:end].strip("'\"")
+        if not value or value.startswith("${") or value == MASK:
+            continue
+        if code == "OSR-E182":
+            context = _conn_string_context(text) if context is None else context
+            if not context:
                 continue
-            if code == "OSR-E182" and not _conn_string_context(text):
-                continue
-            yield code, what, start, end
+        yield code, what, start, end
 
 
 def sub_span(span: Span | None, token: str, sources: dict[str, str] | None) -> Span | None:

@@ -51,7 +51,8 @@ def command_line(command: str, path: Path, out_dir: Path) -> list[str]:
 def assert_answered(code: int, out: str, err: str, path: Path, source: bytes) -> None:
     shown = f"exit {code}\n--- stderr\n{err[:3000]}\n--- stdout\n{out[:1000]}\n--- input\n{source[:600]!r}"
     assert code in (0, 2), shown
-    assert not CRASH.search(err) and not CRASH.search(out), shown
+    crashed = CRASH.search(err) or CRASH.search(out)
+    assert crashed is None, shown
     if code == 2:
         located = [m for m in LOCATED.finditer(err) if m.group("file") == str(path)]
         assert located, shown

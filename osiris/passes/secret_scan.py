@@ -26,9 +26,7 @@ URL_CREDENTIALS = ("OSR-E181", "credentials in a URL")
 CONNECTION_PASSWORD = ("OSR-E182", "a password in a connection string")
 TOKEN = ("OSR-E183", "a token")
 
-_PASSWORD = re.compile(
-    r"(?i)(?<![A-Za-z0-9_.])(?:password|passwd|pwd)\s*=\s*(?P<s>'[^']+'|\"[^\"]+\"|[^\s;'\",)]+)"
-)
+_PASSWORD = re.compile(r"(?i)(?<![A-Za-z0-9_.])(?:password|passwd|pwd)\s*=\s*(?P<s>'[^']+'|\"[^\"]+\"|[^\s;'\",)]+)")
 # E183 without its first (JWT) branch; the JWT branch is ``_jwt_from``.
 _OTHER_TOKENS = re.compile(
     r"(?P<s>\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsbp_[A-Za-z0-9]{30,}"
@@ -66,7 +64,7 @@ def _url_credentials(text: str) -> Iterator[tuple[int, int]]:
     while (m := _SCHEME_RUN.search(text, pos)) is not None:
         sep = m.end() - 3
         letter = _LETTER.search(text, m.start(), sep)  # the leftmost start: a letter, then scheme characters
-        user_end = _USER_RUN.match(text, m.end()).end()
+        user_end = _end(_USER_RUN, text, m.end())
         if letter is not None and text.startswith(":", user_end):
             secret_end = _SECRET_RUN.match(text, user_end + 1)
             if secret_end is not None and text.startswith("@", secret_end.end()):
@@ -106,12 +104,18 @@ def _jwt_from(text: str, pos: int) -> tuple[int, int] | None:
         if start > 0 and _WORD.match(text, start - 1):  # no \b before it: try the next occurrence
             pos = start + 1
             continue
-        first = _TOKEN_RUN.match(text, start + 3).end()
+        first = _end(_TOKEN_RUN, text, start + 3)
         if first - start - 3 >= 8 and text.startswith(".", first):
-            second = _TOKEN_RUN.match(text, first + 1).end()
+            second = _end(_TOKEN_RUN, text, first + 1)
             if second - first - 1 >= 8 and text.startswith(".", second):
-                third = _TOKEN_RUN.match(text, second + 1).end()
+                third = _end(_TOKEN_RUN, text, second + 1)
                 if third - second - 1 >= 8:
                     return start, third
         pos = first  # every later eyJ of this run has a shorter first part, or the same failing ends
     return None
+
+
+def _end(run: re.Pattern[str], text: str, pos: int) -> int:
+    """Where the run of ``run``'s characters starting at ``pos`` ends (``run`` matches the empty string too)."""
+    m = run.match(text, pos)
+    return pos if m is None else m.end()

@@ -19,6 +19,8 @@ Before: ``{connection: "@mysql.db", password: "@mysql.db"}`` -> ``password: Secr
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Iterator
 
@@ -105,22 +107,29 @@ def sub_span(span: Span | None, token: str, sources: dict[str, str] | None) -> S
     """The span of ``token`` inside the source text ``span`` covers (first occurrence); ``span`` when not found."""
     if span is None or sources is None or span.file not in sources:
         return span
-    lines = sources[span.file].splitlines(keepends=True)
-    if span.line > len(lines):
+    text = sources[span.file]
+    offsets = _line_starts(text)  # computed once per source text: a query may hold thousands of findings
+    lines = len(offsets) - 1
+    if span.line > lines:
         return span
-    offsets = [0]
-    for source_line in lines:
-        offsets.append(offsets[-1] + len(source_line))
-    text = "".join(lines)
     begin = offsets[span.line - 1] + span.col - 1
-    finish = offsets[min(span.end_line, len(lines)) - 1] + span.end_col - 1
+    finish = offsets[min(span.end_line, lines) - 1] + span.end_col - 1
     pos = text.find(token, begin, max(finish, begin))
     if pos < 0:
         return span
-    line = max(i for i in range(len(lines)) if offsets[i] <= pos) + 1
+    line = bisect.bisect_right(offsets, pos, 0, lines)
     end = pos + len(token)
-    end_line = max(i for i in range(len(lines)) if offsets[i] <= max(end - 1, pos)) + 1
+    end_line = bisect.bisect_right(offsets, max(end - 1, pos), 0, lines)
     return Span(span.file, line, pos - offsets[line - 1] + 1, end_line, end - offsets[end_line - 1] + 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(text: str) -> list[int]:
+    """The offset where each line of ``text`` starts (``str.splitlines`` breaks), then ``len(text)``."""
+    offsets = [0]
+    for line in text.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    return offsets
 
 
 @attrs.define

@@ -100,3 +100,28 @@ def test_a_real_terminal_process_gets_no_escape(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert re.search(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", proc.stdout + proc.stderr) is None
+
+
+VALID = """pipeline escapes {
+  oml "0.1.0"
+  step "rd\\u001b]0;title\\u0007\\u009b": filesystem.csv_extractor read { path = "in\\u001b[31m.csv" }
+  step write: filesystem.csv_writer write { path = "out.csv" }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["graph"], ["graph", "--format", "mermaid"], ["graph", "--format", "dot"], ["build", "-o", "b"], ["plan"]],
+    ids=["graph", "mermaid", "dot", "build", "plan"],
+)
+def test_summaries_of_a_valid_pipeline_print_no_raw_control_characters(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.osiris").write_text(VALID, encoding="utf-8")
+    assert main([args[0], "p.osiris", *args[1:]]) == 0
+    captured = capsys.readouterr()
+    assert RAW_CONTROL.search(captured.out + captured.err) is None, captured.out.encode("unicode_escape")
+    if args[0] != "plan":
+        assert "rd\\x1b]0;title\\x07\\x9b" in captured.out or "rd\\u001b]0;title\\u0007\\x9b" in captured.out

@@ -106,3 +106,13 @@ def test_largest_integer_is_accepted(folder: Path, capsys: pytest.CaptureFixture
     assert main(["check", "t.osiris", "t.yaml"]) == 0, capsys.readouterr().err
     assert main(["build", "t.osiris", "-o", "out"]) == 0, capsys.readouterr().err
     assert f"amount > {big}" in (folder / "out" / "plan.json").read_text(encoding="utf-8")
+
+
+def test_long_sexagesimal_integer_is_refused_before_computing_it(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """YAML 1.1 reads 1:59:59... as base 60; 100,000 groups took minutes to compute (quadratic) before the
+    refusal. The count of groups alone proves it too large."""
+    (folder / "s.yaml").write_text(_oml_with("1" + ":59" * 100_000), encoding="utf-8")
+    assert main(["check", "s.yaml"]) == 2
+    assert "s.yaml:21:14: error[OSR-E015]: the integer '1:59:59" in capsys.readouterr().err

@@ -31,6 +31,7 @@ MAX_NODES = 200_000
 _BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _PLAIN_BOOL = {"true", "false"}
 _OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
+_LOG10_60 = math.log10(60)
 
 
 class TooComplex(Exception):
@@ -165,6 +166,8 @@ class Doc:
         digits = node.value.lstrip("+-").replace("_", "")
         if tag == TAG + "int" and digits.isdigit() and digits[0] != "0" and not decimal_fits(digits):
             return self._too_large(node, span)  # int() would refuse it (a leading 0 is octal, read without limit)
+        if tag == TAG + "int" and node.value.count(":") * _LOG10_60 > max_digits():
+            return self._too_large(node, span)  # 1:59:59...: at least 60**groups; computing it is quadratic
         try:
             value = SafeConstructor().construct_object(node)
         except (yaml.YAMLError, ValueError) as exc:

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compile_scaling, csv_duckdb, refenv, report, sandbox, transfer
+from bench import compile_scaling, csv_duckdb, refenv, report, sandbox, secret_scan, transfer
 from bench.measure import CaseResult, ratio
 from bench.settings import BENCH_DIR, Settings
 
-SECTIONS = ("transfer", "mysql-csv", "memory", "csv-duckdb", "compile", "sandbox")
+SECTIONS = ("transfer", "mysql-csv", "memory", "csv-duckdb", "compile", "sandbox", "secrets")
 FULL = {
     "transfer": [100_000, 1_000_000],
     "mysql-csv": 1_000_000,
@@ -24,6 +24,7 @@ FULL = {
     "csv-duckdb": 1_000_000,
     "compile": [10, 100, 1000, 5000],
     "sandbox": 100_000,
+    "secrets": [10_000, 100_000, 300_000, 1_000_000],
 }
 QUICK = {
     "transfer": [20_000],
@@ -32,6 +33,7 @@ QUICK = {
     "csv-duckdb": 100_000,
     "compile": [10, 100, 1000],
     "sandbox": 20_000,
+    "secrets": [10_000, 100_000],
 }
 TARGET_ROWS = 1_000_000
 
@@ -235,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                 **figures,
             )
         )
+    if "secrets" in only:
+        log(f"secret scanning: {', '.join(f'{n:,}' for n in sizes['secrets'])} characters")
+        sections.append(secret_scan.run_secret_scan(sizes["secrets"], max(s.repeats, 3), log))
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
     readme = BENCH_DIR / "README.md" if args.write_readme else None
     path = report.write(results, args.results_dir, readme)

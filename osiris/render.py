@@ -2,11 +2,18 @@
 
 ``--format json`` gives the same diagnostics as a list of objects. Spans listed in ``Diagnostic.redact`` are
 masked wherever a source line is quoted, so a secret never reaches the terminal.
+
+Text from the user (names, values, paths, quoted source lines) never reaches a terminal raw: control characters
+(C0 but tab, DEL, C1) and the bidi/line-separator marks, which could retitle a terminal window, recolour or hide
+text, are shown as ``\x1b``-style escapes in messages and notes and as one-column symbols (``␛``, ``�``) in quoted
+source lines, so the caret stays under its column. JSON keeps every value exactly, escaped (``\u001b``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -18,7 +25,48 @@ if TYPE_CHECKING:  # rich is imported when a diagnostic is rendered (start-up of
     from rich.text import Text
 
 MASK = "********"
+# Characters a terminal may act on: C0 controls (tab and newline are handled where they are allowed), DEL, C1
+# controls, and the Unicode marks that reorder or break lines (bidi embeddings/overrides/isolates, LS, PS).
+_UNSAFE = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE_RE = re.compile(f"[{_UNSAFE}]")
+_JSON_UNSAFE_RE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_YAML_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_TEXT_BREAKS = re.compile("\r\n|[\r\n]")
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.NOTE: "bold cyan"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: each unsafe character as an escape (``\x1b``, ``\u202e``); tabs
+    are kept."""
+    return _UNSAFE_RE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\t":
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _symbol(match: re.Match[str]) -> str:
+    """One column for one unsafe character: the Unicode control picture of C0 controls and DEL, else U+FFFD."""
+    code = ord(match.group())
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
+def _shown_line(line: str) -> str:
+    """A source line as quoted under a diagnostic: tabs as one space and unsafe characters as one symbol each, so
+    columns (counted in characters) stay where the caret says."""
+    return _UNSAFE_RE.sub(_symbol, line.expandtabs(1))
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(source: str, file: str) -> list[str]:
+    """The lines of a source as its frontend counts them (YAML also breaks at NEL, LS and PS; the text syntax
+    only at LF, CRLF and CR); computed once per file, however many diagnostics quote it."""
+    breaks = _YAML_BREAKS if file.lower().endswith((".yaml", ".yml")) else _TEXT_BREAKS
+    return breaks.split(source)
 
 
 def _masked_line(line: str, line_no: int, redact: Iterable[Span], col: int, end_col: int) -> tuple[str, int, int]:
@@ -52,18 +100,19 @@ def render_text(d: Diagnostic, sources: Mapping[str, str]) -> Text:
     from rich.text import Text
 
     text = Text()
-    where = f"{d.span}: " if d.span else ""
+    where = f"{printable(str(d.span))}: " if d.span else ""
     text.append(where, style="bold")
     text.append(f"{d.severity.value}[{d.code}]", style=_STYLE[d.severity])
-    text.append(f": {d.message}\n", style="bold")
+    text.append(f": {printable(d.message)}\n", style="bold")
     span = d.span
     source = sources.get(span.file) if span else None
     if span is not None and source is not None:
-        lines = source.splitlines()
+        lines = _lines(source, span.file)
         if 1 <= span.line <= len(lines):
             raw = lines[span.line - 1].expandtabs(1)
             end_col = span.end_col if span.end_line == span.line else len(raw) + 1
             line, col, end_col = _masked_line(raw, span.line, d.redact, span.col, end_col)
+            line = _shown_line(line)
             gutter = " " * len(str(span.line))
             width = max(1, min(end_col, len(line) + 1) - col)
             text.append(f"{gutter} |\n", style="blue")
@@ -73,7 +122,7 @@ def render_text(d: Diagnostic, sources: Mapping[str, str]) -> Text:
             text.append(" " * (col - 1) + "^" * width + "\n", style=_STYLE[d.severity])
     for note in d.notes:
         text.append("  = ", style="blue")
-        text.append(f"{note}\n")
+        text.append(f"{printable(note)}\n")
     return text
 
 
@@ -98,4 +147,7 @@ def to_json_data(d: Diagnostic) -> dict[str, object]:
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([to_json_data(d) for d in sorted(diagnostics, key=sort_key)], indent=2, ensure_ascii=False)
+    """The diagnostics as JSON. C0 controls are escaped by ``json``; DEL, C1 and the bidi/line marks are escaped
+    here too (they can only occur inside strings, so the document stays valid and decodes to the same text)."""
+    text = json.dumps([to_json_data(d) for d in sorted(diagnostics, key=sort_key)], indent=2, ensure_ascii=False)
+    return _JSON_UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

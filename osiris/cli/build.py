@@ -78,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
     lines.append("wrote:")
     lines += [f"  {out.rstrip('/')}/{rel}" for rel in written]
     lines.append(f"plan sha256: {plan_sha}")
-    print("\n".join(lines))
+    print(common.terminal_text("\n".join(lines)))
     return 0

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import has_errors
 from osiris.passes.manager import PASSES
-from osiris.render import print_diagnostics, render_json
+from osiris.render import print_diagnostics, printable, render_json
 
 if TYPE_CHECKING:  # rich and the IR serde are imported when used (start-up)
     from rich.console import Console
@@ -87,3 +87,9 @@ def report(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], fmt: s
     elif diags:
         print_diagnostics(diags, sources, stderr())
     return has_errors(diags)
+
+
+def terminal_text(text: str) -> str:
+    """Text for stdout/stderr with every line made ``printable``: user text (step ids, paths, values) may hold
+    terminal control sequences, which are shown escaped, never sent raw."""
+    return "\n".join(printable(line) for line in text.split("\n"))

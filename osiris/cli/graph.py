@@ -73,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
     failed = common.report(result.diagnostics, result.sources, "text")
     if failed or result.pipeline is None:
         return 2
-    sys.stdout.write(RENDERERS[args.format](result.pipeline))
+    sys.stdout.write(common.terminal_text(RENDERERS[args.format](result.pipeline)))
     return 0

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         data = {"pipeline": pipeline.name, "ddl_file": str(out / "ddl.sql") if ddl else None, "writers": report}
         print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        print(_text(report, ddl is not None and str(out / "ddl.sql")), end="")
+        print(common.terminal_text(_text(report, ddl is not None and str(out / "ddl.sql"))), end="")
     errors = any(e.get("against", {}).get("status") in ("incompatible", "missing", "error") for e in report)
     return 1 if errors else 0
 

@@ -12,6 +12,7 @@ import attrs
 
 from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import error
+from osiris.ir.span import Span
 
 SYNTAXES = ("oml", "text")
 _BY_SUFFIX = {".yaml": "oml", ".yml": "oml", ".osiris": "text"}
@@ -45,7 +46,14 @@ def read_source(path: str) -> tuple[Source | None, Diagnostic | None]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, error("OSR-E001", f"'{path}' is not UTF-8 text (byte {exc.start}: {exc.reason})")
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8-sig", "replace")) + 1
+        return None, error(
+            "OSR-E001",
+            f"'{path}' is not UTF-8 text (byte {exc.start}, 0x{data[exc.start]:02x}: {exc.reason})",
+            Span.point(path, line, col),
+        )
     return Source(path, text), None
 
 

@@ -7,22 +7,24 @@ offending token (friendly messages in ``text_errors``); semantic checks mirror t
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.tree import Meta
 
 from osiris.frontend import textstrings
+from osiris.frontend.numbers import max_digits, parse_decimal
 from osiris.frontend.oml import KEBAB_RE, MODES, OML_VERSION
 from osiris.frontend.oml_dag import StepRefs, check_dag
 from osiris.frontend.oml_values import PARAM_NAME_RE
 from osiris.frontend.text_errors import syntax_diagnostic
 from osiris.frontend.text_values import lower_refs
-from osiris.frontend.yaml_nodes import Doc
+from osiris.frontend.yaml_nodes import MAX_DEPTH, Doc
 from osiris.ir import Diagnostic, Pipeline
 from osiris.ir.diagnostics import did_you_mean, error, has_errors, warning
 from osiris.ir.nodes import Bool, Entry, Float, Int, List, Map, Null, Param, Profile, Step, Str
@@ -331,11 +333,29 @@ class _Lower(Transformer[Token, Any]):
     def string(self, meta: Meta, children: list[Token]) -> Str:
         return Str(self._decode(children[0]), span=self.span(meta))
 
-    def integer(self, meta: Meta, children: list[Token]) -> Int:
-        return Int(int(children[0]), span=self.span(meta))
+    def integer(self, meta: Meta, children: list[Token]) -> Int | Null:
+        value = parse_decimal(str(children[0]))
+        if value is None:
+            self.report(
+                "OSR-E065",
+                f"the integer '{_short(children[0])}' is too large (more than {max_digits()} decimal digits)",
+                self.span(meta),
+                ("plans are JSON, and Python writes integers of at most that many digits; quote it for the text",),
+            )
+            return Null(span=self.span(meta))
+        return Int(value, span=self.span(meta))
 
-    def decimal(self, meta: Meta, children: list[Token]) -> Float:
-        return Float(float(children[0]), span=self.span(meta))
+    def decimal(self, meta: Meta, children: list[Token]) -> Float | Null:
+        value = float(children[0])
+        if not math.isfinite(value):
+            self.report(
+                "OSR-E065",
+                f"'{_short(children[0])}' is not a finite number",
+                self.span(meta),
+                ("plans are JSON, which has no infinity or NaN; quote it if you mean the text",),
+            )
+            return Null(span=self.span(meta))
+        return Float(value, span=self.span(meta))
 
     def true(self, meta: Meta, children: list[Token]) -> Bool:
         return Bool(True, span=self.span(meta))
@@ -357,11 +377,21 @@ class _Lower(Transformer[Token, Any]):
 
 def parse_text(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic]]:
     """Parse and lower a text-syntax pipeline; returns the IR (None on a syntax error) and diagnostics."""
-    source = text.replace("\r\n", "\n")
+    source = text.replace("\r\n", "\n").replace("\r", "\n")  # CRLF and CR-only line ends count as one break
     try:
         tree = parser().parse(source)
     except UnexpectedInput as exc:
         return None, [syntax_diagnostic(exc, source, file, parser())]
+    deep = _too_deep(tree)
+    if deep is not None:
+        return None, [
+            error(
+                "OSR-E066",
+                f"a value is nested more than {MAX_DEPTH} levels deep",
+                Span(file, deep.line, deep.column, deep.line, deep.column + 1),
+                "pipelines are small trees; write the value flatter",
+            )
+        ]
     lower = _Lower(source, file)
     try:
         pipeline = lower.transform(tree)
@@ -369,3 +399,21 @@ def parse_text(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic]]
         raise exc.orig_exc from None
     diagnostics = list(dict.fromkeys(lower.diagnostics))
     return (None if has_errors(diagnostics) else pipeline), diagnostics
+
+
+def _too_deep(tree: Tree[Token]) -> Meta | None:
+    """The position of the first value (list or map) nested more than MAX_DEPTH levels deep, found without
+    recursion: the transformer recurses once per level, so a deep file must be refused before it runs."""
+    stack: list[tuple[Tree[Token], int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in ("seq", "map"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return node.meta
+        stack += [(child, depth) for child in node.children if isinstance(child, Tree)]
+    return None
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

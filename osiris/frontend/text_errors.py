@@ -129,7 +129,7 @@ def syntax_diagnostic(exc: UnexpectedInput, source: str, file: str, lark: Lark) 
     assert isinstance(exc, UnexpectedToken)
     span = _token_span(file, exc)
     tok = exc.token
-    label = exc.match_examples(lark.parse, _examples(), use_accepts=True)
+    label = _match_examples(exc, lark)
     if label is None or not _fits(label, tok.type):  # same parser state, but a different token: ask the tokens
         label = _classify(exc)
     word = _previous_word(source, exc)
@@ -169,6 +169,28 @@ def syntax_diagnostic(exc: UnexpectedInput, source: str, file: str, lark: Lark) 
     if "KW_PIPELINE" in expected:
         return error("OSR-E050", f"expected 'pipeline', found '{tok}'", span, "a file starts with pipeline NAME {")
     return error("OSR-E050", f"unexpected '{tok}'", span, f"expected {_expected(expected)}")
+
+
+def _match_examples(exc: UnexpectedToken, lark: Lark) -> str | None:
+    """The label of the example that fails in the same parser state as ``exc`` (an exact token match first).
+
+    Lark's ``UnexpectedInput.match_examples`` with ``use_accepts=True``, written out because lark 1.3's own
+    crashes (a ``%d`` debug format given a ``ParserState``) whenever an example reaches the same state with
+    different accepted tokens, e.g. for ``param a b``."""
+    candidate: str | None = None
+    for label, examples in _examples().items():
+        for example in examples:
+            try:
+                lark.parse(example)
+            except UnexpectedInput as other:
+                if other.state != exc.state:
+                    continue
+                if isinstance(other, UnexpectedToken) and other.accepts != exc.accepts:
+                    continue
+                if isinstance(other, UnexpectedToken | UnexpectedEOF) and other.token == exc.token:
+                    return label
+                candidate = candidate or label
+    return candidate
 
 
 @functools.cache

@@ -20,6 +20,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from osiris.frontend.numbers import decimal_fits, int_fits, max_digits
 from osiris.ir import nodes as ir
 from osiris.ir.diagnostics import Diagnostic, error, warning
 from osiris.ir.span import Span
@@ -30,6 +31,7 @@ MAX_NODES = 200_000
 _BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _PLAIN_BOOL = {"true", "false"}
 _OCTAL = re.compile(r"^[-+]?0[0-7_]+$")
+_LOG10_60 = math.log10(60)
 
 
 class TooComplex(Exception):
@@ -161,6 +163,11 @@ class Doc:
                 "OML values are strings, numbers, booleans, null, lists and mappings",
             )
             return ir.Null(span)
+        digits = node.value.lstrip("+-").replace("_", "")
+        if tag == TAG + "int" and digits.isdigit() and digits[0] != "0" and not decimal_fits(digits):
+            return self._too_large(node, span)  # int() would refuse it (a leading 0 is octal, read without limit)
+        if tag == TAG + "int" and node.value.count(":") * _LOG10_60 > max_digits():
+            return self._too_large(node, span)  # 1:59:59...: at least 60**groups; computing it is quadratic
         try:
             value = SafeConstructor().construct_object(node)
         except (yaml.YAMLError, ValueError) as exc:
@@ -172,18 +179,29 @@ class Doc:
             self._check_ambiguous(node, value)
             return ir.Bool(value, span)
         if isinstance(value, int):
+            if not int_fits(value):  # 0x..., 0b..., 1:2:3... of any length read without the digit limit
+                return self._too_large(node, span)
             self._check_ambiguous(node, value)
             return ir.Int(value, span)
         if isinstance(value, float) and not math.isfinite(value):
             self.error(
                 "OSR-E015",
-                f"'{node.value}' is not a finite number",
+                f"'{_short(node.value)}' is not a finite number",
                 span,
                 "plans are JSON, which has no infinity or NaN; quote it if you mean the text",
             )
             return ir.Null(span)
         self._check_ambiguous(node, value)
         return ir.Float(float(value), span)
+
+    def _too_large(self, node: ScalarNode, span: Span) -> ir.Value:
+        self.error(
+            "OSR-E015",
+            f"the integer '{_short(node.value)}' is too large (more than {max_digits()} decimal digits)",
+            span,
+            "plans are JSON, and Python writes integers of at most that many digits; quote it if you mean the text",
+        )
+        return ir.Null(span)
 
     def _check_ambiguous(self, node: ScalarNode, value: object) -> None:
         if node.style:  # plain scalars: None from PyYAML's composer, "" from libyaml's
@@ -256,7 +274,12 @@ def compose(doc: Doc) -> Node | None:
         doc.error("OSR-E010", f"YAML syntax error: {_reason(exc)}", Span.point(doc.file, 1, 1))
         return None
     except RecursionError:
-        doc.error("OSR-E017", "the document is nested too deeply to read", Span.point(doc.file, 1, 1))
+        doc.error(
+            "OSR-E017",
+            f"the document is nested more than {MAX_DEPTH} levels deep",
+            _too_deep(doc),
+            "OML pipelines are small trees; write the value flatter",
+        )
         return None
     finally:
         if loader is not None:
@@ -270,6 +293,23 @@ def compose(doc: Doc) -> Node | None:
         )
         return None
     return root
+
+
+def _too_deep(doc: Doc) -> Span:
+    """Where the document first nests past MAX_DEPTH, found from the parser's events (PyYAML's parser is a state
+    machine, so unlike the composer it does not recurse); the start of the file if the events never get there."""
+    depth = 0
+    try:
+        for event in yaml.parse(doc.text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH and event.start_mark is not None:
+                    return doc.at_index(event.start_mark.index)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return Span.point(doc.file, 1, 1)
 
 
 _CLOADER = getattr(yaml, "CSafeLoader", None)

@@ -211,7 +211,11 @@ def _sniff_csv(
         if isinstance(cfg.get("connection"), nodes.ConnectionRef):
             return None, "its folder is the connection's base_dir, known only at run time"
         path = base / path
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte: no such file can exist
+        return None, f"{path_value.value} cannot name a file"
+    if not exists:
         return None, f"{path_value.value} does not exist at build time"
     plain: dict[str, Any] = {e.key: nodes.plain(e.value) for e in cfg.entries}
     if csv_rules.compression_of(path, plain.get("compression")) in ("bz2", "xz", "zip"):

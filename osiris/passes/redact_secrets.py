@@ -19,6 +19,8 @@ Before: ``{connection: "@mysql.db", password: "@mysql.db"}`` -> ``password: Secr
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Iterator
 
@@ -27,6 +29,7 @@ import attrs
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error
 from osiris.ir.span import Span
+from osiris.passes import secret_scan
 from osiris.passes.base import PassContext, PassResult
 
 MASK = "********"
@@ -72,24 +75,6 @@ SECRET_SUFFIXES = (
 )
 ENV_REF = re.compile(r"^\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$")
 CONNECTION_REF = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
-# (code, what, pattern); group "s" is the secret part.
-PATTERNS = (
-    ("OSR-E181", "credentials in a URL", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:(?P<s>[^\s@/'\"]+)@")),
-    (
-        "OSR-E182",
-        "a password in a connection string",
-        re.compile(r"(?i)(?<![A-Za-z0-9_.])(?:password|passwd|pwd)\s*=\s*(?P<s>'[^']+'|\"[^\"]+\"|[^\s;'\",)]+)"),
-    ),
-    (
-        "OSR-E183",
-        "a token",
-        re.compile(
-            r"(?P<s>\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-            r"|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsbp_[A-Za-z0-9]{30,}"
-            r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$))"
-        ),
-    ),
-)
 FIX = 'move it into osiris_connections.yaml and use connection: "@{family}.<alias>"'
 ENV_FIX = 'or reference an environment variable: {key}: "${{env.NAME}}"'
 
@@ -104,38 +89,47 @@ def _conn_string_context(text: str) -> bool:
 
 
 def find_secrets(text: str) -> Iterator[tuple[str, str, int, int]]:
-    """(code, what, start, end) of every secret-looking part of a string, placeholders excluded."""
-    for code, what, pattern in PATTERNS:
-        for m in pattern.finditer(text):
-            start, end = m.span("s")
-            value = text[start:end].strip("'\"")
-            if not value or value.startswith("${") or value == MASK:
+    """(code, what, start, end) of every secret-looking part of a string, placeholders excluded; linear time in
+    the length of ``text`` (``secret_scan``)."""
+    context: bool | None = None  # a connection string? decided once per text, when an E182 match needs it
+    for code, what, start, end in secret_scan.scan(text):
+        value = text[start:end].strip("'\"")
+        if not value or value.startswith("${") or value == MASK:
+            continue
+        if code == "OSR-E182":
+            context = _conn_string_context(text) if context is None else context
+            if not context:
                 continue
-            if code == "OSR-E182" and not _conn_string_context(text):
-                continue
-            yield code, what, start, end
+        yield code, what, start, end
 
 
 def sub_span(span: Span | None, token: str, sources: dict[str, str] | None) -> Span | None:
     """The span of ``token`` inside the source text ``span`` covers (first occurrence); ``span`` when not found."""
     if span is None or sources is None or span.file not in sources:
         return span
-    lines = sources[span.file].splitlines(keepends=True)
-    if span.line > len(lines):
+    text = sources[span.file]
+    offsets = _line_starts(text)  # computed once per source text: a query may hold thousands of findings
+    lines = len(offsets) - 1
+    if span.line > lines:
         return span
-    offsets = [0]
-    for source_line in lines:
-        offsets.append(offsets[-1] + len(source_line))
-    text = "".join(lines)
     begin = offsets[span.line - 1] + span.col - 1
-    finish = offsets[min(span.end_line, len(lines)) - 1] + span.end_col - 1
+    finish = offsets[min(span.end_line, lines) - 1] + span.end_col - 1
     pos = text.find(token, begin, max(finish, begin))
     if pos < 0:
         return span
-    line = max(i for i in range(len(lines)) if offsets[i] <= pos) + 1
+    line = bisect.bisect_right(offsets, pos, 0, lines)
     end = pos + len(token)
-    end_line = max(i for i in range(len(lines)) if offsets[i] <= max(end - 1, pos)) + 1
+    end_line = bisect.bisect_right(offsets, max(end - 1, pos), 0, lines)
     return Span(span.file, line, pos - offsets[line - 1] + 1, end_line, end - offsets[end_line - 1] + 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(text: str) -> list[int]:
+    """The offset where each line of ``text`` starts (``str.splitlines`` breaks), then ``len(text)``."""
+    offsets = [0]
+    for line in text.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    return offsets
 
 
 @attrs.define

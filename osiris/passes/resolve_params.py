@@ -9,7 +9,8 @@ Precedence (first that has a value wins): ``--param NAME=VALUE`` (``ctx.params``
   an error.
 - Strings from the command line and the environment are read as YAML 1.2 core scalars: ``3`` is an int, ``2.5``
   a float, ``true``/``false`` bools, ``null``/``~`` null; quoting (``'3'`` or ``"3"``) forces a string; an empty
-  value, ints with leading zeros (``007``) and ``.inf``/``.nan`` stay strings; ``@family.alias`` used as a whole
+  value, ints with leading zeros (``007``), ``.inf``/``.nan``, and numbers a plan cannot hold (an int of more
+  than 4300 digits, a float beyond the float range) stay strings; ``@family.alias`` used as a whole
   value is a connection reference.
 - A value that is exactly one placeholder keeps the parameter's type. Inside a longer string (a ``Template``)
   the value is formatted: strings as-is, ints as digits, floats as Python's shortest repr (``2.5``), bools
@@ -27,6 +28,7 @@ import re
 
 import attrs
 
+from osiris.frontend.numbers import decimal_fits, int_fits
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, did_you_mean, error
 from osiris.passes.base import PassContext, PassResult
@@ -47,10 +49,10 @@ def parse_scalar(text: str) -> nodes.Value:
         return nodes.Bool(False)
     if text in ("null", "Null", "NULL", "~"):
         return nodes.Null()
-    if _INT.match(text):
+    if _INT.match(text) and decimal_fits(text):
         return nodes.Int(int(text))
-    if _INT_BASE.match(text):
-        return nodes.Int(int(text, 0))
+    if _INT_BASE.match(text) and int_fits(number := int(text, 0)):
+        return nodes.Int(number)
     if _FLOAT.match(text) and any(c in text for c in ".eE"):
         value = float(text)
         if math.isfinite(value):

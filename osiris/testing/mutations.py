@@ -6,11 +6,14 @@ few structural errors are reported by the OML frontend under OML codes and by th
 
 Every mutation works on the IR, so both syntaxes get it, except those marked ``oml_only`` (top-level keys that only
 YAML can spell), which edit the rendered OML text.
+
+``hostile_sources(seeds)`` is the other kind: valid files edited at the byte level (deleted, duplicated, hostile
+tokens inserted) to fuzz the readers, where the only promise is a diagnostic, never a crash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +260,100 @@ def invalid_pipelines(draw: st.DrawFn, syntax: str = "oml", mutation: str | None
 
     reject()
     raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- hostile bytes (fuzzing the frontends)
+
+# Tokens that have broken, or could break, a reader: nesting past every limit, numbers past Python's and JSON's,
+# control characters (NUL, ESC sequences, C1, line separators), invalid UTF-8, a BOM in the middle, YAML anchors,
+# aliases, merge keys and tags, unterminated strings and placeholders of both syntaxes.
+HOSTILE_TOKENS: tuple[bytes, ...] = (
+    b"[" * 5000 + b"]" * 5000,
+    b"[" * 3000,
+    b"{a = " * 3000 + b"1" + b"}" * 3000,
+    b"{a: " * 3000 + b"1" + b"}" * 3000,
+    b"".join(b"\n" + b" " * (2 * i) + b"- " for i in range(400)),
+    b"9" * 4301,
+    b"-" + b"9" * 5000,
+    b"0x" + b"f" * 4000,
+    b"0o" + b"7" * 6000,
+    b"0b" + b"1" * 20000,
+    b"1" + b":59" * 3000,
+    b"1e999",
+    b"-1e999",
+    b"nan",
+    b"inf",
+    b".inf",
+    b".NaN",
+    b"1" + b"0" * 400 + b".5",
+    b"\x00",
+    b"\x07",
+    b"\x1b[31m",
+    b"\x1b]0;title\x07",
+    b"\x7f",
+    "\x85\u2028\u2029\x9b".encode(),
+    b"\xff\xfe",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\xef\xbb\xbf",
+    b"\r",
+    b"\r\r\n",
+    b"\t",
+    b"&a ",
+    b"*a",
+    b"<<: *a\n",
+    b"&a [*a, *a, *a, *a]",
+    b"!!python/object/apply:os.system ['true']",
+    b"!!python/name:os.system",
+    b"!!binary aGVsbG8=",
+    b"!custom ",
+    b"? ",
+    b"---\n",
+    b"...\n",
+    b"%YAML 1.1\n",
+    b'"',
+    b'"""',
+    b'"\\x"',
+    b"${",
+    b"${params.",
+    b"${params.input}",
+    b"${env.PASSWORD}",
+    b"@",
+    b"@a.b.c",
+    b"#",
+    b"=",
+    b":",
+    b",",
+    b"}",
+    b"]",
+    b"step",
+    b"param a b",
+    b"needs [",
+    b"postgres://user:pass@host/db",
+    "é😀\u200b\ufeff".encode(),
+)
+
+
+@st.composite
+def hostile_sources(draw: st.DrawFn, seeds: Sequence[bytes], max_edits: int = 3) -> bytes:
+    """One of ``seeds`` (valid pipeline files) after 1..max_edits byte-level edits: delete, duplicate or move a
+    range, insert a hostile token, turn line ends into CR or CRLF, indent with tabs, or prefix a BOM."""
+    data = bytearray(draw(st.sampled_from(list(seeds))))
+    for _ in range(draw(st.integers(1, max_edits))):
+        size = len(data)
+        at = draw(st.integers(0, size))
+        end = draw(st.integers(at, min(size, at + 200)))
+        edit = draw(st.sampled_from(("delete", "duplicate", "insert", "insert", "insert", "lines", "tabs", "bom")))
+        if edit == "delete":
+            del data[at:end]
+        elif edit == "duplicate":
+            data[end:end] = data[at:end]
+        elif edit == "insert":
+            data[at:at] = draw(st.sampled_from(HOSTILE_TOKENS) | st.binary(min_size=1, max_size=8))
+        elif edit == "lines":
+            data = bytearray(data.replace(b"\r\n", b"\n").replace(b"\n", draw(st.sampled_from((b"\r", b"\r\n")))))
+        elif edit == "tabs":
+            data = bytearray(data.replace(b"  ", b"\t"))
+        else:
+            data[0:0] = b"\xef\xbb\xbf"
+    return bytes(data)

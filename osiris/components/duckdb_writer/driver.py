@@ -29,25 +29,30 @@ LOCK_TIMEOUT = 30  # seconds; the `lock_timeout` default
 _HELD_BY = re.compile(r"\(PID (\d+)\)")
 
 
-def open_locked(path: Path, plan: Mapping[str, Any], seconds: float) -> Any:
+def open_locked(path: Path, plan: Mapping[str, Any], seconds: float, ctx: StepContext) -> Any:
     """A connection to the database file ``path``, waiting up to ``seconds`` while another process holds the
     file (a DuckDB file has one writing process at a time; DuckDB refuses to open it rather than wait)."""
     deadline = time.monotonic() + seconds
     delay = 0.05
+    name = f"{plan['target'].get('schema') or 'main'}.{plan['target']['table']}"
+    waiting = False
     while True:
         try:
             return duckdb_files.acquire(path)
         except duckdb.IOException as exc:
             if "could not set lock" not in str(exc).lower():
                 raise StepError(f"DuckDB {path.name}: {exc}") from None
+            held = _HELD_BY.search(str(exc))
+            who = f"another process (PID {held.group(1)})" if held else "another process"
             left = deadline - time.monotonic()
             if left <= 0:
-                held = _HELD_BY.search(str(exc))
-                who = f"another process (PID {held.group(1)})" if held else "another process"
-                name = f"{plan['target'].get('schema') or 'main'}.{plan['target']['table']}"
                 raise StepError(
                     f"{who} holds {path.name}, so {name} cannot be written (waited {seconds:g} s for its lock)"
                 ) from None
+            if not waiting:
+                message = f"{who} holds {path.name}; waiting up to {seconds:g} s to write {name}"
+                ctx.event("info", {"step": ctx.step_id, "message": message})
+                waiting = True
             time.sleep(min(delay, left))
             delay = min(delay * 2, 0.5)
 
@@ -84,15 +89,15 @@ class Driver:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = plan["target"]["qualified"]
         executed: list[str] = []
-        con = open_locked(path, plan, float(self.ctx.config.get("lock_timeout") or LOCK_TIMEOUT))
+        con = open_locked(path, plan, float(self.ctx.config.get("lock_timeout") or LOCK_TIMEOUT), self.ctx)
         try:
             con.execute("BEGIN TRANSACTION")
             check = dialects.check_existing("duckdb", con, plan)
             if check.status in ("incompatible", "missing"):
                 raise StepError(check.message)
             for sql in [*check.statements, *plan["statements"]["prepare"]]:
-                con.execute(sql)
                 executed.append(sql)
+                con.execute(sql)
             names = [f.name for f in reader.schema]
             load_cols = list(plan["load_columns"])
             if set(load_cols) - set(names):
@@ -104,8 +109,8 @@ class Driver:
             con.execute(load)
             con.unregister("__osiris_input")
             for sql in plan["statements"]["finalize"]:
-                con.execute(sql)
                 executed.append(sql)
+                con.execute(sql)
             con.execute("COMMIT")
             executed.append("COMMIT")
         except BaseException as exc:

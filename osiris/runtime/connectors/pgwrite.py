@@ -31,10 +31,6 @@ def lock_timeout_of(config: Mapping[str, Any]) -> float:
     return float(LOCK_TIMEOUT if value is None else value)
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}"
-
-
 def _load_oids(cur: Any, qualified: str, columns: list[str]) -> list[int]:
     cur.execute(
         "SELECT attname, atttypid::int FROM pg_attribute"
@@ -88,14 +84,24 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def lock_statements(plan: Mapping[str, Any], seconds: float, schema: str) -> list[str]:
-    """Bound lock waits for this transaction, then wait for the target's advisory lock (held until COMMIT or
-    ROLLBACK). The key is the schema-qualified name, so ``t`` and ``public.t`` are one lock."""
-    key = _literal(f"osiris write {schema}.{plan['target']['table']}")
-    return [
-        f"SET LOCAL lock_timeout = '{max(1, round(seconds * 1000))}ms'",
-        f"SELECT pg_advisory_xact_lock(hashtextextended({key}, 0))",
-    ]
+def lock_key(plan: Mapping[str, Any], schema: str) -> str:
+    """The advisory lock's key (SQL), from the schema-qualified name: ``t`` and ``public.t`` are one lock."""
+    name = f"osiris write {schema}.{plan['target']['table']}"
+    return f"hashtextextended({_literal(name)}, 0)"
+
+
+def _lock(cur: Any, plan: Mapping[str, Any], seconds: float, schema: str, *, ctx: StepContext, done: list[str]) -> None:
+    """Bound every lock wait of this transaction, then take the target's advisory lock (held until COMMIT or
+    ROLLBACK); when another run holds it, say so and wait. Appends the statements executed to ``done``."""
+    key = lock_key(plan, schema)
+    done.append(f"SET LOCAL lock_timeout = '{max(1, round(seconds * 1000))}ms'")
+    cur.execute(done[-1])
+    done.append(f"SELECT pg_try_advisory_xact_lock({key})")
+    if not cur.execute(done[-1]).fetchone()[0]:
+        message = f"another run is writing {schema}.{plan['target']['table']}; waiting up to {seconds:g} s for it"
+        ctx.event("info", {"step": ctx.step_id, "message": message})
+        done.append(f"SELECT pg_advisory_xact_lock({key})")
+        cur.execute(done[-1])
 
 
 def _describe(exc: Exception) -> str:
@@ -130,24 +136,22 @@ def run_plan(
         with conn.cursor() as cur:
             schema = target.get("schema") or cur.execute("SELECT current_schema()").fetchone()[0]
             name = f"{schema}.{target['table']}"
-            for sql in lock_statements(plan, lock_timeout, str(schema)):
-                cur.execute(sql)
-                executed.append(sql)
+            _lock(cur, plan, lock_timeout, str(schema), ctx=ctx, done=executed)
             step = "check"
             result = dialects.check_existing(plan["dialect"], conn, plan)
             if result.status in ("incompatible", "missing"):
                 raise StepError(result.message or f"target table is {result.status}")
             step = "prepare"
             for sql in [*result.statements, *plan["statements"]["prepare"]]:
-                cur.execute(sql)
                 executed.append(sql)
+                cur.execute(sql)
             step = "load"
             executed.append(copy_statement(plan))
             rows = _copy(cur, plan, reader, ctx)
             step = "finalize"
             for sql in plan["statements"]["finalize"]:
-                cur.execute(sql)
                 executed.append(sql)
+                cur.execute(sql)
         step = "commit"
         conn.commit()
         executed.append("COMMIT")
@@ -157,7 +161,7 @@ def run_plan(
             conn.rollback()
             executed.append("ROLLBACK")
         error: StepError
-        waited = _seconds(lock_timeout)
+        waited = f"{lock_timeout:g}"
         if isinstance(exc, psycopg.errors.LockNotAvailable) and step == "lock":
             error = LockTimeout(f"another run is writing {name} (waited {waited} s for its lock)")
         elif isinstance(exc, psycopg.errors.LockNotAvailable):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -41,7 +41,3 @@ def stream(
 
 def _with(value: str | None, suffix: str) -> str | None:
     return None if value is None else value + suffix
-
-
-def rows_of(reader_factory: Callable[[], pa.RecordBatchReader]) -> list[Row]:
-    return [tuple(r.values()) for r in reader_factory().read_all().to_pylist()]  # type: ignore[misc]

@@ -18,12 +18,9 @@ import pyarrow as pa
 
 from osiris.runtime.connectors import pgcopy, postgres, scrub, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.streams import UpstreamFailed
 
 LOCK_TIMEOUT = 30  # seconds; the writers' `lock_timeout` default
-
-
-class LockTimeout(StepError):
-    """The target stayed locked longer than ``lock_timeout``: by another run, or by any other session."""
 
 
 def lock_timeout_of(config: Mapping[str, Any]) -> float:
@@ -110,7 +107,7 @@ def _describe(exc: Exception) -> str:
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None)
     if not primary:
-        return " ".join(str(exc).split())
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     parts = [primary]
     for label in ("detail", "hint", "context"):
         text = getattr(diag, f"message_{label}", None) or ""
@@ -120,16 +117,22 @@ def _describe(exc: Exception) -> str:
 
 
 def run_plan(
-    conn: Any, plan: Mapping[str, Any], reader: pa.RecordBatchReader, ctx: StepContext, *, lock_timeout: float
-) -> tuple[int, list[str]]:
-    """Execute the write plan on ``conn`` in one transaction; returns the rows loaded and the statements
-    executed. Rolls back on any error (the StepError raised then carries the statements in ``executed``)."""
+    conn: Any,
+    plan: Mapping[str, Any],
+    reader: pa.RecordBatchReader,
+    ctx: StepContext,
+    *,
+    lock_timeout: float,
+    executed: list[str],
+) -> int:
+    """Execute the write plan on ``conn`` in one transaction; returns the rows loaded. Every statement run is
+    appended to ``executed`` (COMMIT or ROLLBACK last). Rolls back on any error; a failure of the upstream
+    stream (``UpstreamFailed``) propagates as it is, anything else becomes a StepError."""
     import psycopg
 
     from osiris import dialects
 
     target = plan["target"]
-    executed: list[str] = []
     step = "lock"
     name = target["table"]
     try:
@@ -155,25 +158,21 @@ def run_plan(
         step = "commit"
         conn.commit()
         executed.append("COMMIT")
-        return rows, executed
+        return rows
     except BaseException as exc:
         with contextlib.suppress(Exception):
             conn.rollback()
             executed.append("ROLLBACK")
-        error: StepError
         waited = f"{lock_timeout:g}"
         if isinstance(exc, psycopg.errors.LockNotAvailable) and step == "lock":
-            error = LockTimeout(f"another run is writing {name} (waited {waited} s for its lock)")
-        elif isinstance(exc, psycopg.errors.LockNotAvailable):
-            error = LockTimeout(f"another session holds a lock on {name} (waited {waited} s for its lock)")
-        elif isinstance(exc, StepError):
-            error = StepError(f"{step} {target['qualified']}: {exc}", retryable=exc.retryable)
-        elif isinstance(exc, Exception):
-            error = StepError(f"{step} {target['qualified']}: {_describe(exc)}")
-        else:
-            raise
-        error.executed = executed  # type: ignore[attr-defined]
-        raise error from None
+            raise StepError(f"another run is writing {name} (waited {waited} s for its lock)") from None
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            raise StepError(f"another session holds a lock on {name} (waited {waited} s for its lock)") from None
+        if isinstance(exc, StepError):
+            raise StepError(f"{step} {target['qualified']}: {exc}", retryable=exc.retryable) from None
+        if isinstance(exc, Exception) and not isinstance(exc, UpstreamFailed):
+            raise StepError(f"{step} {target['qualified']}: {_describe(exc)}") from None
+        raise
 
 
 def write(step: Mapping[str, Any], ctx: StepContext, reader: pa.RecordBatchReader) -> int:
@@ -185,17 +184,17 @@ def write(step: Mapping[str, Any], ctx: StepContext, reader: pa.RecordBatchReade
     target = f"{plan['target']['qualified']} in {postgres.describe_target(p)}"
     seconds = lock_timeout_of(ctx.config)
     try:
-        conn = postgres.connect(p)
+        conn = postgres.connect(p, tries=postgres.attempts(ctx.config))
     except Exception as exc:
         raise step_error("connect to", target, exc, secrets, retryable=True) from None
+    executed: list[str] = []
     try:
-        rows, executed = run_plan(conn, plan, reader, ctx, lock_timeout=seconds)
+        rows = run_plan(conn, plan, reader, ctx, lock_timeout=seconds, executed=executed)
     except StepError as exc:
-        _record(ctx, plan, getattr(exc, "executed", []))
-        raise type(exc)(scrub(str(exc), secrets), retryable=exc.retryable) from None
+        raise StepError(scrub(str(exc), secrets), retryable=exc.retryable) from None
     finally:
         conn.close()
-    _record(ctx, plan, executed)
+        _record(ctx, plan, executed)
     ctx.event("info", {"step": ctx.step_id, "message": f"loaded {rows} rows into {plan['target']['qualified']}"})
     return rows
 

@@ -31,8 +31,16 @@ def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> d
             out[key] = merged[key]
     if merged.get("database") or merged.get("dbname"):
         out["dbname"] = merged.get("database") or merged.get("dbname")
+    if config.get("timeout") is not None:  # supabase components' name for it
+        out["connect_timeout"] = config["timeout"]
     out.setdefault("connect_timeout", 10)
     return out
+
+
+def attempts(config: Mapping[str, Any]) -> int:
+    """Connection attempts: one, plus the config's ``retries`` (supabase components; default 3)."""
+    retries = config.get("retries")
+    return 1 + (3 if retries is None else int(retries))
 
 
 def describe_target(p: Mapping[str, Any]) -> str:
@@ -48,12 +56,12 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
-def connect(p: Mapping[str, Any], *, autocommit: bool = False) -> Any:
+def connect(p: Mapping[str, Any], *, autocommit: bool = False, tries: int = 4) -> Any:
     import psycopg
 
     kw = dict(p)
     conninfo = kw.pop("conninfo", "")
-    return with_retries(lambda: psycopg.connect(conninfo, autocommit=autocommit, **kw), _retryable)
+    return with_retries(lambda: psycopg.connect(conninfo, autocommit=autocommit, **kw), _retryable, tries)
 
 
 # -- planning (shared by the SQL writers) ------------------------------------------------------------------
@@ -106,7 +114,7 @@ def read(ctx: StepContext, query: str, batch_size: int) -> pa.RecordBatchReader:
     secrets = secrets_of(p, ctx.connection, ctx.config)
     target = describe_target(p)
     try:
-        conn = connect(p)
+        conn = connect(p, tries=attempts(ctx.config))
         conn.execute("SET TIME ZONE 'UTC'")
         probe = conn.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
         desc = probe.description or []

@@ -53,7 +53,12 @@ def start(path: Path, runs: Path) -> subprocess.Popen[str]:
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:
-    out, err = proc.communicate(timeout=PATIENCE)
+    try:
+        out, err = proc.communicate(timeout=PATIENCE)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # a run waiting forever (what a held target did before lock_timeout) must not outlive the test
+        proc.communicate()
+        raise
     return proc.returncode, json.loads(out) if out.strip() else {}, err
 
 

@@ -65,6 +65,7 @@ class Dialect(abc.ABC):
     temp_create = "CREATE TEMP TABLE"
     temp_drop = "DROP TABLE IF EXISTS"
     truncate_sql = "TRUNCATE TABLE {t}"
+    load_order = ""  # the system column that orders a staging table's rows as loaded (postgres ctid, duckdb rowid)
     round_trip: dict[str, str] = {}  # noqa: RUF012 - read-only per class
 
     # --------------------------------------------------------------- identifiers
@@ -240,10 +241,15 @@ def logical(text: str) -> str:
 
 
 def on_conflict_upsert(self: Dialect, target: str, cols: list[str], pk: list[str], staging: str) -> str:
-    """``INSERT ... ON CONFLICT (pk) DO UPDATE``: the upsert of PostgreSQL and DuckDB (a ``Dialect.upsert_sql``)."""
+    """``INSERT ... ON CONFLICT (pk) DO UPDATE``: the upsert of PostgreSQL and DuckDB (a ``Dialect.upsert_sql``).
+
+    Of several staged rows with one key only the LAST in input order is inserted (``DISTINCT ON`` the key,
+    latest ``load_order`` first): PostgreSQL refuses to update a row twice in one statement and DuckDB would
+    keep the first. The staging table is filled by one bulk load, so its physical row order is the input order."""
     q = self.quote_ident
     names = ", ".join(q(c) for c in cols)
     rest = [c for c in cols if c not in pk]
     action = "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rest) if rest else "DO NOTHING"
     keys = ", ".join(q(k) for k in pk)
-    return f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} ON CONFLICT ({keys}) {action}"
+    last = f"SELECT DISTINCT ON ({keys}) {names} FROM {staging} ORDER BY {keys}, {self.load_order} DESC"
+    return f"INSERT INTO {target} ({names}) {last} ON CONFLICT ({keys}) {action}"

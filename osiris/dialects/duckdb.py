@@ -72,6 +72,7 @@ class DuckDB(Dialect):
     quote = '"'
     max_ident = 255
     temp_create = "CREATE TEMP TABLE"
+    load_order = "rowid"
     truncate_sql = "DELETE FROM {t}"
     round_trip: dict[str, str] = {}  # noqa: RUF012 - every logical type comes back unchanged
 

@@ -115,15 +115,6 @@ class MySQL(Dialect):
             return (_UINTS if "unsigned" in base else _INTS)[base[0]]
         return _BACK.get(base[0], "string")
 
-    def create_staging(self, plan: dict[str, Any]) -> str:
-        """The staging table; for an upsert it has the primary key, so a key twice in the input is refused (as
-        PostgreSQL refuses it) instead of ON DUPLICATE KEY UPDATE silently keeping the last row."""
-        sql = super().create_staging(plan)
-        if plan["mode"] != "upsert" or not plan["primary_key"]:
-            return sql
-        keys = ", ".join(self.quote_ident(k) for k in plan["primary_key"])
-        return f"{sql[:-1]}, PRIMARY KEY ({keys}))"
-
     def upsert_sql(self, target: str, cols: list[str], pk: list[str], staging: str) -> str:
         q = self.quote_ident
         names = ", ".join(q(c) for c in cols)

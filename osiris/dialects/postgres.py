@@ -76,6 +76,7 @@ class Postgres(Dialect):
     quote = '"'
     max_ident = 63
     temp_create = "CREATE TEMP TABLE"
+    load_order = "ctid"
     truncate_sql = "TRUNCATE TABLE {t}"
     round_trip = {  # noqa: RUF012 - planned logical type -> what introspection gives back (widening, lossless)
         "int8": "int16",

@@ -3,14 +3,18 @@
 It runs the plan's ``write`` object: ``check_existing`` (create / add columns / refuse), ``statements.prepare``,
 a bulk insert of the Arrow stream into ``load_table``, ``statements.finalize``, COMMIT; any error rolls everything
 back, so the target is as it was. When the plan's ``columns`` are null (schema unknown at build time) the plan is
-completed at run time from the input's Arrow schema with ``osiris.dialects``. Executed statements are reported as
-a ``ddl`` event (recorded in the run directory).
+completed at run time from the input's Arrow schema with ``osiris.dialects``. Executed statements (committed or
+rolled back) are reported as a ``ddl`` event (recorded in the run directory). A database file another process
+holds is waited for, up to ``lock_timeout`` seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,6 +25,37 @@ from osiris.components.duckdb_extractor.driver import database_path, error_text
 from osiris.dialects.exact import duckdb_reader
 from osiris.runtime import duckdb_files
 from osiris.runtime.driver import StepContext, StepError, single_input
+
+LOCK_TIMEOUT = 30  # seconds; the `lock_timeout` default
+_HELD_BY = re.compile(r"\(PID (\d+)\)")
+
+
+def open_locked(path: Path, plan: Mapping[str, Any], seconds: float, ctx: StepContext) -> Any:
+    """A connection to the database file ``path``, waiting up to ``seconds`` while another process holds the
+    file (a DuckDB file has one writing process at a time; DuckDB refuses to open it rather than wait)."""
+    deadline = time.monotonic() + seconds
+    delay = 0.05
+    name = f"{plan['target'].get('schema') or 'main'}.{plan['target']['table']}"
+    waiting = False
+    while True:
+        try:
+            return duckdb_files.acquire(path)
+        except duckdb.IOException as exc:
+            if "could not set lock" not in str(exc).lower():
+                raise StepError(f"DuckDB {path.name}: {exc}") from None
+            held = _HELD_BY.search(str(exc))
+            who = f"another process (PID {held.group(1)})" if held else "another process"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StepError(
+                    f"{who} holds {path.name}, so {name} cannot be written (waited {seconds:g} s for its lock)"
+                ) from None
+            if not waiting:
+                message = f"{who} holds {path.name}; waiting up to {seconds:g} s to write {name}"
+                ctx.event("info", {"step": ctx.step_id, "message": message})
+                waiting = True
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.5)
 
 
 class Driver:
@@ -55,15 +90,15 @@ class Driver:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = plan["target"]["qualified"]
         executed: list[str] = []
-        con = duckdb_files.acquire(path)
+        con = open_locked(path, plan, float(self.ctx.config.get("lock_timeout") or LOCK_TIMEOUT), self.ctx)
         try:
             con.execute("BEGIN TRANSACTION")
             check = dialects.check_existing("duckdb", con, plan)
             if check.status in ("incompatible", "missing"):
                 raise StepError(check.message)
             for sql in [*check.statements, *plan["statements"]["prepare"]]:
-                con.execute(sql)
                 executed.append(sql)
+                con.execute(sql)
             names = [f.name for f in reader.schema]
             load_cols = list(plan["load_columns"])
             if set(load_cols) - set(names):
@@ -71,21 +106,30 @@ class Driver:
             cols = ", ".join('"' + c.replace('"', '""') + '"' for c in load_cols)
             reader = duckdb_reader(reader, plan["columns"])  # precision > 38: loaded as exact text (dialects/exact.py)
             con.register("__osiris_input", pa.RecordBatchReader.from_batches(reader.schema, self._count(reader)))
-            con.execute(f"INSERT INTO {plan['load_table']['qualified']} ({cols}) SELECT {cols} FROM __osiris_input")
+            load = f"INSERT INTO {plan['load_table']['qualified']} ({cols}) SELECT {cols} FROM __osiris_input"
+            executed.append(load)
+            con.execute(load)
             con.unregister("__osiris_input")
             for sql in plan["statements"]["finalize"]:
-                con.execute(sql)
                 executed.append(sql)
+                con.execute(sql)
             con.execute("COMMIT")
+            executed.append("COMMIT")
         except BaseException as exc:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
+                executed.append("ROLLBACK")
             duckdb_files.release(path, con)
+            self._record(executed, target, path)
             if isinstance(exc, duckdb.Error):
                 raise StepError(f"DuckDB {path.name} {target}: {error_text(exc)}") from None
             raise
         duckdb_files.release(path, con)
-        self.ctx.event("ddl", {"statements": executed, "target": target, "database": path.name})
+        self._record(executed, target, path)
+
+    def _record(self, executed: list[str], target: str, path: Path) -> None:
+        if executed:
+            self.ctx.event("ddl", {"statements": executed, "target": target, "database": path.name})
 
     def _count(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         for batch in reader:

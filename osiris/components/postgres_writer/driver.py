@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from osiris.runtime.connectors import postgres
+from osiris.runtime.connectors import pgwrite
 from osiris.runtime.driver import StepContext, single_input
 
 
@@ -19,4 +19,4 @@ class Driver:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> None:
-        postgres.write(self.step, self.ctx, single_input(inputs, str(self.step.get("component", "postgres.writer"))))
+        pgwrite.write(self.step, self.ctx, single_input(inputs, str(self.step.get("component", "postgres.writer"))))

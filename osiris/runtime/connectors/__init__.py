@@ -15,6 +15,7 @@ from osiris.runtime.driver import StepError
 T = TypeVar("T")
 
 _SECRET_FIELDS = ("password", "pg_dsn", "dsn", "key", "service_role_key", "token", "url")
+_NOT_SECRET = ("primary_key",)  # names a column: masking it hid the key of a unique violation
 _PATTERNS = (
     re.compile(r"(password|passwd|pwd)\s*=\s*('[^']*'|\S+)", re.IGNORECASE),
     re.compile(r"(://[^:/@\s]*:)[^@\s]*@"),
@@ -26,6 +27,8 @@ def secrets_of(*mappings: Mapping[str, Any] | None) -> list[str]:
     found: list[str] = []
     for mapping in mappings:
         for key, value in (mapping or {}).items():
+            if key.lower() in _NOT_SECRET:
+                continue
             if isinstance(value, str) and len(value) >= 3 and any(s in key.lower() for s in _SECRET_FIELDS):
                 found.append(value)
     return found

@@ -1,13 +1,10 @@
-"""PostgreSQL (and Supabase's Postgres): connecting with retries, the write-plan executor, streaming reads.
+"""PostgreSQL (and Supabase's Postgres): connecting with retries, streaming reads (writes: ``pgwrite``).
 
-Writes run the plan of docs/ddl.md in ONE transaction: check the existing table, ``prepare``, binary ``COPY`` of
-the Arrow batches into ``load_table`` (``pgcopy``, vectorised), ``finalize``, commit; any failure rolls back.
 Reads use a named (server-side) cursor and map column types to exact Arrow types.
 """
 
 from __future__ import annotations
 
-import contextlib
 import decimal
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute
 
-from osiris.runtime.connectors import pgcopy, scrub, secrets_of, step_error, with_retries
+from osiris.runtime.connectors import pgcopy, secrets_of, step_error, with_retries
 from osiris.runtime.driver import StepContext, StepError
 
 _CONNECT_KEYS = ("host", "port", "user", "password", "sslmode", "sslrootcert", "connect_timeout", "application_name")
@@ -34,8 +31,16 @@ def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> d
             out[key] = merged[key]
     if merged.get("database") or merged.get("dbname"):
         out["dbname"] = merged.get("database") or merged.get("dbname")
+    if config.get("timeout") is not None:  # supabase components' name for it
+        out["connect_timeout"] = config["timeout"]
     out.setdefault("connect_timeout", 10)
     return out
+
+
+def attempts(config: Mapping[str, Any]) -> int:
+    """Connection attempts: one, plus the config's ``retries`` (supabase components; default 3)."""
+    retries = config.get("retries")
+    return 1 + (3 if retries is None else int(retries))
 
 
 def describe_target(p: Mapping[str, Any]) -> str:
@@ -51,61 +56,15 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, psycopg.OperationalError)
 
 
-def connect(p: Mapping[str, Any], *, autocommit: bool = False) -> Any:
+def connect(p: Mapping[str, Any], *, autocommit: bool = False, tries: int = 4) -> Any:
     import psycopg
 
     kw = dict(p)
     conninfo = kw.pop("conninfo", "")
-    return with_retries(lambda: psycopg.connect(conninfo, autocommit=autocommit, **kw), _retryable)
+    return with_retries(lambda: psycopg.connect(conninfo, autocommit=autocommit, **kw), _retryable, tries)
 
 
-# -- writing ----------------------------------------------------------------------------------------------------
-def _load_oids(cur: Any, qualified: str, columns: list[str]) -> list[int]:
-    cur.execute(
-        "SELECT attname, atttypid::int FROM pg_attribute"
-        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-        (qualified,),
-    )
-    types = dict(cur.fetchall())
-    missing = [c for c in columns if c not in types]
-    if missing:
-        raise StepError(f"load table {qualified} has no column(s) {', '.join(missing)}")
-    return [int(types[c]) for c in columns]
-
-
-def _copy(cur: Any, plan: Mapping[str, Any], reader: pa.RecordBatchReader, ctx: StepContext) -> int:
-    """COPY the input into the load table: binary, vectorised when every target type has an encoder."""
-    load = plan["load_table"]["qualified"]
-    names = list(plan["load_columns"])
-    missing = [n for n in names if n not in reader.schema.names]
-    if missing:
-        raise StepError(f"input has no column(s) {', '.join(missing)} for {plan['target']['qualified']}")
-    oids = _load_oids(cur, load, names)
-    quoted = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
-    fast = pgcopy.supported(oids)
-    rows = 0
-    with cur.copy(f"COPY {load} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
-        if fast:
-            copy.write(pgcopy.HEADER)
-        else:
-            copy.set_types(oids)
-        for whole in reader:
-            batch = whole.select(names)
-            if fast:
-                try:
-                    copy.write(pgcopy.encode_batch(batch, oids))
-                except (pa.ArrowInvalid, ValueError, OverflowError) as exc:
-                    raise StepError(f"a value does not fit the target column: {exc}") from None
-            else:
-                for row in zip(*(col.to_pylist() for col in batch.columns), strict=True):
-                    copy.write_row(row)
-            rows += batch.num_rows
-            ctx.progress(batch.num_rows, batch.nbytes)
-        if fast:
-            copy.write(pgcopy.TRAILER)
-    return rows
-
-
+# -- planning (shared by the SQL writers) ------------------------------------------------------------------
 def resolve_plan(step: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
     """The step's write plan; planned now from the input schema when it was unknown at build time."""
     plan = step.get("write")
@@ -124,62 +83,6 @@ def resolve_plan(step: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
         except dialects.PlanError as exc:
             raise StepError(f"cannot plan the write: {exc}") from None
     return dict(plan)
-
-
-def run_plan(
-    conn: Any, plan: Mapping[str, Any], reader: pa.RecordBatchReader, ctx: StepContext, check: bool = True
-) -> int:
-    """Execute the write plan on ``conn`` in one transaction; returns the rows loaded. Rolls back on any error."""
-    from osiris import dialects
-
-    step = "check"
-    try:
-        with conn.cursor() as cur:
-            if check:
-                result = dialects.check_existing(plan["dialect"], conn, plan)
-                if result.status in ("incompatible", "missing"):
-                    raise StepError(result.message or f"target table is {result.status}")
-                for sql in result.statements:
-                    cur.execute(sql)
-            step = "prepare"
-            for sql in plan["statements"]["prepare"]:
-                cur.execute(sql)
-            step = "load"
-            rows = _copy(cur, plan, reader, ctx)
-            step = "finalize"
-            for sql in plan["statements"]["finalize"]:
-                cur.execute(sql)
-        step = "commit"
-        conn.commit()
-        return rows
-    except BaseException as exc:
-        with contextlib.suppress(Exception):
-            conn.rollback()
-        if isinstance(exc, StepError):
-            raise StepError(f"{step} {plan['target']['qualified']}: {exc}") from None
-        if isinstance(exc, Exception):
-            raise step_error(step, str(plan["target"]["qualified"]), exc, ()) from None
-        raise
-
-
-def write(step: Mapping[str, Any], ctx: StepContext, reader: pa.RecordBatchReader) -> int:
-    """The whole writer: connect (retrying transient failures), execute the plan, close. Messages are scrubbed."""
-    p = params(ctx.config, ctx.connection)
-    secrets = secrets_of(p, ctx.connection, ctx.config)
-    plan = resolve_plan(step, reader.schema)
-    target = f"{plan['target']['qualified']} in {describe_target(p)}"
-    try:
-        conn = connect(p)
-    except Exception as exc:
-        raise step_error("connect to", target, exc, secrets, retryable=True) from None
-    try:
-        rows = run_plan(conn, plan, reader, ctx)
-    except StepError as exc:
-        raise StepError(scrub(str(exc), secrets), retryable=exc.retryable) from None
-    finally:
-        conn.close()
-    ctx.event("info", {"step": ctx.step_id, "message": f"loaded {rows} rows into {plan['target']['qualified']}"})
-    return rows
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
@@ -211,7 +114,7 @@ def read(ctx: StepContext, query: str, batch_size: int) -> pa.RecordBatchReader:
     secrets = secrets_of(p, ctx.connection, ctx.config)
     target = describe_target(p)
     try:
-        conn = connect(p)
+        conn = connect(p, tries=attempts(ctx.config))
         conn.execute("SET TIME ZONE 'UTC'")
         probe = conn.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
         desc = probe.description or []

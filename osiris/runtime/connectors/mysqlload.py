@@ -58,6 +58,10 @@ def column_text(arr: pa.Array) -> tuple[pa.Array, bool] | None:
         if typ.tz is not None:  # stored as UTC wall-clock time, like the INSERT path
             arr = arr.cast(pa.timestamp(typ.unit, "UTC")).cast(pa.timestamp(typ.unit))
         text = arr.cast(pa.string())
+    elif pa.types.is_floating(typ) and typ.bit_width < 64:
+        # float32's shortest text (3.4028235e+38 for its max) can lie beyond FLOAT's range when read back as a
+        # decimal number, which MariaDB's strict mode refuses; the float64 text of the same value is exact
+        text = arr.cast(pa.float64()).cast(pa.string())
     elif (
         pa.types.is_integer(typ)
         or pa.types.is_decimal(typ)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from osiris.cli import common
 from osiris.compile import compile_file
@@ -33,6 +34,12 @@ def run(args: argparse.Namespace) -> int:
         result = compile_file(path, syntax=args.syntax, params=params, profile=args.profile, after=after)
         all_diags += result.diagnostics
         sources.update(result.sources)
+        if result.pipeline is not None and result.ctx is not None and not result.failed:
+            from osiris.cli.connections_check import connection_diagnostics
+
+            found = connection_diagnostics(result.pipeline, result.ctx.registry, Path(path).parent, sources)
+            all_diags += found
+            failed |= any(d.is_error for d in found)
         failed |= result.failed
         if args.print_ir and result.pipeline is not None and not result.failed:
             from osiris.ir.serde import to_json  # cattrs: only for --print-ir

@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+import attrs
+
 from osiris.cli import common
 from osiris.compile import compile_file
 from osiris.plan import build_plan
@@ -68,7 +70,14 @@ def run(args: argparse.Namespace) -> int:
         return execute(plan, args, Path(args.base_dir or "."), "osirisc run")
     params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
-    failed = common.report(result.diagnostics, result.sources, "text")
+    sources = dict(result.sources)
+    if result.pipeline is not None and result.ctx is not None and not result.failed:
+        from osiris.cli.connections_check import connection_diagnostics
+
+        base = Path(args.base_dir) if args.base_dir else Path(args.file).parent
+        found = connection_diagnostics(result.pipeline, result.ctx.registry, base, sources, args.connections)
+        result = attrs.evolve(result, diagnostics=(*result.diagnostics, *found))
+    failed = common.report(result.diagnostics, sources, "text")
     if failed or result.pipeline is None or result.ctx is None:
         if args.format == "json":
             print(render_json(result.diagnostics))

@@ -1,31 +1,39 @@
-"""Connections at run time: find ``osiris_connections.yaml``, expand ``${VAR}``, pick an alias, resolve secrets.
+"""Connections at run time: find ``osiris_connections.yaml``, expand ``${VAR}``, pick an alias, resolve secrets, and
+turn a connection into the explicit parameters of a client library.
 
 Search order for the file: ``--connections``, ``$OSIRIS_HOME/osiris_connections.yaml``, the base directory (the
 pipeline's folder), the working directory. A ``.env`` next to the file (and in the working directory) is loaded
 without overriding variables already in the environment. Resolved values live only in memory: nothing here
-writes them anywhere, and every secret value found is registered with the run's redactor.
+writes them anywhere, and every secret value found (the fields the step's spec marks secret, and the password
+part of any DSN or URL) is registered with the run's masker (``osiris.secrets``).
+
+A connection is routed only by what it says: ``libpq_params`` / ``mysql_params`` pass every parameter explicitly
+and refuse a connection that lacks host, database or user (``route_problems``), so no PG*/MYSQL* environment
+variable, ``~/.pgpass``, service or option file fills a gap.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from osiris.runtime.errors import RunError
-from osiris.runtime.redact import Redactor
+from osiris.secrets import Masker, replace_markers, secret_values
 
 FILENAME = "osiris_connections.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-SECRET_FIELDS = ("password", "token", "api_key", "apikey", "secret", "key", "service_role_key", "dsn", "pg_dsn")
-
-
-def is_secret_field(name: str) -> bool:
-    lowered = name.lower()
-    return any(lowered == s or lowered.endswith("_" + s) for s in SECRET_FIELDS)
+# the client library a component family connects with
+DIALECT_OF_FAMILY = {"postgres": "postgres", "postgresql": "postgres", "supabase": "postgres", "mysql": "mysql"}
+SUPABASE_FIX = (
+    "Supabase: give the database connection string from the project's Connect panel as `pg_dsn` "
+    "(url and service_role_key are API credentials; they do not reach the database)"
+)
 
 
 def find_file(explicit: str | None, base_dir: Path, env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
@@ -79,14 +87,14 @@ def expand(value: Any, env: Mapping[str, str], where: str) -> Any:
 class Connections:
     """The parsed connections file (values still unexpanded until ``resolve``)."""
 
-    def __init__(self, data: Mapping[str, Any], origin: str, env: Mapping[str, str], redactor: Redactor):
+    def __init__(self, data: Mapping[str, Any], origin: str, env: Mapping[str, str], redactor: Masker):
         self.data = data
         self.origin = origin
         self.env = env
         self.redactor = redactor
 
     @classmethod
-    def load(cls, path: Path | None, env: MutableMapping[str, str], redactor: Redactor) -> Connections:
+    def load(cls, path: Path | None, env: MutableMapping[str, str], redactor: Masker) -> Connections:
         if path is None:
             return cls({}, "(no connections file)", env, redactor)
         load_dotenv(path.parent / ".env", env)
@@ -125,14 +133,13 @@ class Connections:
         why = "several are marked default: true" if marked else "none is marked default: true"
         raise RunError("OSR-E313", f"'@{family}' names no alias and {why} in {self.origin}; aliases: {listed}")
 
-    def resolve(self, family: str, alias: str | None) -> dict[str, Any]:
-        """The connection's fields with variables expanded; secret-looking values go to the redactor."""
+    def resolve(self, family: str, alias: str | None, secret_fields: Iterable[str] = ()) -> dict[str, Any]:
+        """The connection's fields with variables expanded; ``secret_fields`` (from the step's spec) and the
+        password part of any DSN/URL go to the masker."""
         name = self.choose(family, alias)
         fields = {k: v for k, v in self.data[family][name].items() if k != "default"}
         resolved: dict[str, Any] = expand(fields, self.env, f"@{family}.{name}")
-        for key, value in resolved.items():
-            if is_secret_field(key) and isinstance(value, str):
-                self.redactor.add(value)
+        self.redactor.add_all(secret_values(resolved, secret_fields))
         return resolved
 
 
@@ -140,35 +147,151 @@ def resolve_secrets(
     config: Any,
     connection: Mapping[str, Any] | None,
     env: Mapping[str, str],
-    redactor: Redactor,
+    redactor: Masker,
     resolve_conn: Any = None,
 ) -> Any:
-    """Replace every ``{"$secret": {...}}`` marker in a step config by its value (registered with the redactor).
+    """Replace every ``{"$secret": {...}}`` marker in a step config by its value (registered with the masker).
 
     ``source: connection`` reads the field ``name`` of the step's connection (or, when the marker names another
     connection, of that one via ``resolve_conn(ref)``); ``source: env`` reads the environment variable ``name``.
     """
-    if isinstance(config, dict):
-        if set(config) == {"$secret"} and isinstance(config["$secret"], dict):
-            marker = config["$secret"]
-            source, name = marker.get("source"), str(marker.get("name"))
-            value: Any = None
-            if source == "env":
-                if name not in env:
-                    raise RunError("OSR-E315", f"secret environment variable '{name}' is not set")
-                value = env[name]
-            elif source == "connection":
-                ref = marker.get("connection")
-                fields = resolve_conn(ref) if ref and resolve_conn is not None else connection
-                if not fields or name not in fields:
-                    raise RunError("OSR-E315", f"secret field '{name}' is not in connection {ref or '(none)'}")
-                value = fields[name]
-            else:
-                raise RunError("OSR-E315", f"unknown secret source {source!r}")
-            if isinstance(value, str):
-                redactor.add(value)
-            return value
-        return {k: resolve_secrets(v, connection, env, redactor, resolve_conn) for k, v in config.items()}
-    if isinstance(config, list):
-        return [resolve_secrets(v, connection, env, redactor, resolve_conn) for v in config]
-    return config
+
+    def value_of(marker: dict[str, Any]) -> Any:
+        source, name = marker.get("source"), str(marker.get("name"))
+        value: Any = None
+        if source == "env":
+            if name not in env:
+                raise RunError("OSR-E315", f"secret environment variable '{name}' is not set")
+            value = env[name]
+        elif source == "connection":
+            ref = marker.get("connection")
+            fields = resolve_conn(ref) if ref and resolve_conn is not None else connection
+            if not fields or name not in fields:
+                raise RunError("OSR-E315", f"secret field '{name}' is not in connection {ref or '(none)'}")
+            value = fields[name]
+        else:
+            raise RunError("OSR-E315", f"unknown secret source {source!r}")
+        if isinstance(value, str):
+            redactor.add(value)
+        return value
+
+    return replace_markers(config, value_of)
+
+
+# -- routing: explicit client parameters ------------------------------------------------------------------------
+def _given(merged: Mapping[str, Any], *names: str) -> Any:
+    return next((merged[n] for n in names if merged.get(n) not in (None, "")), None)
+
+
+def _port_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None if value is None else "must be a port number (1-65535)"
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        return "must be a port number (1-65535)"
+    return None if 1 <= port <= 65535 else "must be a port number (1-65535)"
+
+
+def parse_dsn(dsn: str) -> dict[str, str]:
+    """libpq's reading of ``dsn`` (keyword=value or URI); ValueError without the text when libpq cannot parse it."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    except Exception:
+        raise ValueError(
+            "is not a connection string libpq can read (check the quoting, and percent-encode characters such as "
+            "@, space, % and / in the password: %40, %20, %25, %2F)"
+        ) from None
+
+
+def route_problems(dialect: str, merged: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, problem, fix) for everything that keeps a connection from naming its server, database and user
+    explicitly; empty when it can be routed. ``merged`` is the connection's fields overridden by the step's."""
+    problems: list[tuple[str, str, str]] = []
+    port = _port_problem(merged.get("port"))
+    if port:
+        problems.append(("port", port, "write a number, e.g. port: 5432"))
+    if dialect == "postgres":
+        given: dict[str, Any] = {}
+        dsn = _given(merged, "pg_dsn", "dsn")
+        if dsn is not None:
+            field = "pg_dsn" if merged.get("pg_dsn") not in (None, "") else "dsn"
+            try:
+                given = parse_dsn(str(dsn))
+            except ValueError as exc:
+                return [*problems, (field, str(exc), "the DSN's password is masked everywhere; fix the DSN's form")]
+        need = {"host": ("host",), "database": ("database", "dbname"), "user": ("user",)}
+        dsn_key = {"host": "host", "database": "dbname", "user": "user"}
+        missing = [f for f, names in need.items() if _given(merged, *names) is None and not given.get(dsn_key[f])]
+        if missing:
+            supabase = any(merged.get(k) not in (None, "") for k in ("url", "service_role_key", "key", "project_id"))
+            fix = SUPABASE_FIX if supabase else "give `pg_dsn`, or `host`, `database` and `user`"
+            problems.append((missing[0], f"is missing ({', '.join(missing)} not given)", fix))
+    elif dialect == "mysql":
+        missing = [f for f in ("host", "user") if _given(merged, f) is None]
+        if missing:
+            problems.append((missing[0], f"is missing ({', '.join(missing)} not given)", "give `host` and `user`"))
+    return problems
+
+
+# keywords libpq documents a default for but has none compiled in, and refuses empty
+_NO_EMPTY = {"sslcertmode": "allow", "min_protocol_version": "3.0", "max_protocol_version": "3.0"}
+
+
+@functools.cache
+def _libpq_defaults() -> dict[str, str]:
+    """Every libpq keyword that falls back to an environment variable, with libpq's compiled-in default ("" for
+    none): set explicitly, so PGHOST, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE ... are never read."""
+    from psycopg import pq
+
+    out = {}
+    for option in pq.Conninfo.get_defaults():
+        keyword = option.keyword.decode()
+        if option.envvar and keyword != "service":  # an empty service is itself an error in libpq
+            compiled = option.compiled.decode() if option.compiled is not None else None
+            out[keyword] = compiled if compiled is not None else _NO_EMPTY.get(keyword, "")
+    # never ~/.pgpass: a password is given or there is none (a path that cannot exist: libpq skips it silently)
+    out["passfile"] = os.path.join(os.devnull, "no-pgpass")
+    return out
+
+
+_LIBPQ_FIELDS = ("host", "port", "user", "password", "sslmode", "sslrootcert", "connect_timeout", "application_name")
+
+
+def libpq_params(merged: Mapping[str, Any]) -> dict[str, str]:
+    """Explicit libpq keywords from ``pg_dsn``/``dsn`` and the fields (fields win); ValueError when the connection
+    cannot be routed (see ``route_problems``)."""
+    problems = route_problems("postgres", merged)
+    if problems:
+        field, problem, fix = problems[0]
+        raise ValueError(f"connection field '{field}' {problem}; {fix}")
+    dsn = _given(merged, "pg_dsn", "dsn")
+    params = dict(_libpq_defaults())
+    params.update(port="5432", connect_timeout="10")
+    if dsn is not None:
+        params.update(parse_dsn(str(dsn)))
+    for key in _LIBPQ_FIELDS:
+        if merged.get(key) not in (None, ""):
+            params[key] = str(merged[key])
+    database = _given(merged, "database", "dbname")
+    if database is not None:
+        params["dbname"] = str(database)
+    return params
+
+
+def mysql_params(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """Host/port/user/password/database, all explicit (no option file, no MYSQL_* variable fills a gap);
+    ValueError when host or user is missing."""
+    problems = route_problems("mysql", merged)
+    if problems:
+        field, problem, fix = problems[0]
+        raise ValueError(f"connection field '{field}' {problem}; {fix}")
+    return {
+        "host": str(merged["host"]),
+        "port": int(str(merged.get("port") or 3306).strip()),
+        "user": str(merged["user"]),
+        "password": str(merged.get("password") or ""),
+        "database": merged.get("database"),
+    }

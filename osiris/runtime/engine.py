@@ -15,13 +15,14 @@ from typing import Any
 
 import attrs
 
-from osiris.runtime.connections import Connections, find_file, resolve_secrets
+from osiris.runtime.connections import DIALECT_OF_FAMILY, Connections, find_file, resolve_secrets, route_problems
 from osiris.runtime.driver import StepContext
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
 from osiris.runtime.rundir import RunDir, safe_name
 from osiris.runtime.scheduler import Scheduler, StepState, load_driver
 from osiris.runtime.streams import MemoryBudget
+from osiris.secrets import markers
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -48,21 +49,42 @@ class RunResult:
     redactor: Redactor
 
 
-def _markers_to_connection(config: Any, refs: set[str]) -> None:
-    if isinstance(config, dict):
-        secret = config.get("$secret")
-        if isinstance(secret, dict) and secret.get("connection"):
-            refs.add(str(secret["connection"]))
-        for v in config.values():
-            _markers_to_connection(v, refs)
-    elif isinstance(config, list):
-        for v in config:
-            _markers_to_connection(v, refs)
-
-
 def _split_ref(ref: str) -> tuple[str, str | None]:
     family, _, alias = ref.removeprefix("@").partition(".")
     return family, alias or None
+
+
+def _preflight(
+    steps: list[dict[str, Any]], conns: Connections, env: Mapping[str, str], redactor: Redactor
+) -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any] | None]], dict[str, Any]]:
+    """Each step's resolved config and connection (secrets registered with the redactor) and driver; a
+    connection that cannot name its server, database and user explicitly is refused here, before anything runs."""
+    resolved: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+    drivers: dict[str, Any] = {}
+    for s in steps:
+        secret_fields = s.get("secret_fields", ())
+
+        def resolve_ref(ref: str, secret_fields: Any = secret_fields) -> dict[str, Any]:
+            return conns.resolve(*_split_ref(ref), secret_fields)
+
+        conn_ref = s.get("connection")
+        connection = conns.resolve(conn_ref["family"], conn_ref.get("alias"), secret_fields) if conn_ref else None
+        config = resolve_secrets(copy.deepcopy(s.get("config", {})), connection, env, redactor, resolve_ref)
+        dialect = DIALECT_OF_FAMILY.get(str(s["component"]).split(".", 1)[0])
+        if conn_ref and dialect:
+            merged = {**connection, **{k: v for k, v in config.items() if v is not None}} if connection else config
+            problems = route_problems(dialect, merged)
+            if problems:
+                field, problem, fix = problems[0]
+                name = conns.choose(conn_ref["family"], conn_ref.get("alias"))
+                raise RunError(
+                    "OSR-E316",
+                    f"{conns.origin}: connection '@{conn_ref['family']}.{name}' (step '{s['id']}'): "
+                    f"field '{field}' {problem}; {fix}",
+                )
+        resolved[s["id"]] = (config, connection)
+        drivers[s["id"]] = load_driver(s["driver"])
+    return resolved, drivers
 
 
 def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
@@ -72,9 +94,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
     base_dir = options.base_dir.resolve()
     steps = list(plan["steps"])
     needs_connections = any(s.get("connection") for s in steps)
-    refs: set[str] = set()
-    for s in steps:
-        _markers_to_connection(s.get("config", {}), refs)
+    refs = {str(m["connection"]) for s in steps for m in markers(s.get("config", {})) if m.get("connection")}
     needs_connections |= bool(refs)
     path = find_file(options.connections, base_dir, env)
     if needs_connections and path is None:
@@ -83,19 +103,10 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
             "the plan uses connections but no osiris_connections.yaml was found "
             "(looked at --connections, $OSIRIS_HOME, the base directory and the working directory)",
         )
-    conns = Connections.load(path, env, redactor)
-
-    def resolve_ref(ref: str) -> dict[str, Any]:
-        return conns.resolve(*_split_ref(ref))
-
-    resolved: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
-    drivers: dict[str, Any] = {}
-    for s in steps:
-        conn_ref = s.get("connection")
-        connection = conns.resolve(conn_ref["family"], conn_ref.get("alias")) if conn_ref else None
-        config = resolve_secrets(copy.deepcopy(s.get("config", {})), connection, env, redactor, resolve_ref)
-        resolved[s["id"]] = (config, connection)
-        drivers[s["id"]] = load_driver(s["driver"])
+    try:
+        resolved, drivers = _preflight(steps, Connections.load(path, env, redactor), env, redactor)
+    except RunError as exc:  # a message about a connection may quote what the file holds: masked like the rest
+        raise RunError(exc.code, redactor.text(exc.message), invalid=exc.invalid) from None
 
     run = RunDir(options.runs_dir, plan["pipeline"]["name"], redactor)
     budget = MemoryBudget(options.memory_budget)

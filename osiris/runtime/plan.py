@@ -78,6 +78,12 @@ def validate_plan(data: Any) -> None:
             )
             _need(inp["step"] in needs, f"{where}.inputs[{j}].step", f"'{inp['step']}' is not in needs")
         _need(isinstance(step.get("config", {}), dict), f"{where}.config", "expected an object")
+        secret_fields = step.get("secret_fields", [])
+        _need(
+            isinstance(secret_fields, list) and all(isinstance(f, str) for f in secret_fields),
+            f"{where}.secret_fields",
+            "expected a list of field names",
+        )
         conn = step.get("connection")
         _need(
             conn is None

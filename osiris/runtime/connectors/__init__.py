@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from osiris.runtime.driver import StepError
+from osiris.secrets import MASK, Masker, secret_values
 
 T = TypeVar("T")
 
-_SECRET_FIELDS = ("password", "pg_dsn", "dsn", "key", "service_role_key", "token", "url")
-_NOT_SECRET = ("primary_key",)  # names a column: masking it hid the key of a unique violation
 _PATTERNS = (
     re.compile(r"(password|passwd|pwd)\s*=\s*('[^']*'|\S+)", re.IGNORECASE),
     re.compile(r"(://[^:/@\s]*:)[^@\s]*@"),
@@ -23,23 +22,16 @@ _PATTERNS = (
 
 
 def secrets_of(*mappings: Mapping[str, Any] | None) -> list[str]:
-    """The secret-looking values of connection/config mappings (to scrub from messages)."""
-    found: list[str] = []
-    for mapping in mappings:
-        for key, value in (mapping or {}).items():
-            if key.lower() in _NOT_SECRET:
-                continue
-            if isinstance(value, str) and len(value) >= 3 and any(s in key.lower() for s in _SECRET_FIELDS):
-                found.append(value)
-    return found
+    """The secret values of connection/config mappings, by the one rule of ``osiris.secrets`` (a secret field's
+    value, a DSN's password part; never a field that merely contains "key", such as ``primary_key``)."""
+    return [value for mapping in mappings for value in secret_values(mapping or {})]
 
 
 def scrub(message: str, secrets: Iterable[str]) -> str:
-    """``message`` with every secret value and password-like DSN part replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    message = _PATTERNS[0].sub(lambda m: f"{m.group(1)}=***", message)
-    return _PATTERNS[1].sub(lambda m: f"{m.group(1)}***@", message)
+    """``message`` with every secret value and password-like DSN part replaced by the one mask."""
+    message = Masker(secrets).text(message)
+    message = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={MASK}", message)
+    return _PATTERNS[1].sub(lambda m: f"{m.group(1)}{MASK}@", message)
 
 
 def with_retries(connect: Callable[[], T], retryable: Callable[[Exception], bool], attempts: int = 4) -> T:

@@ -19,6 +19,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from osiris.runtime import connections
 from osiris.runtime.connectors import mysqlcli, scrub, secrets_of, with_retries
 from osiris.runtime.driver import StepError
 
@@ -161,13 +162,11 @@ def from_text(text: pa.Array, typ: pa.DataType, name: str, on_zero_date: Any = N
 def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
     """Host/port/database/user/password: the connection's fields, overridden by the step's config."""
     merged = {**(connection or {}), **{k: v for k, v in config.items() if v is not None}}
-    return {
-        "host": merged.get("host", "127.0.0.1"),
-        "port": int(merged.get("port", 3306)),
-        "user": merged.get("user", ""),
-        "password": merged.get("password", "") or "",
-        "database": merged.get("schema") or merged.get("database"),
-    }
+    try:
+        p = connections.mysql_params(merged)  # all explicit: no option file or MYSQL_* variable fills a gap
+    except ValueError as exc:
+        raise StepError(str(exc)) from None
+    return {**p, "database": merged.get("schema") or p["database"]}
 
 
 def describe_target(p: Mapping[str, Any]) -> str:

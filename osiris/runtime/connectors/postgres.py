@@ -12,29 +12,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute
 
+from osiris.runtime import connections
 from osiris.runtime.connectors import pgcopy, secrets_of, step_error, with_retries
 from osiris.runtime.driver import StepContext, StepError
 
-_CONNECT_KEYS = ("host", "port", "user", "password", "sslmode", "sslrootcert", "connect_timeout", "application_name")
-
 
 def params(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
-    """libpq keywords from the connection (``pg_dsn``/``dsn`` or host/port/database/user/password/sslmode),
-    overridden by the step's config; TLS mode comes from the connection, never hard-coded."""
+    """Explicit libpq keywords (``connections.libpq_params``) from the connection, overridden by the step's
+    config; no environment variable or password file fills a missing field."""
     merged = {**(connection or {}), **{k: v for k, v in config.items() if v is not None}}
-    out: dict[str, Any] = {}
-    dsn = merged.get("pg_dsn") or merged.get("dsn")
-    if dsn:
-        out["conninfo"] = dsn
-    for key in _CONNECT_KEYS:
-        if merged.get(key) not in (None, ""):
-            out[key] = merged[key]
-    if merged.get("database") or merged.get("dbname"):
-        out["dbname"] = merged.get("database") or merged.get("dbname")
     if config.get("timeout") is not None:  # supabase components' name for it
-        out["connect_timeout"] = config["timeout"]
-    out.setdefault("connect_timeout", 10)
-    return out
+        merged["connect_timeout"] = config["timeout"]
+    try:
+        return connections.libpq_params(merged)
+    except ValueError as exc:
+        raise StepError(str(exc)) from None
 
 
 def attempts(config: Mapping[str, Any]) -> int:

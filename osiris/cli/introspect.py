@@ -47,6 +47,7 @@ def _describe(dialect_name: str, conn: Any, query: str) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from osiris.cli import targets
     from osiris.cli.targets import DIALECT_OF, ConnectError, connect
     from osiris.compile import compile_file
     from osiris.dialects import lock
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             columns = _describe(name, conn, query)
         except Exception as exc:  # the database's own error, first line
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = targets.masker.text(message)
             diags.append(
                 error(
                     "OSR-E208", f"step '{step.id}': the source rejected the query: {message}", step.id_span or step.span

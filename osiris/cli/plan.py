@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def against(step: Any, write: dict[str, Any], base: Path) -> dict[str, Any]:
     """What a run would change on the existing target: {status, message, statements}."""
-    from osiris.cli.targets import ConnectError, connect
+    from osiris.cli.targets import ConnectError, connect, masker
     from osiris.dialects import check_existing
 
     if write["dialect"] == "csv":
@@ -45,13 +45,13 @@ def against(step: Any, write: dict[str, Any], base: Path) -> dict[str, Any]:
         check = check_existing(write["dialect"], conn, write)
     except Exception as exc:  # the database's error, first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"status": "error", "message": f"step '{step.id}': {first}", "statements": []}
+        return {"status": "error", "message": masker.text(f"step '{step.id}': {first}"), "statements": []}
     finally:
         if write["dialect"] != "duckdb":  # psycopg/pymysql opened a transaction; DuckDB did not (read-only file)
             conn.rollback()
         conn.close()
     status = {"same": "nothing"}.get(check.status, check.status)
-    return {"status": status, "message": check.message, "statements": list(check.statements)}
+    return {"status": status, "message": masker.text(check.message), "statements": list(check.statements)}
 
 
 def run(args: argparse.Namespace) -> int:

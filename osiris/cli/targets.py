@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from osiris.ir import nodes
+from osiris.secrets import Masker, replace_markers, secret_values
 
 DIALECT_OF = {
     "mysql.extractor": "mysql",
@@ -26,7 +27,7 @@ DIALECT_OF = {
 }
 
 
-_SECRET_KEYS = ("password", "pg_dsn", "key", "service_role_key", "token", "dsn")
+masker = Masker()  # every secret value a build-time connection resolved; messages about targets pass through it
 
 
 class ConnectError(Exception):
@@ -35,7 +36,7 @@ class ConnectError(Exception):
     ``missing`` is True when the target simply does not exist yet (a DuckDB file a run would create)."""
 
     def __init__(self, message: str, missing: bool = False):
-        super().__init__(message)
+        super().__init__(masker.text(message))
         self.missing = missing
 
 
@@ -46,34 +47,35 @@ def _connection_fields(config: Mapping[str, Any], base: Path) -> dict[str, Any]:
     if not isinstance(ref, str):
         return {}
     from osiris.runtime.connections import Connections, find_file
-    from osiris.runtime.redact import Redactor
 
     env = dict(os.environ)
-    conns = Connections.load(find_file(None, base, env), env, Redactor())
+    conns = Connections.load(find_file(None, base, env), env, masker)
     family, _, alias = ref.lstrip("@").partition(".")
     return conns.resolve(family, alias or None)
 
 
-def _value(v: Any, fields: Mapping[str, Any]) -> Any:
-    if isinstance(v, dict) and "$secret" in v:
-        secret = v["$secret"]
-        if secret.get("source") == "env":
-            return os.environ.get(secret["name"])
-        return fields.get(secret["name"])
-    return v
+def _value(marker: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
+    value = os.environ.get(marker["name"]) if marker.get("source") == "env" else fields.get(marker["name"])
+    if isinstance(value, str):
+        masker.add(value)
+    return value
 
 
 def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
-    """(dialect, open connection) for a database step. Raises ConnectError."""
+    """(dialect, open connection) for a database step, every parameter explicit (``osiris.runtime.connections``:
+    no PG*/MYSQL* variable, password or option file fills a gap). Raises ConnectError."""
     dialect = DIALECT_OF.get(step.component)
     if dialect is None:
         raise ConnectError(f"step '{step.id}': {step.component} has no database to connect to")
     config = nodes.plain(step.config)
     assert isinstance(config, dict)
-    merged: dict[str, Any] = {}
     try:
+        from osiris.runtime import connections
+
         fields = _connection_fields(config, base)
-        merged = {**fields, **{k: _value(v, fields) for k, v in config.items() if k != "connection"}}
+        resolved = replace_markers({k: v for k, v in config.items() if k != "connection"}, lambda m: _value(m, fields))
+        merged = {**fields, **{k: v for k, v in resolved.items() if v is not None}}
+        masker.add_all(secret_values(merged))
         if dialect == "duckdb":
             import duckdb
 
@@ -85,31 +87,14 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
         if dialect == "mysql":
             import pymysql
 
-            return dialect, pymysql.connect(
-                host=merged.get("host", "localhost"),
-                port=int(merged.get("port", 3306)),
-                user=merged.get("user"),
-                password=merged.get("password") or "",
-                database=merged.get("database"),
-                connect_timeout=10,
-            )
+            p = connections.mysql_params(merged)
+            return dialect, pymysql.connect(**p, connect_timeout=10)
         import psycopg
 
-        if merged.get("pg_dsn"):
-            return dialect, psycopg.connect(merged["pg_dsn"], connect_timeout=10)
-        return dialect, psycopg.connect(
-            host=merged.get("host"),
-            port=int(merged.get("port", 5432)),
-            dbname=merged.get("database"),
-            user=merged.get("user"),
-            password=merged.get("password"),
-            connect_timeout=10,
-        )
+        libpq: dict[str, Any] = connections.libpq_params(merged)
+        return dialect, psycopg.connect(**libpq)
     except ConnectError:
         raise
     except Exception as exc:  # driver errors of three libraries; the class name and first line are enough
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        for key, value in merged.items():  # never echo a credential a driver put in its message
-            if isinstance(value, str) and value and key in _SECRET_KEYS:
-                first = first.replace(value, "********")
         raise ConnectError(f"step '{step.id}': cannot connect ({type(exc).__name__}: {first})") from None

@@ -1,7 +1,8 @@
 """redact_secrets: no secret value survives in the IR; a literal secret in a pipeline is an error.
 
 A secret field is one the spec marks (``secrets``/``x-secret`` JSON pointers) or a top-level config key with a
-usual secret name (password, token, api_key, key, dsn, ...). Its value may be:
+secret name by the one rule of ``osiris.secrets`` (exact names such as password, token, key, dsn, or suffixes
+such as ``_password``; never a substring, so ``primary_key`` is not one). Its value may be:
 
 - ``"${env.NAME}"`` (exactly) -> ``SecretRef("env", NAME)``: resolved from the environment at run time only;
 - ``"@family.alias"`` -> ``SecretRef("connection", field, ref)``: that field of the connection;
@@ -31,57 +32,12 @@ from osiris.ir.diagnostics import Diagnostic, error
 from osiris.ir.span import Span
 from osiris.passes import secret_scan
 from osiris.passes.base import PassContext, PassResult
+from osiris.secrets import CONNECTION_REF, ENV_REF, MASK, is_secret_name
 
-MASK = "********"
-SECRET_NAMES = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "pass",
-        "token",
-        "access_token",
-        "refresh_token",
-        "auth_token",
-        "api_key",
-        "apikey",
-        "secret",
-        "client_secret",
-        "key",
-        "service_role_key",
-        "anon_key",
-        "dsn",
-        "pg_dsn",
-        "private_key",
-        "credentials",
-        "secret_access_key",
-        "access_key_id",
-        "connection_string",
-        "session_token",
-    }
-)
-SECRET_SUFFIXES = (
-    "_password",
-    "_passwd",
-    "_secret",
-    "_token",
-    "_api_key",
-    "_apikey",
-    "_private_key",
-    "_secret_key",
-    "_access_key",
-    "_credentials",
-    "_dsn",
-)
-ENV_REF = re.compile(r"^\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$")
-CONNECTION_REF = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
+__all__ = ["find_secrets", "is_secret_name", "redact_secrets"]
+
 FIX = 'move it into osiris_connections.yaml and use connection: "@{family}.<alias>"'
 ENV_FIX = 'or reference an environment variable: {key}: "${{env.NAME}}"'
-
-
-def is_secret_name(key: str) -> bool:
-    k = key.lower()
-    return k in SECRET_NAMES or k.endswith(SECRET_SUFFIXES)
 
 
 def _conn_string_context(text: str) -> bool:

@@ -32,7 +32,8 @@ from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, warning
 from osiris.ir.span import Span
 from osiris.passes import quick_schema
 from osiris.passes.base import PassContext, PassResult
-from osiris.passes.redact_secrets import find_secrets, is_secret_name
+from osiris.passes.redact_secrets import find_secrets
+from osiris.secrets import is_placeholder, is_secret_name
 
 if TYPE_CHECKING:
     import jsonschema
@@ -261,6 +262,13 @@ class _StepCheck:
 
     def check_schema(self, memo: _SchemaMemo | None = None) -> None:
         data = to_data(self.config)
+        secret = self.spec.secret_fields
+        # a placeholder (${env.NAME}, @family.alias) stands for a secret: present, but not checked as if it were it
+        stand_ins = {
+            k
+            for k, v in (data.items() if isinstance(data, dict) else ())
+            if is_placeholder(v) and (k in secret or is_secret_name(k))
+        }
         seen_data: tuple[tuple[str, bool], str] | None = None
         stored_key = ""
         validator: Any
@@ -290,6 +298,8 @@ class _StepCheck:
         seen: set[tuple[str, ...]] = set()
         for e in errors:
             key = (*map(str, e.absolute_path), e.validator, e.message)
+            if e.absolute_path and e.absolute_path[0] in stand_ins:
+                continue
             if key not in seen and not (e.absolute_path and e.absolute_path[0] == "connection"):
                 seen.add(key)
                 self.report(e)

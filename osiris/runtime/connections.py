@@ -201,8 +201,8 @@ def parse_dsn(dsn: str) -> dict[str, str]:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
     except Exception:
         raise ValueError(
-            "is not a connection string libpq can read (check the quoting, and percent-encode characters such as "
-            "@, space, % and / in the password: %40, %20, %25, %2F)"
+            "is not a connection string libpq can read (check its quoting; in a URL, write @ as %40, a space as %20, "
+            "% as %25 and / as %2F inside the password)"
         ) from None
 
 
@@ -253,7 +253,7 @@ def _libpq_defaults() -> dict[str, str]:
             compiled = option.compiled.decode() if option.compiled is not None else None
             out[keyword] = compiled if compiled is not None else _NO_EMPTY.get(keyword, "")
     # never ~/.pgpass: a password is given or there is none (a path that cannot exist: libpq skips it silently)
-    out["passfile"] = os.path.join(os.devnull, "no-pgpass")
+    out["passfile"] = str(Path(os.devnull) / "no-pgpass")
     return out
 
 

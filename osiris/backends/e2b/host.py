@@ -21,10 +21,11 @@ from typing import Any
 import attrs
 import yaml
 
-from osiris.runtime.connections import Connections, find_file, is_secret_field
+from osiris.runtime.connections import Connections, find_file
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
 from osiris.runtime.rundir import new_run_id, safe_name, write_atomic
+from osiris.secrets import markers, secret_values
 
 EXIT_CODES = {10: "bundle refused (checksums)", 11: "bundle refused (drivers)", 12: "install failed", 13: "imports"}
 
@@ -70,46 +71,39 @@ def _env_name(*parts: str) -> str:
     return "OSIRIS_SECRET_" + re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
 
 
-def _walk_markers(value: Any, found: list[dict[str, Any]]) -> None:
-    if isinstance(value, dict):
-        if isinstance(value.get("$secret"), dict):
-            found.append(value["$secret"])
-        for v in value.values():
-            _walk_markers(v, found)
-    elif isinstance(value, list):
-        for v in value:
-            _walk_markers(v, found)
+Ref = tuple[str, str | None]
 
 
-def _refs(plan: Mapping[str, Any]) -> tuple[set[tuple[str, str | None]], set[str]]:
-    """(connection references, environment variable names of env secrets) the plan uses."""
-    refs: set[tuple[str, str | None]] = set()
+def _refs(plan: Mapping[str, Any]) -> tuple[dict[Ref, set[str]], set[str]]:
+    """(connection reference -> the secret fields of the steps using it, environment variable names of env
+    secrets) the plan uses."""
+    refs: dict[Ref, set[str]] = {}
     env_names: set[str] = set()
     for step in plan["steps"]:
+        secret_fields = set(step.get("secret_fields", ()))
         conn = step.get("connection")
         if conn:
-            refs.add((conn["family"], conn.get("alias")))
-        markers: list[dict[str, Any]] = []
-        _walk_markers(step.get("config", {}), markers)
-        for m in markers:
+            refs.setdefault((conn["family"], conn.get("alias")), set()).update(secret_fields)
+        for m in markers(step.get("config", {})):
             if m.get("source") == "env":
                 env_names.add(str(m.get("name")))
             elif m.get("connection"):
                 family, _, alias = str(m["connection"]).removeprefix("@").partition(".")
-                refs.add((family, alias or None))
+                refs.setdefault((family, alias or None), set()).update(secret_fields)
     return refs, env_names
 
 
-def sandbox_connections(conns: Connections, refs: set[tuple[str, str | None]]) -> tuple[str, dict[str, str]]:
-    """The sandbox's connections YAML (secrets as ``${VAR}``) and the VAR -> value environment."""
+def sandbox_connections(conns: Connections, refs: Mapping[Ref, set[str]]) -> tuple[str, dict[str, str]]:
+    """The sandbox's connections YAML (secrets as ``${VAR}``) and the VAR -> value environment. A field is
+    secret when a step's spec says so, by the name rule, or when it holds a DSN/URL with a password."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     env: dict[str, str] = {}
-    for family, alias in sorted(refs, key=lambda r: (r[0], r[1] or "")):
+    for (family, alias), secret_fields in sorted(refs.items(), key=lambda r: (r[0][0], r[0][1] or "")):
         name = conns.choose(family, alias)
-        fields = conns.resolve(family, name)
+        fields = conns.resolve(family, name, secret_fields)
         entry: dict[str, Any] = {}
         for key, value in sorted(fields.items()):
-            if isinstance(value, str) and (is_secret_field(key) or "${" in value):
+            if isinstance(value, str) and (secret_values({key: value}, secret_fields) or "${" in value):
                 var = _env_name(family, name, key)
                 env[var] = value
                 entry[key] = "${" + var + "}"
@@ -206,16 +200,17 @@ class EventSink:
             self._line(line)
 
     def _line(self, line: str) -> None:
-        text = self.redactor.text(line.rstrip("\r"))
-        if not text.strip():
+        raw = line.rstrip("\r")
+        if not raw.strip():
             return
         try:
-            record = json.loads(text)
+            record = json.loads(raw)
         except json.JSONDecodeError:
             record = None
         if not isinstance(record, dict) or "event" not in record:
-            self.other.append(text)
+            self.other.append(self.redactor.text(raw))
             return
+        record = self.redactor.data(record)  # values only: a secret equal to a key ("event") breaks nothing
         self.events.append(record)
         if record["event"] == "run_start" and self.run_dir is None:
             self._open(str(record.get("run_id") or new_run_id()))
@@ -255,11 +250,28 @@ def store_file(run: HostRun, dest: Path, data: bytes, text: bool) -> None:
     """Write a file brought back from the sandbox; text files (records, logs) pass through the redactor."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if text:
-        write_atomic(dest, run.redactor.text(data.decode("utf-8", errors="replace")))
+        write_atomic(dest, _masked_text(run.redactor, dest.name, data.decode("utf-8", errors="replace")))
     else:
         tmp = dest.with_name(f".{dest.name}.tmp")
         tmp.write_bytes(data)
         tmp.replace(dest)
+
+
+def _masked_text(redactor: Redactor, name: str, text: str) -> str:
+    """A run-record file with secrets masked: JSON and JSON lines in their values only (keys stay, so the record
+    still reads), any other text throughout."""
+    try:
+        if name.endswith(".jsonl"):
+            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+            return "".join(
+                json.dumps(redactor.data(r), sort_keys=True, ensure_ascii=False, default=str) + "\n" for r in lines
+            )
+        if name.endswith(".json"):
+            data = redactor.data(json.loads(text))
+            return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n"
+    except json.JSONDecodeError:
+        pass
+    return redactor.text(text)
 
 
 def outcome(exit_code: int, sink: EventSink, stderr: str) -> tuple[int, str | None]:

@@ -42,7 +42,10 @@ class _File:
     """The connections file with the position of every family, alias and field."""
 
     def __init__(self, path: Path, text: str):
-        self.name = str(path)
+        try:  # as the user would type it: relative to the working directory when inside it
+            self.name = str(path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            self.name = str(path)
         self.text = text
         self.data: dict[str, Any] = {}
         self.spans: dict[tuple[str, ...], Span] = {}

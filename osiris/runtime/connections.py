@@ -14,6 +14,7 @@ variable, ``~/.pgpass``, service or option file fills a gap.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -122,7 +123,11 @@ class Connections:
         if alias is not None:
             if alias not in aliases:
                 listed = ", ".join(sorted(aliases))
-                raise RunError("OSR-E312", f"connection '@{family}.{alias}' is not in {self.origin} (has: {listed})")
+                close = difflib.get_close_matches(alias, sorted(aliases), n=1, cutoff=0.6)
+                hint = f"; did you mean '@{family}.{close[0]}'?" if close else ""
+                raise RunError(
+                    "OSR-E312", f"connection '@{family}.{alias}' is not in {self.origin} (has: {listed}){hint}"
+                )
             return alias
         marked = sorted(a for a, fields in aliases.items() if fields.get("default") is True)
         if len(marked) == 1:

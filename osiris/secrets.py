@@ -201,6 +201,12 @@ class Masker:
         pattern = self._compiled()
         return message if pattern is None else pattern.sub(MASK, message)
 
+    def record(self, record: Mapping[str, Any], vocabulary: Iterable[str] = ("event", "metric")) -> dict[str, Any]:
+        """An event or metric record masked by ``data``, except the values of ``vocabulary`` keys (the record's
+        kind, osirisc's own words: a secret ``step`` must not turn ``step_start`` into ``***_start``)."""
+        kept = set(vocabulary)
+        return {k: v if k in kept else self.data(v) for k, v in record.items()}
+
     def data(self, value: Any) -> Any:
         """``value`` with every string *value* masked; mapping keys are kept as they are."""
         if isinstance(value, str):

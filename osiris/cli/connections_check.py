@@ -158,6 +158,8 @@ def _step_diagnostics(
     config = {e.key: e.value for e in step.config.entries if e.key != "connection"}
     given = {k: _given_value(v) for k, v in config.items()}
     merged = {**fields, **{k: v for k, v in given.items() if v is not None}}
+    if any(not _known(merged.get(k)) for k in ("pg_dsn", "dsn") if merged.get(k) is not None):
+        return  # the DSN comes from the environment: the runtime checks its route before connecting
     known = {k: (v if _known(v) else "(set at run time)") for k, v in merged.items()}
     for field, problem, fix in route_problems(dialect, known):
         if field == "port" and not _known(merged.get("port")):

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from osiris.runtime.errors import RunError
-from osiris.secrets import Masker, replace_markers, secret_values
+from osiris.secrets import Masker, dsn_passwords, replace_markers, secret_values
 
 FILENAME = "osiris_connections.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
@@ -227,6 +227,10 @@ def route_problems(dialect: str, merged: Mapping[str, Any]) -> list[tuple[str, s
                 given = parse_dsn(str(dsn))
             except ValueError as exc:
                 return [*problems, (field, str(exc), "the DSN's password is masked everywhere; fix the DSN's form")]
+            written = dsn_passwords(str(dsn))
+            if written and given.get("password") not in written:  # libpq split it elsewhere: part of it would leak
+                problem = "has a password libpq does not read as written (a raw @, /, ?, # or space in it)"
+                return [*problems, (field, problem, "percent-encode them: @ %40, / %2F, ? %3F, # %23, space %20")]
         need = {"host": ("host",), "database": ("database", "dbname"), "user": ("user",)}
         dsn_key = {"host": "host", "database": "dbname", "user": "user"}
         missing = [f for f, names in need.items() if _given(merged, *names) is None and not given.get(dsn_key[f])]

@@ -64,14 +64,14 @@ class RunDir:
         self._metrics = (self.path / "metrics.jsonl").open("a", encoding="utf-8")
 
     def event(self, kind: str, **data: Any) -> dict[str, Any]:
-        record = self.redactor.data({"ts": round(time.time(), 6), "event": kind, **data})
+        record = self.redactor.record({"ts": round(time.time(), 6), "event": kind, **data})
         with self._lock:
             self._events.write(dumps(record) + "\n")
             self._events.flush()
         return record
 
     def metric(self, name: str, value: float | int, **tags: Any) -> None:
-        record = self.redactor.data({"ts": round(time.time(), 6), "metric": name, "value": value, **tags})
+        record = self.redactor.record({"ts": round(time.time(), 6), "metric": name, "value": value, **tags})
         with self._lock:
             self._metrics.write(dumps(record) + "\n")
             self._metrics.flush()

@@ -210,7 +210,7 @@ class EventSink:
         if not isinstance(record, dict) or "event" not in record:
             self.other.append(self.redactor.text(raw))
             return
-        record = self.redactor.data(record)  # values only: a secret equal to a key ("event") breaks nothing
+        record = self.redactor.record(record)  # values only: a secret equal to a key ("event") breaks nothing
         self.events.append(record)
         if record["event"] == "run_start" and self.run_dir is None:
             self._open(str(record.get("run_id") or new_run_id()))
@@ -264,7 +264,14 @@ def _masked_text(redactor: Redactor, name: str, text: str) -> str:
         if name.endswith(".jsonl"):
             lines = [json.loads(line) for line in text.splitlines() if line.strip()]
             return "".join(
-                json.dumps(redactor.data(r), sort_keys=True, ensure_ascii=False, default=str) + "\n" for r in lines
+                json.dumps(
+                    redactor.record(r) if isinstance(r, dict) else redactor.data(r),
+                    sort_keys=True,
+                    ensure_ascii=False,
+                    default=str,
+                )
+                + "\n"
+                for r in lines
             )
         if name.endswith(".json"):
             data = redactor.data(json.loads(text))

@@ -29,6 +29,12 @@ FORBIDDEN = {
 }
 
 
+# Modules at the package root shared by both sides, with the osiris modules they may import. ``osiris/secrets.py``
+# (the one secrets model: secret fields, markers, DSN passwords, the mask) is imported by the compiler (passes,
+# render, cli) and by the runtime and drivers, and ships in every sandbox bundle: it imports no other osiris module.
+NEUTRAL_MODULES: dict[str, tuple[str, ...]] = {"secrets.py": ()}
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
@@ -61,3 +67,16 @@ def test_drivers_import_only_runtime_side() -> None:
             if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN["runtime"]):
                 offenders.append(f"{path.relative_to(PKG.parent)} imports {name}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("module", sorted(NEUTRAL_MODULES))
+def test_neutral_modules_import_only_what_they_may(module: str) -> None:
+    names = {n for n in _imports(PKG / module) if n == "osiris" or n.startswith("osiris.")}
+    assert names <= set(NEUTRAL_MODULES[module])
+
+
+def test_runtime_uses_the_neutral_secrets_module() -> None:
+    """The runtime may import ``osiris.secrets`` (not in its forbidden list) and the compiler may too: one model."""
+    assert not any("osiris.secrets".startswith(bad) for bad in FORBIDDEN["runtime"] + FORBIDDEN["passes"])
+    assert "osiris.secrets" in _imports(PKG / "runtime" / "connections.py")
+    assert "osiris.secrets" in _imports(PKG / "passes" / "redact_secrets.py")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
+from osiris.backends.e2b.host import EventSink, HostRun, store_file
 from osiris.runtime.connectors import scrub, secrets_of
 from osiris.secrets import (
     MASK,
@@ -114,3 +116,26 @@ def test_masker_longest_first_and_thread_safe() -> None:
         t.join()
     assert all(m.text(f"secret-{i:03d}") == MASK for i in range(50))
     assert Masker([" ", ""]).text("a b") == "a b"  # blank values are not secrets
+
+
+def test_sandbox_event_stream_and_records_mask_values_not_keys(tmp_path: Path) -> None:
+    """The e2b host masked each streamed line as text: a secret ``event`` turned ``"event"`` keys into ``"***"``
+    and every event was lost. Values are masked; keys and the record kind stay."""
+    masker = Masker(["event", "step", "sEcR-pw"])
+    sink = EventSink(tmp_path, "p", masker)
+    lines = [
+        {"event": "run_start", "run_id": "r1", "pipeline": "p", "steps": 1},
+        {"event": "step_start", "step": "a step", "component": "x", "note": "sEcR-pw"},
+        "not json: event sEcR-pw",
+    ]
+    sink.feed("".join((json.dumps(x) if isinstance(x, dict) else x) + "\n" for x in lines))
+    run_dir = sink.close()
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [e["event"] for e in events] == ["run_start", "step_start"]
+    assert events[1]["step"] == f"a {MASK}" and events[1]["note"] == MASK
+    assert (run_dir / "artifacts" / "stdout.log").read_text(encoding="utf-8") == f"not json: {MASK} {MASK}\n"
+    run = HostRun(plan={}, redactor=masker)
+    status = {"event": "step failed", "steps": {"step": "sEcR-pw"}}
+    store_file(run, tmp_path / "status.json", json.dumps(status).encode(), True)
+    stored = json.loads((tmp_path / "status.json").read_text(encoding="utf-8"))
+    assert stored == {"event": f"{MASK} failed", "steps": {"step": MASK}}  # a status file: keys kept, values masked

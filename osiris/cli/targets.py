@@ -84,15 +84,21 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
             if not path.is_file():
                 raise ConnectError(f"step '{step.id}': DuckDB file {merged.get('path')} does not exist", missing=True)
             return dialect, duckdb.connect(str(path), read_only=True)
+        try:
+            params: dict[str, Any] = (
+                connections.mysql_params(merged) if dialect == "mysql" else connections.libpq_params(merged)
+            )
+        except ValueError as exc:  # no explicit route: refused, like a run would be (OSR-E316)
+            ref = config.get("connection")
+            ref = ref.get("$connection") if isinstance(ref, dict) else ref
+            raise ConnectError(f"step '{step.id}': {ref or 'connection'}: {exc}") from None
         if dialect == "mysql":
             import pymysql
 
-            p = connections.mysql_params(merged)
-            return dialect, pymysql.connect(**p, connect_timeout=10)
+            return dialect, pymysql.connect(**params, connect_timeout=10)
         import psycopg
 
-        libpq: dict[str, Any] = connections.libpq_params(merged)
-        return dialect, psycopg.connect(**libpq)
+        return dialect, psycopg.connect(**params)
     except ConnectError:
         raise
     except Exception as exc:  # driver errors of three libraries; the class name and first line are enough

@@ -49,7 +49,8 @@ def step_entry(step: nodes.Step, ctx: PassContext) -> dict[str, Any]:
         "inputs": [{"step": i.step, "name": i.name} for i in step.inputs],
         "connection": connection,
         "config": plan_value(step.config),
-        "secret_fields": sorted(spec.secret_fields) if spec else [],  # what the runtime masks (osiris.secrets)
+        # what the runtime masks (osiris.secrets): the spec's secret config and connection fields
+        "secret_fields": sorted(spec.secret_fields | set(spec.connection_secrets)) if spec else [],
         "schema": _schema(step.schema),
         "write": write if write is not None else step.write,
     }

@@ -116,6 +116,7 @@ x-secret: [/path, /resolved_connection/password]
     assert spec.connection_fields == {"path": "forbidden"}
     assert spec.constraints == ({"when": {"path": None}, "require": ["path"], "message": "path is needed"},)
     assert spec.secrets == ("/path",)
+    assert spec.connection_secrets == ("password",)  # a secret connection field: carried in the plan, masked
 
 
 @pytest.mark.parametrize(

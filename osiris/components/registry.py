@@ -55,6 +55,7 @@ class ComponentSpec:
     examples: tuple[dict[str, Any], ...] = attrs.field(eq=False)
     raw: dict[str, Any] = attrs.field(eq=False, repr=False)
     origin: str = ""  # relative: "osiris/components/mysql_extractor/spec.yaml" or "entry-point:NAME (VALUE)"
+    connection_secrets: tuple[str, ...] = ()  # Osiris's ``/resolved_connection/<field>`` pointers: connection fields
 
     @property
     def family(self) -> str:
@@ -172,6 +173,9 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
         top = pointer.split("/")[1]
         if top not in properties and top != "resolved_connection":  # Osiris points into its resolved connection
             raise SpecError(f"{origin}: field 'secrets': {pointer} names no property of configSchema")
+    connection_secrets = tuple(
+        p.split("/")[2] for p in secrets if p.startswith("/resolved_connection/") and p.count("/") >= 2
+    )
     secrets = tuple(p for p in secrets if not p.startswith("/resolved_connection/"))
     constraints = _constraints(raw.get("constraints"))
     for i, c in enumerate(constraints):
@@ -194,6 +198,7 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
         examples=tuple(raw.get("examples", ())),
         raw=raw,
         origin=origin,
+        connection_secrets=connection_secrets,
     )
     if checked:
         spec_cache.remember(verdict)

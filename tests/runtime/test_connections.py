@@ -182,3 +182,33 @@ def test_missing_connection_is_exit_2_before_anything_runs(tmp_path: Path) -> No
     assert proc.returncode == 2
     assert "error[OSR-E310]" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_plan_secret_fields_decide_which_connection_fields_are_masked(tmp_path: Path) -> None:
+    """``secret_fields`` (from the spec, carried in the plan) names the connection fields to mask, whatever their
+    name; other fields (``region`` here) are not secrets and stay readable."""
+    (tmp_path / "osiris_connections.yaml").write_text(
+        "connections:\n  test:\n    main:\n      default: true\n      client_cert_pass: c3rt-sEcR-77\n"
+        "      region: eu-west-77\n"
+    )
+
+    def run(secret_fields: list[str] | None, runs: str) -> dict[str, Any]:
+        src = step(
+            "src",
+            "test.extractor",
+            {"batches": 2, "fail_at": 0, "token": "c3rt-sEcR-77 in eu-west-77"},
+            driver="rt_drivers:Numbers",
+            connection={"family": "test", "alias": None},
+        )
+        if secret_fields is not None:
+            src["secret_fields"] = secret_fields
+        sink = step("w", "test.writer", {}, ["src"], driver="rt_drivers:Sink")
+        result = run_plan(plan(src, sink), RunOptions(base_dir=tmp_path, runs_dir=tmp_path / runs, env={}))
+        written = "".join(p.read_text(encoding="utf-8") for p in result.run_dir.rglob("*") if p.is_file())
+        return {"error": result.status["steps"]["src"]["error"], "written": written}
+
+    masked = run(["client_cert_pass"], "runs")
+    assert "(token *** in eu-west-77)" in masked["error"]
+    assert "c3rt-sEcR-77" not in masked["written"] and "eu-west-77" in masked["written"]
+    unmarked = run(None, "runs2")  # without the spec's word the name rule cannot know this field is secret
+    assert "(token c3rt-sEcR-77 in eu-west-77)" in unmarked["error"]

@@ -139,3 +139,27 @@ def test_sandbox_event_stream_and_records_mask_values_not_keys(tmp_path: Path) -
     store_file(run, tmp_path / "status.json", json.dumps(status).encode(), True)
     stored = json.loads((tmp_path / "status.json").read_text(encoding="utf-8"))
     assert stored == {"event": f"{MASK} failed", "steps": {"step": MASK}}  # a status file: keys kept, values masked
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("      password: hunter2  # the old one", "      password: ***  # the old one"),
+        (
+            "    config: {table: t, pasword: a1, password: 'b 2', user: u}",
+            "    config: {table: t, pasword: ***, password: ***, user: u}",
+        ),
+        ('    pg_dsn = "host=h password=x"', "    pg_dsn = ***"),
+        ('      key: "${env.SUPA_KEY}"', '      key: "${env.SUPA_KEY}"'),  # a placeholder is shown
+        ("      primary_key: customer", "      primary_key: customer"),
+        ("      client_cert_pass: c3rt", "      client_cert_pass: ***"),  # marked secret by a spec only
+        ("      query: SELECT 'postgres://a:pw1@h/x'", "      query: SELECT 'postgres://a:***@h/x'"),
+    ],
+)
+def test_quoted_source_lines_are_masked_whatever_pass_ran(
+    line: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from osiris import render
+
+    monkeypatch.setattr(render, "_spec_secret_names", lambda: frozenset({"client_cert_pass"}))
+    assert render._masked_line(line, 1, (), 1, 2)[0] == shown

@@ -276,3 +276,21 @@ def test_primary_key_value_is_not_masked_in_writer_messages(tmp_path: Path, pg_s
     assert ran.returncode == 1, ran.stderr  # the table does not exist and create_if_missing is false
     assert f'"{pg_schema}"."customer_sales"' in ran.stderr, ran.stderr
     assert "***_sales" not in ran.stderr and "pw-sEcR-1" not in ran.stderr
+
+
+def test_supabase_connection_with_pg_dsn_checks_clean_for_postgres_components(tmp_path: Path) -> None:
+    """The fix the refusal suggests: pg_dsn beside the API fields, read by a postgres.* component too."""
+    _write(
+        tmp_path,
+        "osiris_connections.yaml",
+        "connections:\n  supabase:\n    main:\n      url: https://abcdefgh.supabase.co\n"
+        "      service_role_key: ${SUPA_SRK}\n"
+        "      pg_dsn: postgresql://postgres.abcdefgh:${SUPA_DB_PW}@aws-0-eu-west-1.pooler.supabase.com:5432/postgres\n",
+    )
+    _write(tmp_path, "data.csv", "id\n1\n")
+    steps = _writer('{connection: "@supabase.main", table: t}', "postgres.writer") + _writer(
+        '{connection: "@supabase.main", table: t2}', "supabase.writer", "write2"
+    )
+    _write(tmp_path, "p.yaml", _pipeline(steps))
+    out = osirisc(tmp_path, "check", "p.yaml")
+    assert out.returncode == 0, out.stderr

@@ -109,7 +109,7 @@ def _choose(aliases: Mapping[str, Any], alias: str | None) -> tuple[str | None, 
 
 
 def _step_diagnostics(
-    step: nodes.Step, spec: ComponentSpec, ref: nodes.ConnectionRef, f: _File
+    step: nodes.Step, spec: ComponentSpec, ref: nodes.ConnectionRef, f: _File, family_fields: frozenset[str]
 ) -> Iterator[Diagnostic]:
     aliases = f.data.get(ref.family)
     if not isinstance(aliases, dict) or not aliases:
@@ -136,8 +136,10 @@ def _step_diagnostics(
         if field == "default":
             continue
         schema = spec.properties.get(field)
+        if field in family_fields and schema is None:
+            continue  # a field of the connection's own family (a Supabase ``url`` read through postgres.writer)
         if schema is None or field == "connection":
-            hint = did_you_mean(field, [p for p in spec.properties if p != "connection"])
+            hint = did_you_mean(field, [p for p in (*spec.properties, *family_fields) if p != "connection"])
             notes = [hint] if hint else []
             msg = f"{where}: unknown field '{field}' for {spec.name}"
             yield error("OSR-E316", msg, span, *notes, f"`osirisc components show {spec.name}` lists the fields")
@@ -196,5 +198,6 @@ def connection_diagnostics(
     for step, ref in used:
         spec = registry.get(step.component)
         if spec is not None and isinstance(ref, nodes.ConnectionRef):
-            out += _step_diagnostics(step, spec, ref, f)
+            family = frozenset(p for other in registry if other.family == ref.family for p in other.properties)
+            out += _step_diagnostics(step, spec, ref, f, family)
     return out

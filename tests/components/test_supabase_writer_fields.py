@@ -58,5 +58,6 @@ def test_retries_is_the_number_of_extra_connection_attempts(
 
 
 def test_timeout_is_the_connect_timeout() -> None:
-    assert postgres.params({"host": "h", "timeout": 7}, {"connect_timeout": 10})["connect_timeout"] == 7
-    assert postgres.params({"host": "h"}, None)["connect_timeout"] == 10
+    route = {"host": "h", "database": "d", "user": "u"}  # without them the connection is refused (no PG* fallback)
+    assert postgres.params({**route, "timeout": 7}, {"connect_timeout": 10})["connect_timeout"] == "7"  # libpq text
+    assert postgres.params(route, None)["connect_timeout"] == "10"

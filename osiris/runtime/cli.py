@@ -133,6 +133,7 @@ def silence_broken_streams() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    open_std_fds()
     parser = argparse.ArgumentParser(prog="python -m osiris.runtime", description="Run a compiled plan.json.")
     parser.add_argument("plan", metavar="PLAN")
     parser.add_argument("--base-dir", metavar="DIR", help="where relative paths resolve (default: the cwd)")

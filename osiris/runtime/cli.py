@@ -67,7 +67,7 @@ def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, p
         say(f"{prog}: {exc.render()}")
         return 2 if exc.invalid else 1
     reporter.stop()
-    code = outcome(result, prog)
+    code = outcome(result, prog, plan)
     if result.cancel is None:
         try:
             reporter.final(result.status)
@@ -84,11 +84,12 @@ def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, p
     return code
 
 
-def outcome(result: RunResult, prog: str) -> int:
+def outcome(result: RunResult, prog: str, plan: Mapping[str, Any]) -> int:
     """The exit code of a finished run, with a message when it was cancelled or its record is incomplete."""
-    committed = [sid for sid, st in result.status["steps"].items() if st["status"] == "ok"]
+    writers = [s["id"] for s in plan["steps"] if s.get("mode") == "write"]
+    committed = [sid for sid in writers if result.status["steps"][sid]["status"] == "ok"]
     if result.record_errors:
-        done = f"data committed by step(s) {', '.join(committed)}" if committed else "no step completed"
+        done = f"data committed by step(s) {', '.join(committed)}" if committed else "no data committed"
         say(f"{prog}: {done}; run record could not be written: {'; '.join(result.record_errors[:3])}")
     if result.cancel is not None:
         stuck = f"; still running when given up on: {', '.join(result.stuck)}" if result.stuck else ""

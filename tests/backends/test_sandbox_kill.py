@@ -1,0 +1,153 @@
+"""SIGKILL of the host (issue #13.4). A sandbox run's entry point must die with its host (it used to hang for
+ever on a broken pipe, holding ``OSIRIS_SECRET_*`` in its environment) and the next start removes the folder the
+killed host could not; a local run killed mid-load leaves its LOAD DATA row files only in its own ``tmp/``, which
+the next run removes (and marks the killed run as interrupted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pymysql
+import pytest
+from conftest import MY, PG
+from live_runs import alive, children, mysql_source, osirisc, run_dirs, wait_event, wait_for, write_pipeline
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+SECRET = "pg-" + uuid.uuid4().hex  # Postgres here trusts local users: any password works, and it is a secret
+
+
+@pytest.fixture
+def pg_source() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(
+            f'CREATE TABLE "{schema}".src AS SELECT i AS id, '
+            "'row ' || i || E' tab\\there CR\\rLF\\nback\\\\slash \"q\" ''NULL'' \\\\N \U0001f389' AS label"
+            " FROM generate_series(1, 400000) AS i"
+        )
+        try:
+            yield schema
+        finally:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _environ(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def test_killed_host_takes_the_sandboxed_run_with_it(tmp_path: Path, pg_source: str) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "osiris_connections.yaml").write_text(
+        "connections:\n  postgres:\n    main:\n      default: true\n"
+        f"      host: {PG['host']}\n      port: {PG['port']}\n      database: {PG['dbname']}\n"
+        f"      user: {PG['user']}\n      password: ${{OSIRIS_TEST_PG_PASSWORD}}\n",
+        encoding="utf-8",
+    )
+    doc = {
+        "oml_version": "0.1.0",
+        "name": "sandbox-kill",
+        "steps": [
+            {
+                "id": "extract",
+                "component": "postgres.extractor",
+                "mode": "read",
+                "config": {"connection": "@postgres.main", "schema": pg_source, "table": "src", "batch_size": 5000},
+            },
+            {
+                "id": "load",
+                "component": "duckdb.writer",
+                "mode": "write",
+                "needs": ["extract"],
+                "config": {"path": "output/t.duckdb", "table": "t"},
+            },
+        ],
+    }
+    (folder / "pipeline.yaml").write_text(json.dumps(doc), encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {
+        **os.environ,
+        "TMPDIR": str(temp),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "OSIRIS_TEST_PG_PASSWORD": SECRET,
+    }
+    cmd = osirisc("run", str(folder / "pipeline.yaml"), "--target", "sandbox", "--reuse-venv")
+    runs = tmp_path / "runs"
+    with (tmp_path / "host.log").open("wb") as log:
+        host = subprocess.Popen([*cmd, "--runs-dir", str(runs)], env=env, stdout=log, stderr=log)
+        try:
+            wait_event(runs, host, "progress", "load")  # set-up done (venv built), the load is under way
+            (entry,) = children(host.pid)
+            assert "OSIRIS_SECRET_" in _environ(entry)  # what must not outlive the host
+            (work,) = temp.glob("osiris-sandbox-*")
+            host.send_signal(signal.SIGKILL)
+            host.wait(timeout=30)
+        finally:
+            if host.poll() is None:
+                host.kill()
+    wait_for("the entry point to end with its host", lambda: not alive(entry), timeout=60)
+    assert work.exists()  # nobody was left to remove it
+    assert not list(temp.glob("osiris-load-*"))
+    again = subprocess.run([*cmd, "--runs-dir", str(tmp_path / "runs2")], env=env, capture_output=True, check=False)
+    assert again.returncode == 0, again.stderr.decode()
+    assert not work.exists() and not list(temp.glob("osiris-sandbox-*"))
+    for path in [*temp.rglob("*"), *runs.rglob("*"), *(tmp_path / "runs2").rglob("*")]:
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+
+
+def test_killed_local_run_keeps_row_files_in_its_tmp_and_the_next_run_removes_them(tmp_path: Path) -> None:
+    db = f"t_{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(**MY, autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        cur.execute(f"CREATE TABLE `{db}`.t (id INT, label VARCHAR(120), maybe INT)")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    runs = tmp_path / "runs"
+    writer = {"component": "mysql.writer", "config": {"connection": "@mysql.main", "schema": db, "table": "t"}}
+    try:
+        with mysql_source() as source:
+            pipeline = write_pipeline(tmp_path / "p", "kill-local", source, writer)
+            proc = subprocess.Popen(
+                osirisc("run", str(pipeline), "--runs-dir", str(runs)),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_event(runs, proc, "progress", "load")
+                (killed,) = run_dirs(runs)
+                wait_for("a LOAD DATA file", lambda: list((killed / "tmp").glob("osiris-load-*.tsv")), proc)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            assert not list(temp.glob("osiris-load-*"))  # nothing in the shared temp folder
+            assert (killed / "tmp").exists()
+            again = subprocess.run(
+                osirisc("run", str(pipeline), "--runs-dir", str(runs)), env=env, capture_output=True, check=False
+            )
+        assert again.returncode == 0, again.stderr.decode()
+        assert not (killed / "tmp").exists()
+        status = json.loads((killed / "status.json").read_text(encoding="utf-8"))
+        assert status["state"] == "interrupted" and status["ok"] is False
+        assert not list(temp.glob("osiris-load-*")) and not list(runs.glob("*/*/tmp"))
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE `{db}`")
+        conn.close()

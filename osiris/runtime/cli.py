@@ -68,11 +68,10 @@ def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, p
         return 2 if exc.invalid else 1
     reporter.stop()
     code = outcome(result, prog, plan)
-    if result.cancel is None:
-        try:
-            reporter.final(result.status)
-        except (OSError, ValueError):
-            code = code or 128 + 13  # stdout closed before the final status: SIGPIPE semantics
+    try:
+        reporter.final(result.status)
+    except (OSError, ValueError):
+        code = code or 128 + 13  # stdout closed before the final status: SIGPIPE semantics
     if args.format == "text":
         say(f"run record: {result.run_dir}")
     silence_broken_streams()

@@ -89,7 +89,7 @@ def test_killed_host_takes_the_sandboxed_run_with_it(tmp_path: Path, pg_source: 
     with (tmp_path / "host.log").open("wb") as log:
         host = subprocess.Popen([*cmd, "--runs-dir", str(runs)], env=env, stdout=log, stderr=log)
         try:
-            wait_event(runs, host, "progress", "load")  # set-up done (venv built), the load is under way
+            wait_event(runs, host, "step_start", "load")  # set-up done (venv built), the run is under way
             (entry,) = children(host.pid)
             assert "OSIRIS_SECRET_" in _environ(entry)  # what must not outlive the host
             (work,) = temp.glob("osiris-sandbox-*")
@@ -129,7 +129,7 @@ def test_killed_local_run_keeps_row_files_in_its_tmp_and_the_next_run_removes_th
                 stderr=subprocess.DEVNULL,
             )
             try:
-                wait_event(runs, proc, "progress", "load")
+                wait_event(runs, proc, "step_start", "load")
                 (killed,) = run_dirs(runs)
                 wait_for("a LOAD DATA file", lambda: list((killed / "tmp").glob("osiris-load-*.tsv")), proc)
                 proc.send_signal(signal.SIGKILL)

@@ -75,12 +75,19 @@ def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, p
     if args.format == "text":
         say(f"run record: {result.run_dir}")
     silence_broken_streams()
-    if result.stuck:  # a thread still in a driver's C code: the interpreter must not finalize around it
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    if result.cancel is not None:
+        hard_exit(code)
     return code
+
+
+def hard_exit(code: int) -> None:
+    """End a cancelled run's process without interpreter finalization: a library thread interrupted mid-call (a
+    pyarrow read-ahead blocked on a killed client's pipe, a step given up on) may still be about to take the GIL,
+    and finalizing around it aborts the process (``PyGILState_Release``). The record is closed; stdio is flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def outcome(result: RunResult, prog: str, plan: Mapping[str, Any]) -> int:

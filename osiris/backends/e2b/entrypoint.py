@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(plan: dict[str, Any], args: argparse.Namespace, events: Events) -> int:
     """Phase 5: the runtime, with events to stdout. Imported only now, after every check passed."""
     from osiris.runtime.cancel import CancelToken, handle_signals
-    from osiris.runtime.cli import outcome
+    from osiris.runtime.cli import hard_exit, outcome
     from osiris.runtime.engine import RunOptions, run_plan
     from osiris.runtime.errors import RunError
     from osiris.runtime.plan import validate_plan
@@ -307,9 +307,8 @@ def run(plan: dict[str, Any], args: argparse.Namespace, events: Events) -> int:
         return 2 if exc.invalid else 1
     print(f"run record: {result.run_dir}", file=sys.stderr)
     code = outcome(result, "entrypoint.py", plan)
-    if result.stuck:  # a thread still in a driver's C code: the interpreter must not finalize around it
-        sys.stderr.flush()
-        os._exit(code)
+    if result.cancel is not None:
+        hard_exit(code)
     return code
 
 

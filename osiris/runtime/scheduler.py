@@ -203,7 +203,7 @@ class Scheduler:
         for sid in running:
             st = self.state[sid]
             st.status, st.ended = "cancelled", time.monotonic()
-            st.error = f"step '{sid}' did not stop within {STOP_GRACE_S:.0f} s of the cancellation"
+            st.error = f"step '{sid}' did not stop within {STOP_GRACE_S:g} s of the cancellation"
             self.stuck.append(sid)
             self.emit("step_cancelled", step=sid, reason=st.error, **st.counters())
 

@@ -67,6 +67,7 @@ def test_pipe_closed_after_the_first_line_cancels_cleanly(tmp_path: Path) -> Non
 CSV_ROWS = 20_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_closed_standard_streams_run_normally(tmp_path: Path, closed: str, fmt: str) -> None:

@@ -8,7 +8,8 @@ as cancelled, and child processes the drivers started are terminated. Step threa
 
 ``handle_signals`` installs the handlers for SIGINT, SIGTERM and SIGHUP on the main thread for the duration of a
 run (a signal the process was started with ignored, like SIGINT of a background job, stays ignored). A second
-signal while the first is still being handled ends the process at once (exit 128 + signal).
+signal while the first is still being handled (more than ``REPEAT_S`` later) ends the process at once (exit
+128 + signal).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 POLL_S = 0.1  # how often the scheduler looks for a request
+REPEAT_S = 1.0  # a second signal within this time is the same request (a process group and a forwarder)
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
@@ -129,9 +132,14 @@ def handle_signals(token: CancelToken) -> Iterator[None]:
         return
     previous: dict[int, object] = {}
 
+    first: list[float] = []
+
     def handler(signum: int, frame: object) -> None:
         if token.cancelled:
-            os._exit(128 + signum)  # asked twice: the user wants out now (servers roll back on disconnect)
+            if first and time.monotonic() - first[0] > REPEAT_S:
+                os._exit(128 + signum)  # asked again: the user wants out now (servers roll back on disconnect)
+            return  # the same request twice (a terminal's Ctrl-C and a sandbox host passing it on)
+        first.append(time.monotonic())
         token.request(f"received {signal.Signals(signum).name}", signum)
 
     for name in SIGNALS:
@@ -147,4 +155,4 @@ def handle_signals(token: CancelToken) -> Iterator[None]:
         yield
     finally:
         for signum, old in previous.items():
-            signal.signal(signum, old)  # type: ignore[arg-type]
+            signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]

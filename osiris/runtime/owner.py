@@ -1,8 +1,8 @@
 """Which process owns a temporary folder, so the next start can remove what a killed process left behind.
 
-``mark(folder)`` writes ``.owner`` holding this process's pid and start time; ``stale(folder)`` is True when
-that process is gone (a pid reused by a newer process has another start time). Without ``/proc`` the start time
-is unknown and only the pid is checked.
+``mark(folder)`` writes ``.owner`` holding this process's pid, start time and host name; ``stale(folder)`` is True
+when that process is gone (a pid reused by a newer process has another start time). A folder marked on another
+host (a shared file system, another container) is never judged. Without ``/proc`` only the pid is checked.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 from pathlib import Path
 
 OWNER = ".owner"
@@ -35,22 +36,21 @@ def _alive(pid: int) -> bool:
 
 def mark(folder: Path) -> None:
     pid = os.getpid()
-    (folder / OWNER).write_text(f"{pid} {_start_time(pid)}\n", encoding="ascii")
+    (folder / OWNER).write_text(f"{pid} {_start_time(pid) or '-'} {socket.gethostname()}\n", encoding="utf-8")
 
 
 def stale(folder: Path) -> bool:
     """True when ``folder``'s owner process has ended; False when it runs, or the folder has no readable mark."""
     try:
-        fields = (folder / OWNER).read_text(encoding="ascii").split()
-        pid = int(fields[0])
-    except (OSError, ValueError, IndexError):
+        pid_text, started, host = (folder / OWNER).read_text(encoding="utf-8").split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
         return False
-    if pid == os.getpid():
+    if host != socket.gethostname() or pid == os.getpid():
         return False
     if not _alive(pid):
         return True
-    started = fields[1] if len(fields) > 1 else ""
-    return bool(started) and _start_time(pid) not in ("", started)
+    return started != "-" and _start_time(pid) not in ("", started)
 
 
 def remove_stale(folders: list[Path]) -> list[Path]:

@@ -36,7 +36,7 @@ connections:
       port: {PG["port"]}
       database: {PG["dbname"]}
       user: {PG["user"]}
-      password: ""
+      password: PG_PASSWORD
 """
 
 
@@ -64,10 +64,12 @@ def mysql_source(rows: int = ROWS) -> Iterator[str]:
         conn.close()
 
 
-def write_pipeline(folder: Path, name: str, source_db: str, writer: Mapping[str, Any]) -> Path:
-    """A two-step pipeline: the MariaDB table ``src`` of ``source_db`` -> ``writer`` (component + config)."""
+def write_pipeline(folder: Path, name: str, source_db: str, writer: Mapping[str, Any], pg_password: str = '""') -> Path:
+    """A two-step pipeline: the MariaDB table ``src`` of ``source_db`` -> ``writer`` (component + config);
+    ``pg_password`` is the Postgres connection's password field (the server trusts local users: any works)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "osiris_connections.yaml").write_text(CONNECTIONS, encoding="utf-8")
+    connections = CONNECTIONS.replace("PG_PASSWORD", pg_password)
+    (folder / "osiris_connections.yaml").write_text(connections, encoding="utf-8")
     steps = [
         {
             "id": "extract",

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,23 +20,13 @@ from live_runs import alive, children, mysql_source, osirisc, run_dirs, wait_eve
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-SECRET = "pg-" + uuid.uuid4().hex  # Postgres here trusts local users: any password works, and it is a secret
+SECRET = "pg-" + uuid.uuid4().hex
 
 
-@pytest.fixture
-def pg_source() -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(**PG, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(
-            f'CREATE TABLE "{schema}".src AS SELECT i AS id, '
-            "'row ' || i || E' tab\\there CR\\rLF\\nback\\\\slash \"q\" ''NULL'' \\\\N \U0001f389' AS label"
-            " FROM generate_series(1, 400000) AS i"
-        )
-        try:
-            yield schema
-        finally:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+@pytest.fixture(scope="module")
+def venv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``--reuse-venv`` cache for the module: the first sandbox run builds the venv, later ones reuse it."""
+    return tmp_path_factory.mktemp("cache")
 
 
 def _environ(pid: int) -> str:
@@ -47,65 +36,94 @@ def _environ(pid: int) -> str:
         return ""
 
 
-def test_killed_host_takes_the_sandboxed_run_with_it(tmp_path: Path, pg_source: str) -> None:
-    folder = tmp_path / "p"
-    folder.mkdir()
-    (folder / "osiris_connections.yaml").write_text(
-        "connections:\n  postgres:\n    main:\n      default: true\n"
-        f"      host: {PG['host']}\n      port: {PG['port']}\n      database: {PG['dbname']}\n"
-        f"      user: {PG['user']}\n      password: ${{OSIRIS_TEST_PG_PASSWORD}}\n",
-        encoding="utf-8",
-    )
-    doc = {
-        "oml_version": "0.1.0",
-        "name": "sandbox-kill",
-        "steps": [
-            {
-                "id": "extract",
-                "component": "postgres.extractor",
-                "mode": "read",
-                "config": {"connection": "@postgres.main", "schema": pg_source, "table": "src", "batch_size": 5000},
-            },
-            {
-                "id": "load",
-                "component": "duckdb.writer",
-                "mode": "write",
-                "needs": ["extract"],
-                "config": {"path": "output/t.duckdb", "table": "t"},
-            },
-        ],
+def test_killed_host_takes_the_sandboxed_run_with_it(tmp_path: Path, venv_cache: Path) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg.connect(**PG, autocommit=True)
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    writer = {
+        "component": "postgres.writer",
+        "config": {"connection": "@postgres.main", "schema": schema, "table": "t", "create_if_missing": True},
     }
-    (folder / "pipeline.yaml").write_text(json.dumps(doc), encoding="utf-8")
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {
         **os.environ,
         "TMPDIR": str(temp),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_CACHE_HOME": str(venv_cache),
         "OSIRIS_TEST_PG_PASSWORD": SECRET,
     }
-    cmd = osirisc("run", str(folder / "pipeline.yaml"), "--target", "sandbox", "--reuse-venv")
     runs = tmp_path / "runs"
-    with (tmp_path / "host.log").open("wb") as log:
-        host = subprocess.Popen([*cmd, "--runs-dir", str(runs)], env=env, stdout=log, stderr=log)
-        try:
-            wait_event(runs, host, "step_start", "load")  # set-up done (venv built), the run is under way
-            (entry,) = children(host.pid)
-            assert "OSIRIS_SECRET_" in _environ(entry)  # what must not outlive the host
-            (work,) = temp.glob("osiris-sandbox-*")
-            host.send_signal(signal.SIGKILL)
-            host.wait(timeout=30)
-        finally:
-            if host.poll() is None:
-                host.kill()
-    wait_for("the entry point to end with its host", lambda: not alive(entry), timeout=60)
-    assert work.exists()  # nobody was left to remove it
-    assert not list(temp.glob("osiris-load-*"))
-    again = subprocess.run([*cmd, "--runs-dir", str(tmp_path / "runs2")], env=env, capture_output=True, check=False)
-    assert again.returncode == 0, again.stderr.decode()
-    assert not work.exists() and not list(temp.glob("osiris-sandbox-*"))
-    for path in [*temp.rglob("*"), *runs.rglob("*"), *(tmp_path / "runs2").rglob("*")]:
-        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+    try:
+        with mysql_source() as db:
+            password = "${OSIRIS_TEST_PG_PASSWORD}"  # a secret, resolved from the environment
+            pipeline = write_pipeline(tmp_path / "p", "sandbox-kill", db, writer, pg_password=password)
+            cmd = osirisc("run", str(pipeline), "--target", "sandbox", "--reuse-venv")
+            with (tmp_path / "host.log").open("wb") as log:
+                host = subprocess.Popen([*cmd, "--runs-dir", str(runs)], env=env, stdout=log, stderr=log)
+                try:
+                    wait_event(runs, host, "step_start", "load")  # set-up done (venv built), the run is under way
+                    (entry,) = children(host.pid)
+                    assert "OSIRIS_SECRET_" in _environ(entry)  # what must not outlive the host
+                    (work,) = temp.glob("osiris-sandbox-*")
+                    host.send_signal(signal.SIGKILL)
+                    host.wait(timeout=30)
+                finally:
+                    if host.poll() is None:
+                        host.kill()
+            wait_for("the entry point to end with its host", lambda: not alive(entry), timeout=60)
+            assert work.exists()  # nobody was left to remove it
+            assert not list(temp.glob("osiris-load-*"))
+            again = subprocess.run(
+                [*cmd, "--runs-dir", str(tmp_path / "runs2")], env=env, capture_output=True, check=False
+            )
+        assert again.returncode == 0, again.stderr.decode()
+        assert not work.exists() and not list(temp.glob("osiris-sandbox-*"))
+        for path in [*temp.rglob("*"), *runs.rglob("*"), *(tmp_path / "runs2").rglob("*")]:
+            assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+def test_sigterm_to_the_host_cancels_the_sandboxed_run_cleanly(tmp_path: Path, venv_cache: Path) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg.connect(**PG, autocommit=True)
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    conn.execute(f'CREATE TABLE "{schema}".t (id int, label text, maybe int)')
+    conn.execute(f"INSERT INTO \"{schema}\".t VALUES (1, 'kept', NULL)")
+    writer = {
+        "component": "postgres.writer",
+        "config": {"connection": "@postgres.main", "schema": schema, "table": "t", "write_mode": "append"},
+    }
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "XDG_CACHE_HOME": str(venv_cache)}
+    runs = tmp_path / "runs"
+    try:
+        with mysql_source() as db, (tmp_path / "host.log").open("wb") as log:
+            pipeline = write_pipeline(tmp_path / "p", "sandbox-term", db, writer)
+            cmd = osirisc("run", str(pipeline), "--target", "sandbox", "--reuse-venv", "--runs-dir", str(runs))
+            host = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+            try:
+                wait_event(runs, host, "progress", "load")
+                (entry,) = children(host.pid)
+                host.send_signal(signal.SIGTERM)  # to the host only: it passes it on
+                code = host.wait(timeout=120)
+            finally:
+                if host.poll() is None:
+                    host.kill()
+        output = (tmp_path / "host.log").read_text(encoding="utf-8")
+        assert code == 143, output
+        assert "run cancelled (received SIGTERM)" in output
+        assert not alive(entry)
+        (run_dir,) = run_dirs(runs)
+        status = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))  # the sandbox's, brought back
+        assert status["state"] == "cancelled" and status["cancelled"]["signal"] == "SIGTERM"
+        assert conn.execute(f'SELECT id, label FROM "{schema}".t').fetchall() == [(1, "kept")]
+        assert not list(temp.iterdir())  # the sandbox folder is gone
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
 
 
 def test_killed_local_run_keeps_row_files_in_its_tmp_and_the_next_run_removes_them(tmp_path: Path) -> None:

@@ -116,15 +116,17 @@ def wait_for(
     pytest.fail(f"timed out waiting for {what}")
 
 
-def wait_event(runs: Path, proc: subprocess.Popen[Any], kind: str, step: str | None = None) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        for run_dir in run_dirs(runs):
-            for e in events(run_dir):
-                if e["event"] == kind and (step is None or e.get("step") == step):
-                    return e
-        return None
+def find_event(runs: Path, kind: str, step: str | None = None) -> dict[str, Any] | None:
+    for run_dir in run_dirs(runs):
+        for e in events(run_dir):
+            if e["event"] == kind and (step is None or e.get("step") == step):
+                return e
+    return None
 
-    return wait_for(f"a {kind} event" + (f" of step {step}" if step else ""), find, proc)  # type: ignore[no-any-return]
+
+def wait_event(runs: Path, proc: subprocess.Popen[Any], kind: str, step: str | None = None) -> dict[str, Any]:
+    what = f"a {kind} event" + (f" of step {step}" if step else "")
+    return wait_for(what, lambda: find_event(runs, kind, step), proc)  # type: ignore[no-any-return]
 
 
 def children(pid: int) -> list[int]:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-POLL_S = 0.1  # how often the scheduler looks for a request
+POLL_S = 0.05  # how often the scheduler looks for a request
 REPEAT_S = 1.0  # a second signal within this time is the same request (a process group and a forwarder)
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 

@@ -18,16 +18,19 @@ import psycopg
 import pymysql
 import pytest
 from conftest import MY, PG
-from live_runs import alive, children, events, mysql_source, osirisc, run_dirs, wait_event, wait_for, write_pipeline
+from live_runs import alive, children, events, find_event, mysql_source, osirisc, run_dirs, wait_for, write_pipeline
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 BEFORE = [(1, "kept one"), (2, "kept\ttwo"), (3, None)]
 
 
+ROWS = 1_000_000  # a few seconds of loading for the fastest writer, so the signal lands mid-load under any load
+
+
 @pytest.fixture(scope="module")
 def source() -> Iterator[str]:
-    with mysql_source() as db:
+    with mysql_source(ROWS) as db:
         yield db
 
 
@@ -119,8 +122,13 @@ def test_signal_mid_load_stops_cleanly(tmp_path: Path, source: str, writer_name:
         with (tmp_path / "out.log").open("wb") as log:
             proc = subprocess.Popen(osirisc("run", str(pipeline), "--runs-dir", str(runs)), stdout=log, stderr=log)
             try:
-                wait_event(runs, proc, "progress", "load")  # the writer has loaded rows, the source is not done
-                clients = children(proc.pid)
+                clients: set[int] = set()
+
+                def loading() -> bool:  # the writer has loaded rows (and the source is not done)
+                    clients.update(children(proc.pid))
+                    return find_event(runs, "progress", "load") is not None
+
+                wait_for("the writer's first progress event", loading, proc)
                 assert clients, "the MySQL CLI read path runs the mariadb client as a child process"
                 proc.send_signal(getattr(signal, signame))
                 code = proc.wait(timeout=120)
@@ -136,7 +144,7 @@ def test_signal_mid_load_stops_cleanly(tmp_path: Path, source: str, writer_name:
         assert status["ok"] is False and status["state"] == "cancelled"
         assert status["cancelled"]["signal"] == signame and status["cancelled"]["not_stopped"] == []
         assert status["steps"]["load"]["status"] == "cancelled"
-        assert 0 < status["steps"]["load"]["rows_written"] < 400_000
+        assert 0 < status["steps"]["load"]["rows_written"] < ROWS
         kinds = [e["event"] for e in events(run_dir)]
         assert kinds[-2:] == ["run_cancelled", "run_complete"]
         assert not (run_dir / "tmp").exists() and not list(run_dir.glob(".*"))

@@ -71,13 +71,14 @@ def test_killed_host_takes_the_sandboxed_run_with_it(tmp_path: Path, venv_cache:
                     if host.poll() is None:
                         host.kill()
             wait_for("the entry point to end with its host", lambda: not alive(entry), timeout=60)
-            assert work.exists()  # nobody was left to remove it
+            assert work.exists() and list(temp.glob("osiris-bundle-*"))  # nobody was left to remove them
             assert not list(temp.glob("osiris-load-*"))
             again = subprocess.run(
                 [*cmd, "--runs-dir", str(tmp_path / "runs2")], env=env, capture_output=True, check=False
             )
         assert again.returncode == 0, again.stderr.decode()
         assert not work.exists() and not list(temp.glob("osiris-sandbox-*"))
+        assert not list(temp.glob("osiris-bundle-*"))  # the killed host's emitted bundle folder too
         for path in [*temp.rglob("*"), *runs.rglob("*"), *(tmp_path / "runs2").rglob("*")]:
             assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
     finally:

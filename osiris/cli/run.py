@@ -23,7 +23,7 @@ from osiris.cli import common
 from osiris.compile import compile_file
 from osiris.plan import build_plan
 from osiris.render import render_json
-from osiris.runtime.cli import add_run_options, execute
+from osiris.runtime.cli import add_run_options, execute, open_std_fds
 from osiris.runtime.errors import RunError
 from osiris.runtime.plan import load_plan, validate_plan
 
@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    open_std_fds()  # before anything is opened: a closed fd 1 or 2 must not become a run file's descriptor
     if args.expect is not None and args.bundle is None:
         print("osirisc run: --expect goes with --bundle", file=sys.stderr)
         return 2

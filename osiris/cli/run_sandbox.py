@@ -19,6 +19,7 @@ from osiris.backends.e2b.trust import fingerprint, parse_expected
 from osiris.cli import common
 from osiris.compile import compile_file
 from osiris.render import render_json
+from osiris.runtime import owner
 from osiris.runtime.errors import RunError
 
 
@@ -73,7 +74,9 @@ def run_sandboxed(args: argparse.Namespace) -> int:
         return 2
     if args.base_dir is None:
         options.base_dir = Path(args.file).parent
+    owner.remove_stale(sorted(Path(tempfile.gettempdir()).glob("osiris-bundle-*")))  # left by a killed host
     with tempfile.TemporaryDirectory(prefix="osiris-bundle-") as tmp:
+        owner.mark(Path(tmp))
         try:
             written = E2BBackend().emit(result, Path(tmp))
         except BundleBuildError as exc:

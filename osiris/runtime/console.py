@@ -4,9 +4,11 @@ with ``--format json`` only the final status on stdout. Everything printed has p
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich is imported only for the live display (a TTY): ~25 ms of start-up otherwise
@@ -29,9 +31,15 @@ def _line(record: Mapping[str, Any]) -> str | None:
         return f"[{step}] FAILED: {record['error']}"
     if kind == "step_skipped":
         return f"[{step}] skipped: {record['reason']}"
+    if kind == "step_cancelled":
+        return f"[{step}] cancelled: {record['reason']}"
+    if kind == "run_cancelled":
+        return f"run cancelled ({record['reason']})"
     if kind == "run_complete":
         if record["ok"]:
             return f"run ok in {record['duration_ms']} ms"
+        if record.get("cancelled"):
+            return f"run CANCELLED in {record['duration_ms']} ms"
         return f"run FAILED ({', '.join(record['failed_steps'])}) in {record['duration_ms']} ms"
     return None
 
@@ -41,8 +49,8 @@ class Reporter:
 
     def __init__(self, fmt: str = "text", stream: IO[str] | None = None, live: bool | None = None):
         self.fmt = fmt
-        self.stream = stream or sys.stderr
-        self.live_enabled = fmt == "text" and (self.stream.isatty() if live is None else live)
+        self.stream = stream or sys.stderr or Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115 (2>&-)
+        self.live_enabled = fmt == "text" and (_isatty(self.stream) if live is None else live)
         self.states: Mapping[str, StepState] = {}
         self._live: Live | None = None
         self._lock = threading.Lock()
@@ -83,3 +91,16 @@ class Reporter:
     def final(self, status: Mapping[str, Any], out: IO[str] | None = None) -> None:
         if self.fmt == "json":
             print(json.dumps(status, sort_keys=True, indent=2, ensure_ascii=False), file=out or sys.stdout)
+
+    def stop(self) -> None:
+        """End the live display (a run that ended without run_complete reaching this listener)."""
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.stop()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False

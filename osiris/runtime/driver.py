@@ -17,6 +17,10 @@ raises (``osiris.runtime.streams.UpstreamFailed``) when its upstream fails: let 
 value is also masked by the run's redactor in whatever the runtime writes or prints. A driver raises ``StepError`` (or
 any exception) on failure; the scheduler turns that into a ``step_error`` event. Driver messages must never contain a
 secret: ``ctx.connection`` holds resolved secrets and must not be logged or put in an exception message.
+
+Cancellation (Ctrl-C, SIGTERM, a closed output): input readers then raise ``osiris.runtime.cancel.Cancelled``;
+let it propagate and roll back, like any error. A call that can block for long registers what interrupts it:
+``with ctx.cancel.hook(conn.cancel): ...``; a loop that reads no input checks ``ctx.cancel.check()``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any, Protocol
 
 import attrs
 import pyarrow as pa
+
+from osiris.runtime.cancel import CancelToken
 
 
 class StepError(Exception):
@@ -50,6 +56,7 @@ class StepContext:
     memory_budget: int = 256 * 1024 * 1024
     progress: Callable[[int, int], None] = lambda rows, nbytes: None
     event: Callable[[str, Mapping[str, Any]], None] = lambda kind, data: None
+    cancel: CancelToken = attrs.field(factory=CancelToken)  # the run's: check it, hook blocking calls to it
 
 
 class Driver(Protocol):

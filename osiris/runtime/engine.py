@@ -1,13 +1,18 @@
 """``run_plan``: preflight (connections, secrets, drivers), then the run directory, the scheduler and the status.
 
-Preflight problems (bad connections file, unknown alias, unset variable, missing driver) raise ``RunError`` before
-anything runs or is written (exit 2). Step failures are recorded in the run directory and returned (exit 1).
+Preflight problems (bad connections file, unknown alias, unset variable, missing driver, a run directory that
+cannot be created) raise ``RunError`` before anything runs (exit 2). Step failures are recorded in the run directory
+and returned (exit 1). A cancelled run (``RunOptions.cancel``: a signal, a closed output stream) is recorded with a
+``run_cancelled`` event and ``status.cancelled``. A record write that failed after the start is listed in
+``RunResult.record_errors`` (and in status.json when that could still be written); it never fails a step.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from osiris.runtime.cancel import CancelToken
 from osiris.runtime.connections import DIALECT_OF_FAMILY, Connections, find_file, resolve_secrets, route_problems
 from osiris.runtime.driver import StepContext
 from osiris.runtime.errors import RunError
@@ -38,6 +44,10 @@ class RunOptions:
     env: dict[str, str] | None = None  # default: a copy of os.environ (.env files are loaded into the copy)
     listeners: list[Listener] = attrs.field(factory=list)  # get every event (already redacted)
     watch: Callable[[Mapping[str, StepState]], None] | None = None  # gets the live step states (for displays)
+    cancel: CancelToken = attrs.field(factory=CancelToken)  # request() it to stop the run (signal handlers do)
+
+
+PROGRESS_EVERY_S = 1.0  # a step's ``progress`` event: at its first loaded rows, then at most this often
 
 
 @attrs.define
@@ -47,6 +57,9 @@ class RunResult:
     run_dir: Path
     status: dict[str, Any]
     redactor: Redactor
+    cancel: CancelToken | None = None  # when the run was cancelled: why (``reason``, ``signum``, ``exit_code``)
+    record_errors: list[str] = attrs.field(factory=list)  # parts of the run record that could not be written
+    stuck: list[str] = attrs.field(factory=list)  # steps still running (did not stop after a cancellation)
 
 
 def _split_ref(ref: str) -> tuple[str, str | None]:
@@ -108,14 +121,31 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
     except RunError as exc:  # a message about a connection may quote what the file holds: masked like the rest
         raise RunError(exc.code, redactor.text(exc.message), invalid=exc.invalid) from None
 
-    run = RunDir(options.runs_dir, plan["pipeline"]["name"], redactor)
+    try:
+        run = RunDir(options.runs_dir, plan["pipeline"]["name"], redactor)
+    except OSError as exc:
+        raise RunError("OSR-E340", f"cannot create the run record under '{options.runs_dir}': {exc}") from None
     budget = MemoryBudget(options.memory_budget)
     started = time.time()
+    cancel = options.cancel
+    listeners = list(options.listeners)
+    listeners_lock = threading.Lock()
 
     def emit(kind: str, **data: Any) -> dict[str, Any]:
         record = run.event(kind, **data)
-        for listener in options.listeners:
-            listener(record)
+        for listener in list(listeners):
+            try:
+                listener(record)
+            except (OSError, ValueError) as exc:  # its stream was closed (`| head`, a dead parent): SIGPIPE
+                with listeners_lock:
+                    if listener in listeners:
+                        listeners.remove(listener)
+                cancel.request(f"output closed ({type(exc).__name__})", getattr(signal, "SIGPIPE", None))
+            except Exception as exc:
+                with listeners_lock:
+                    if listener in listeners:
+                        listeners.remove(listener)
+                run.event("warning", step=None, message=f"an event listener failed and was removed: {exc!r}")
         return record
 
     scheduler_box: list[Scheduler] = []
@@ -134,10 +164,24 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
             base_dir=base_dir,
             batch_size=options.batch_size,
             memory_budget=options.memory_budget,
-            progress=_progress(sid, scheduler_box),
+            progress=_progress(sid, scheduler_box, emit),
             event=_step_event(sid, run, emit),
+            cancel=cancel,
         )
     total = len(steps)
+    run.write_json(
+        "status.json",
+        {
+            "ok": False,
+            "state": "running",
+            "pipeline": plan["pipeline"]["name"],
+            "run_id": run.run_id,
+            "pid": os.getpid(),
+        },
+    )
+    if run.errors:
+        run.close()
+        raise RunError("OSR-E340", f"cannot write the run record in '{run.path}': {run.errors[0]}")
     emit(
         "run_start",
         step=None,
@@ -149,21 +193,43 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
         duration_ms=0,
     )
     scheduler = Scheduler(
-        plan, contexts, drivers, jobs=options.jobs, budget=budget, spill_dir=run.tmp, emit=emit, redact=redactor.text
+        plan,
+        contexts,
+        drivers,
+        jobs=options.jobs,
+        budget=budget,
+        spill_dir=run.tmp,
+        emit=emit,
+        redact=redactor.text,
+        cancel=cancel,
     )
     scheduler_box.append(scheduler)
     if options.watch is not None:
         options.watch(scheduler.state)
     states = scheduler.run()
     failed = [sid for sid in scheduler.order if states[sid].status == "failed"]
+    ok = not failed and not cancel.cancelled
     duration_ms = int((time.time() - started) * 1000)
+    cancelled = None
+    if cancel.cancelled:
+        cancelled = {
+            "reason": cancel.reason,
+            "signal": signal.Signals(cancel.signum).name if cancel.signum else None,
+            "steps": [sid for sid in scheduler.order if states[sid].status == "cancelled"],
+            "not_stopped": list(scheduler.stuck),
+        }
+    error = states[failed[0]].error if failed else None
+    if cancelled is not None and error is None:
+        error = f"run cancelled ({cancel.reason})"
     status = {
-        "ok": not failed,
+        "ok": ok,
+        "state": "cancelled" if cancelled else "finished",
         "pipeline": plan["pipeline"]["name"],
         "run_id": run.run_id,
         "duration_ms": duration_ms,
         "failed_steps": failed,
-        "error": states[failed[0]].error if failed else None,
+        "error": error,
+        "cancelled": cancelled,
         "memory_peak_bytes": budget.peak,
         "steps": {
             sid: {
@@ -179,26 +245,52 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
         for key in ("rows_in", "rows_out", "bytes_in", "bytes_out", "duration_ms"):
             run.metric(key, states[sid].counters()[key], step=sid)
     run.metric("memory_budget_peak_bytes", budget.peak, step=None)
+    if cancelled is not None:
+        emit("run_cancelled", **cancelled, step=None, duration_ms=duration_ms)
     emit(
         "run_complete",
         step=None,
-        ok=not failed,
+        ok=ok,
+        cancelled=cancelled is not None,
         failed_steps=failed,
         duration_ms=duration_ms,
         rows=sum(st.rows_out for st in states.values()),
         bytes=sum(st.bytes_out for st in states.values()),
     )
-    run.write_json("status.json", status)
+    if run.errors:
+        status["record_errors"] = list(run.errors)
+    written = run.write_status(status)
     run.close()
-    return RunResult(not failed, run.run_id, run.path, redactor.data(status), redactor)
+    errors = list(run.errors)
+    if not written and not errors:
+        errors.append("status.json: could not be written")
+    return RunResult(
+        ok,
+        run.run_id,
+        run.path,
+        redactor.data(status),
+        redactor,
+        cancel if cancel.cancelled else None,
+        errors,
+        list(scheduler.stuck),
+    )
 
 
-def _progress(sid: str, box: list[Scheduler]) -> Callable[[int, int], None]:
+def _progress(sid: str, box: list[Scheduler], emit: Callable[..., dict[str, Any]]) -> Callable[[int, int], None]:
+    """Counts a writer's loaded rows; a ``progress`` event at the first rows, then at most every second."""
+    last = [0.0]
+
     def progress(rows: int, nbytes: int) -> None:
-        if box:
-            st = box[0].state[sid]
-            with st.lock:
-                st.rows_written += rows
+        if not box:
+            return
+        st = box[0].state[sid]
+        with st.lock:
+            st.rows_written += rows
+            written = st.rows_written
+        now = time.monotonic()
+        if written and now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            emit("progress", step=sid, rows_written=written)
 
     return progress
 
@@ -208,7 +300,10 @@ def _step_event(sid: str, run: RunDir, emit: Callable[..., dict[str, Any]]) -> C
         if kind == "ddl":
             statements = [str(x) for x in data.get("statements", [])]
             path = run.path / "ddl" / f"{safe_name(sid)}.sql"
-            previous = path.read_text(encoding="utf-8") if path.exists() else ""
+            try:
+                previous = path.read_text(encoding="utf-8") if path.exists() else ""
+            except OSError:
+                previous = ""
             run.write_text(
                 f"ddl/{safe_name(sid)}.sql", previous + "".join(f"{x.rstrip().rstrip(';')};\n" for x in statements)
             )

@@ -5,6 +5,12 @@ and every other step it ``needs`` has finished. Producers never block (channels 
 for batches always waits on a running step: no deadlock at any ``jobs``. A failed step stops its dependents:
 those not started are skipped, those already reading get ``UpstreamFailed`` and are reported as skipped too;
 independent branches carry on. The run fails (exit 1) when any step failed.
+
+Cancellation (``CancelToken``): the main loop, which never runs driver code, notices a request within
+``cancel.POLL_S``, starts no more steps (they are ``skipped``), cancels every channel (readers and writers raise
+``Cancelled`` at their next batch, so writers roll back), runs the drivers' cancel hooks and terminates child
+processes started during the run. Running steps end as ``cancelled`` (or ``ok`` when they had already committed);
+a step still running ``STOP_GRACE_S`` later is reported as not stopped and left behind (``Scheduler.stuck``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
+from osiris.runtime.cancel import POLL_S, CancelToken, child_pids, terminate_children
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.streams import Channel, MemoryBudget, UpstreamFailed, pump
+
+STOP_GRACE_S = 60.0  # how long cancelled steps get to roll back before the run is recorded without them
 
 Listener = Callable[[dict[str, Any]], None]
 
@@ -30,7 +39,7 @@ Listener = Callable[[dict[str, Any]], None]
 class StepState:
     id: str
     component: str
-    status: str = "pending"  # pending | running | ok | failed | skipped
+    status: str = "pending"  # pending | running | ok | failed | skipped | cancelled
     rows_in: int = 0
     rows_out: int = 0
     bytes_in: int = 0
@@ -94,6 +103,7 @@ class Scheduler:
         spill_dir: Path,
         emit: Callable[..., dict[str, Any]],
         redact: Callable[[str], str],
+        cancel: CancelToken | None = None,
     ):
         self.steps = {s["id"]: s for s in plan["steps"]}
         self.order = [s["id"] for s in plan["steps"]]
@@ -103,6 +113,8 @@ class Scheduler:
         self.budget = budget
         self.emit = emit
         self.redact = redact
+        self.cancel = cancel or CancelToken()
+        self.stuck: list[str] = []  # steps that did not stop within STOP_GRACE_S of a cancellation
         self.state = {sid: StepState(sid, self.steps[sid]["component"]) for sid in self.order}
         self.cond = threading.Condition()
         self.channels: dict[str, list[Channel]] = {sid: [] for sid in self.order}  # producer -> its channels
@@ -143,36 +155,65 @@ class Scheduler:
 
     def run(self) -> dict[str, StepState]:
         threads: list[threading.Thread] = []
-        with self.cond:
-            while True:
+        keep = frozenset(child_pids())  # processes that are not this run's
+        deadline: float | None = None
+        while True:
+            if self.cancel.cancelled and deadline is None:
+                deadline = time.monotonic() + STOP_GRACE_S
+                self._stop_everything(keep)
+            with self.cond:
                 pending = [s for s in self.order if self.state[s].status == "pending"]
-                running = sum(1 for s in self.order if self.state[s].status == "running")
-                if not pending and running == 0:
+                running = [s for s in self.order if self.state[s].status == "running"]
+                if not pending and not running:
+                    break
+                if deadline is not None and not pending and time.monotonic() > deadline:
+                    self._give_up(running)
                     break
                 progressed = False
                 for sid in pending:
                     blocker = self._blocked_by(sid)
-                    if blocker is not None:
+                    if blocker is not None or self.cancel.cancelled:
                         self._skip(sid, blocker)
                         progressed = True
-                    elif running < self.jobs and self._ready(sid):
+                    elif len(running) < self.jobs and self._ready(sid):
                         self.state[sid].status = "running"
                         self.state[sid].started = time.monotonic()
-                        running += 1
+                        running.append(sid)
                         t = threading.Thread(target=self._run_step, args=(sid,), name=f"step-{sid}", daemon=True)
                         threads.append(t)
                         t.start()
                         progressed = True
                 if not progressed:
-                    self.cond.wait()
+                    self.cond.wait(POLL_S)
         for t in threads:
-            t.join()
+            if t.name.removeprefix("step-") not in self.stuck:
+                t.join()
         return self.state
 
-    def _skip(self, sid: str, blocker: str) -> None:
+    def _stop_everything(self, keep: frozenset[int]) -> None:
+        """Act on a cancellation request: wake every stream, interrupt blocking calls, end child processes."""
+        reason = f"run cancelled ({self.cancel.reason})"
+        for channels in self.channels.values():
+            for ch in channels:
+                ch.cancel(reason)
+        self.cancel.fire()
+        terminate_children(keep)
+
+    def _give_up(self, running: list[str]) -> None:
+        for sid in running:
+            st = self.state[sid]
+            st.status, st.ended = "cancelled", time.monotonic()
+            st.error = f"step '{sid}' did not stop within {STOP_GRACE_S:g} s of the cancellation"
+            self.stuck.append(sid)
+            self.emit("step_cancelled", step=sid, reason=st.error, **st.counters())
+
+    def _skip(self, sid: str, blocker: str | None) -> None:
         st = self.state[sid]
         st.status = "skipped"
-        st.error = f"skipped because step '{blocker}' did not complete"
+        if blocker is None:
+            st.error = f"not started: run cancelled ({self.cancel.reason})"
+        else:
+            st.error = f"skipped because step '{blocker}' did not complete"
         for ch in self.channels[sid]:
             ch.close(failed=True)
         self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
@@ -180,9 +221,11 @@ class Scheduler:
     # ------------------------------------------------------------------------------------------------ one step
     def _run_step(self, sid: str) -> None:
         step, st, ctx = self.steps[sid], self.state[sid], self.contexts[sid]
-        self.emit("step_start", step=sid, component=step["component"], mode=step["mode"], **st.counters())
+        error: BaseException | None = None
         readers: dict[str, pa.RecordBatchReader] = {}
         try:
+            self.emit("step_start", step=sid, component=step["component"], mode=step["mode"], **st.counters())
+            self.cancel.check()
             for producer, ch in self.inputs[sid].items():
                 reader = ch.reader()
                 for inp in step.get("inputs", []):
@@ -191,35 +234,43 @@ class Scheduler:
             driver = self.drivers[sid](step, ctx)
             out = driver.run(readers)
             if out is not None:
-                pump(out, self.channels[sid], self._writer_counter(st))
+                pump(out, self.channels[sid], self._writer_counter(st), self.cancel)
             elif self.channels[sid]:
                 raise StepError(f"step '{sid}' produced no output but {len(self.channels[sid])} step(s) read it")
         except BaseException as exc:
-            with self.cond:
-                upstream = self._failed_upstream(sid)
-                st.ended = time.monotonic()
-                if upstream is not None or isinstance(exc, UpstreamFailed):
-                    st.status = "skipped"
-                    st.error = f"stopped because upstream step '{upstream or getattr(exc, 'step_id', '?')}' failed"
-                    self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
-                else:
-                    st.status = "failed"
-                    st.error = self.describe(sid, exc)
-                    self.emit("step_error", step=sid, code="OSR-E330", error=st.error, **st.counters())
-                for ch in self.channels[sid]:  # after the status: a reader that wakes up sees why
-                    ch.close(failed=True)
-                self.cond.notify_all()
-            return
+            error = exc
         finally:
             for ch in self.inputs[sid].values():
                 ch.abandon()
+            self._finish(sid, error)
+
+    def _finish(self, sid: str, error: BaseException | None) -> None:
+        """Record a step's outcome, then close its channels (a reader woken by the close sees why)."""
+        st = self.state[sid]
         with self.cond:
-            st.ended = time.monotonic()
-            for ch in self.channels[sid]:
-                ch.close()
-            st.status = "ok"
-            self.emit("step_complete", step=sid, **st.counters())
-            self.cond.notify_all()
+            try:
+                if st.status != "running":  # given up on after a cancellation: already recorded
+                    return
+                st.ended = time.monotonic()
+                if error is None:
+                    st.status = "ok"
+                    self.emit("step_complete", step=sid, **st.counters())
+                elif self.cancel.cancelled:
+                    st.status = "cancelled"
+                    st.error = f"step '{sid}' stopped: run cancelled ({self.cancel.reason})"
+                    self.emit("step_cancelled", step=sid, reason=st.error, **st.counters())
+                elif (upstream := self._failed_upstream(sid)) is not None or isinstance(error, UpstreamFailed):
+                    st.status = "skipped"
+                    st.error = f"stopped because upstream step '{upstream or getattr(error, 'step_id', '?')}' failed"
+                    self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
+                else:
+                    st.status = "failed"
+                    st.error = self.describe(sid, error)
+                    self.emit("step_error", step=sid, code="OSR-E330", error=st.error, **st.counters())
+            finally:
+                for ch in self.channels[sid]:
+                    ch.close(failed=st.status != "ok")
+                self.cond.notify_all()
 
     def _writer_counter(self, st: StepState) -> Callable[[int, int], None]:
         def count(rows: int, nbytes: int) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from osiris.runtime.cancel import Cancelled, CancelToken
+
 
 class UpstreamFailed(Exception):
     """Raised in a consumer when the step feeding it failed; the scheduler reports the consumer as skipped."""
@@ -81,6 +83,7 @@ class Channel:
         self._cond = threading.Condition()
         self._closed = False
         self._failed = False
+        self._cancelled: str | None = None
         self._abandoned = False
 
     # -- producer side --------------------------------------------------------------------------------------
@@ -91,6 +94,8 @@ class Channel:
 
     def put(self, batch: pa.RecordBatch) -> None:
         with self._cond:
+            if self._cancelled is not None:
+                raise Cancelled(self._cancelled)
             if self._abandoned:
                 return
             tail = self._items[-1] if self._items else None
@@ -118,11 +123,21 @@ class Channel:
             self._failed = failed
             self._cond.notify_all()
 
+    def cancel(self, reason: str) -> None:
+        """The run was cancelled: both sides get ``Cancelled`` at their next call, a waiting consumer at once."""
+        with self._cond:
+            self._cancelled = reason
+            self._closed = True
+            self._failed = True
+            self._cond.notify_all()
+
     # -- consumer side --------------------------------------------------------------------------------------
     def wait_schema(self) -> pa.Schema:
         with self._cond:
             while self.schema is None and not self._closed:
                 self._cond.wait()
+            if self._cancelled is not None:
+                raise Cancelled(self._cancelled)
             if self.schema is None:
                 raise UpstreamFailed(self.producer)
             return self.schema
@@ -131,6 +146,8 @@ class Channel:
         with self._cond:
             while not self._items and not self._closed:
                 self._cond.wait()
+            if self._cancelled is not None:
+                raise Cancelled(self._cancelled)
             if self._items:
                 item = self._items.popleft()
                 if isinstance(item, _Segment):
@@ -150,6 +167,8 @@ class Channel:
                     continue
                 with pa.OSFile(str(item.path), "rb") as source:
                     for batch in pa.ipc.open_stream(source):
+                        if self._cancelled is not None:
+                            raise Cancelled(self._cancelled)
                         self.on_read(batch.num_rows, batch.nbytes)
                         yield batch
                 item.path.unlink(missing_ok=True)
@@ -173,12 +192,20 @@ class Channel:
                     item.path.unlink(missing_ok=True)
 
 
-def pump(reader: pa.RecordBatchReader, channels: list[Channel], on_batch: Callable[[int, int], None]) -> None:
-    """Read ``reader`` to the end, teeing every batch into ``channels``. The caller closes the channels (failed
-    or not) once it has recorded the outcome, so a consumer woken by the close can see why."""
+def pump(
+    reader: pa.RecordBatchReader,
+    channels: list[Channel],
+    on_batch: Callable[[int, int], None],
+    cancel: CancelToken | None = None,
+) -> None:
+    """Read ``reader`` to the end, teeing every batch into ``channels``; stops with ``Cancelled`` between batches
+    when ``cancel`` was requested. The caller closes the channels (failed or not) once it has recorded the
+    outcome, so a consumer woken by the close can see why."""
     for ch in channels:
         ch.open(reader.schema)
     for batch in reader:
+        if cancel is not None:
+            cancel.check()
         on_batch(batch.num_rows, batch.nbytes)
         for ch in channels:
             ch.put(batch)

@@ -10,8 +10,12 @@
    ``imports_checked`` event (anything missing: exit 13);
 5. the plan, with every event written as one JSON line on stdout (the schema of ``events.jsonl``).
 
-Exit codes 0/1/2 are the runtime's (ok, a step failed, invalid plan or connections). Human messages go to stderr.
-The host module (``osiris.backends.e2b``) imports this file to verify a bundle before it installs anything.
+Exit codes 0/1/2/4 and 128 + N (cancelled by signal N) are the runtime's. Human messages go to stderr. The host
+module (``osiris.backends.e2b``) imports this file to verify a bundle before it installs anything.
+
+Started by a local host (``OSIRIS_HOST_PID`` set), the entry point dies with it: on Linux the kernel sends SIGTERM
+when the host ends (``prctl(PR_SET_PDEATHSIG)``), elsewhere a thread watches the parent pid. SIGTERM cancels the
+run cleanly (writes roll back), so a killed host leaves no process holding the run's secrets.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import hashlib
 import importlib
 import importlib.metadata
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -214,7 +221,37 @@ class Events:
         self({"ts": round(time.time(), 6), "event": kind, "step": None, **data})
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """SIGTERM to this process when the host that started it (``OSIRIS_HOST_PID``) ends."""
+    host = os.environ.get("OSIRIS_HOST_PID", "")
+    if not host.isdigit():
+        return
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != int(host):  # the host ended before the death signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(int(host),), name="parent-watch", daemon=True).start()
+
+
+def _watch_parent(host: int) -> None:
+    while os.getppid() == host:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
     sys.dont_write_bytecode = True  # the bundle folder stays exactly what SHA256SUMS lists
     parser = argparse.ArgumentParser(prog="entrypoint.py", description="Verify, install and run this bundle.")
     parser.add_argument("--base-dir", default=".", help="where relative paths in the plan resolve")
@@ -245,26 +282,34 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(plan: dict[str, Any], args: argparse.Namespace, events: Events) -> int:
     """Phase 5: the runtime, with events to stdout. Imported only now, after every check passed."""
+    from osiris.runtime.cancel import CancelToken, handle_signals
+    from osiris.runtime.cli import hard_exit, outcome
     from osiris.runtime.engine import RunOptions, run_plan
     from osiris.runtime.errors import RunError
     from osiris.runtime.plan import validate_plan
 
+    cancel = CancelToken()
     options = RunOptions(
         base_dir=Path(args.base_dir),
         runs_dir=Path(args.runs_dir),
         connections=args.connections,
         jobs=max(1, args.jobs),
         listeners=[events],
+        cancel=cancel,
     )
     try:
         validate_plan(plan)
-        result = run_plan(plan, options)
+        with handle_signals(cancel):
+            result = run_plan(plan, options)
     except RunError as exc:
         events.emit("run_error", code=exc.code, message=exc.message)
         print(exc.render(), file=sys.stderr)
         return 2 if exc.invalid else 1
     print(f"run record: {result.run_dir}", file=sys.stderr)
-    return 0 if result.ok else 1
+    code = outcome(result, "entrypoint.py", plan)
+    if result.cancel is not None:
+        hard_exit(code)
+    return code
 
 
 if __name__ == "__main__":

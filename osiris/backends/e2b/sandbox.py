@@ -7,22 +7,29 @@ environment is only the run command's: ``PATH`` to the venv, ``HOME`` in the fol
 ``host.prepare`` resolved. Events stream from its stdout into the local run directory; declared outputs and the
 sandbox's run record come back; the folder is removed in every exit path.
 
+The folder belongs to this process (``.owner``): a host killed with SIGKILL cannot remove it, so the next
+sandbox run removes every ``osiris-sandbox-*`` folder whose owner is gone. The entry point gets the host's pid
+(``OSIRIS_HOST_PID``) and dies with it (entrypoint.die_with_parent). SIGINT/SIGTERM/SIGHUP of the host are passed
+on to the entry point as SIGTERM, which cancels its run cleanly; its record and exit code (128 + N) come back.
+
 Set-up can be shortened without changing what runs: ``venv=`` uses a prebuilt venv (tests share one), and
 ``reuse_venv=True`` keeps venvs in a cache keyed by the sha256 of requirements.txt and the Python version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +38,11 @@ import attrs
 from osiris.backends.e2b import entrypoint
 from osiris.backends.e2b.host import EventSink, HostRun, Layout, default_timeout, outcome, store_file
 from osiris.backends.e2b.tarball import ArchiveError, extract_tar_gz
+from osiris.runtime import owner
+from osiris.runtime.cancel import SIGNALS
 from osiris.runtime.errors import RunError
+
+PREFIX = "osiris-sandbox-"
 
 
 @attrs.define
@@ -108,8 +119,10 @@ class LocalSandbox:
     ) -> SandboxResult:
         timings: dict[str, float] = {}
         started = time.monotonic()
-        work = Path(tempfile.mkdtemp(prefix="osiris-sandbox-"))
+        owner.remove_stale(sorted(Path(tempfile.gettempdir()).glob(f"{PREFIX}*")))
+        work = Path(tempfile.mkdtemp(prefix=PREFIX))
         try:
+            owner.mark(work)
             root = work / "bundle"
             try:
                 extract_tar_gz(bundle, root)
@@ -160,6 +173,7 @@ class LocalSandbox:
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
+            "OSIRIS_HOST_PID": str(os.getpid()),
             **host.env,
         }
         cmd = layout.command(self.jobs, host.connections_yaml is not None).split(" ")
@@ -176,9 +190,10 @@ class LocalSandbox:
             timer.start()
             try:
                 assert proc.stdout is not None
-                for line in proc.stdout:
-                    sink.feed(line)
-                code = proc.wait()
+                with _pass_signals_on(proc):
+                    for line in proc.stdout:
+                        sink.feed(line)
+                    code = proc.wait()
             finally:
                 timer.cancel()
                 if proc.poll() is None:
@@ -189,6 +204,30 @@ class LocalSandbox:
         if killed:
             raise RunError("OSR-E407", f"the sandboxed run took longer than {timeout} s and was stopped", invalid=False)
         return code, host.redactor.text(stderr)
+
+
+@contextlib.contextmanager
+def _pass_signals_on(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """While the entry point runs, a signal to the host asks it to stop (SIGTERM: a clean cancellation); the
+    host keeps reading its events and collects its record. Main thread only (elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def forward(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            proc.send_signal(signal.SIGTERM)
+
+    for name in SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) != signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, forward)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _event_line(kind: str, **data: Any) -> str:

@@ -50,6 +50,7 @@ def open_locked(path: Path, plan: Mapping[str, Any], seconds: float, ctx: StepCo
                 raise StepError(
                     f"{who} holds {path.name}, so {name} cannot be written (waited {seconds:g} s for its lock)"
                 ) from None
+            ctx.cancel.check()  # a cancelled run stops waiting for the file
             if not waiting:
                 message = f"{who} holds {path.name}; waiting up to {seconds:g} s to write {name}"
                 ctx.event("info", {"step": ctx.step_id, "message": message})
@@ -91,6 +92,7 @@ class Driver:
         target = plan["target"]["qualified"]
         executed: list[str] = []
         con = open_locked(path, plan, float(self.ctx.config.get("lock_timeout") or LOCK_TIMEOUT), self.ctx)
+        unhook = self.ctx.cancel.add_hook(con.interrupt)  # a cancelled run interrupts the statement in progress
         try:
             con.execute("BEGIN TRANSACTION")
             check = dialects.check_existing("duckdb", con, plan)
@@ -116,6 +118,7 @@ class Driver:
             con.execute("COMMIT")
             executed.append("COMMIT")
         except BaseException as exc:
+            unhook()
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
                 executed.append("ROLLBACK")
@@ -124,6 +127,7 @@ class Driver:
             if isinstance(exc, duckdb.Error):
                 raise StepError(f"DuckDB {path.name} {target}: {error_text(exc)}") from None
             raise
+        unhook()
         duckdb_files.release(path, con)
         self._record(executed, target, path)
 

@@ -43,9 +43,11 @@ def _refuse_non_finite(batch: pa.RecordBatch) -> None:
             raise StepError(f"column '{name}' holds NaN or infinity, which MySQL/MariaDB cannot store")
 
 
-def _load_file(cur: Any, table: str, names: list[str], content: bytes, hexed: list[bool]) -> None:
-    """LOAD DATA LOCAL INFILE of ``content`` through a private temporary file, removed right after."""
-    fd, path = tempfile.mkstemp(prefix="osiris-load-", suffix=".tsv")
+def _load_file(cur: Any, table: str, names: list[str], content: bytes, hexed: list[bool], *, tmp: Path) -> None:
+    """LOAD DATA LOCAL INFILE of ``content`` through a private temporary file in the run's ``tmp`` folder
+    (removed with it, or by the next run when this process is killed), removed right after."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="osiris-load-", suffix=".tsv", dir=tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content)
@@ -150,7 +152,7 @@ class _Write:
             if encoded is not None:
                 if selected.num_rows:
                     self.first_row = row
-                    _load_file(cur, load_table, names, *encoded)
+                    _load_file(cur, load_table, names, *encoded, tmp=self.driver.ctx.run_dir / "tmp")
                     mysqlwrite.check_stored(cur, selected.num_rows, row)
             else:
                 rows = _values(selected)

@@ -189,7 +189,8 @@ def write(step: Mapping[str, Any], ctx: StepContext, reader: pa.RecordBatchReade
         raise step_error("connect to", target, exc, secrets, retryable=True) from None
     executed: list[str] = []
     try:
-        rows = run_plan(conn, plan, reader, ctx, lock_timeout=seconds, executed=executed)
+        with ctx.cancel.hook(conn.cancel):  # a cancelled run interrupts the statement (or lock wait) in progress
+            rows = run_plan(conn, plan, reader, ctx, lock_timeout=seconds, executed=executed)
     except StepError as exc:
         raise StepError(scrub(str(exc), secrets), retryable=exc.retryable) from None
     finally:

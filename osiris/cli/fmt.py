@@ -61,11 +61,13 @@ def has_comments(text: str, syntax: str) -> bool:
 
 def _yaml_has_comment(text: str) -> bool:
     """PyYAML drops comments while scanning; a '#' outside every scalar is a comment."""
-    spans = []
+    pos = 0  # scalars come in order and do not overlap: look for '#' only between them (linear time)
     for tok in yaml.scan(text):
         if isinstance(tok, yaml.ScalarToken):
-            spans.append((tok.start_mark.index, tok.end_mark.index))
-    return any(c == "#" and not any(a <= i < b for a, b in spans) for i, c in enumerate(text))
+            if text.find("#", pos, tok.start_mark.index) >= 0:
+                return True
+            pos = max(pos, tok.end_mark.index)
+    return text.find("#", pos) >= 0
 
 
 def write_atomically(path: Path, text: str) -> None:

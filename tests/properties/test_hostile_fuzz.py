@@ -60,6 +60,8 @@ def assert_answered(code: int, out: str, err: str, path: Path, source: bytes) ->
         assert all(1 <= int(m.group("line")) <= lines and int(m.group("col")) >= 1 for m in located), shown
 
 
+# pytest-timeout (300 s per test) would stop the thorough run mid-example, which hypothesis reports as flaky.
+@pytest.mark.timeout(max(300, settings().max_examples))
 @settings(
     max_examples=2 * settings().max_examples,  # ci: 120 (~10 s), thorough: 4,000
     deadline=None,

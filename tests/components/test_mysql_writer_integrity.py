@@ -146,15 +146,27 @@ def test_a_failed_run_drops_the_table_it_created_and_the_columns_it_added(db: st
     assert _rows(db) == ORIGINAL
 
 
-def test_the_executed_statements_are_recorded(db: str, tmp_path: Path) -> None:
-    events = _write(db, tmp_path, "replace", _fresh(5), bulk=True, table="made")
-    ddl = [d for k, d in events if k == "ddl"]
-    assert len(ddl) == 1
-    statements = ddl[0]["statements"]
-    assert statements[0].startswith(f"CREATE TABLE IF NOT EXISTS `{db}`.`made`")
+@pytest.mark.parametrize("bulk", BULK)
+def test_the_executed_statements_are_recorded(db: str, tmp_path: Path, bulk: bool) -> None:
+    events = _write(db, tmp_path, "replace", _fresh(5), bulk=bulk, table="made")
+    [statements] = [d["statements"] for k, d in events if k == "ddl"]
+    assert statements[0].startswith("SET SESSION sql_mode = 'STRICT_ALL_TABLES")
+    assert statements[1] == f"SELECT GET_LOCK('osiris.writer:{db}.made', 0)"
+    assert statements[2].startswith(f"CREATE TABLE IF NOT EXISTS `{db}`.`made`")
+    load = "LOAD DATA LOCAL INFILE '<one temporary file per batch>' INTO TABLE `" if bulk else "INSERT INTO `"
+    assert any(s.startswith(load) for s in statements), statements
     assert any(s.startswith(f"INSERT INTO `{db}`.`made`") for s in statements)
-    assert statements[-1].startswith("DROP TEMPORARY TABLE IF EXISTS")
+    assert statements[-2:] == [f"DROP TEMPORARY TABLE IF EXISTS `{db}`.`osiris_stg_made`", "COMMIT"]
     assert _rows(db, "made") == _fresh(5)
+    # a failed write is recorded too: what ran, the rollback, and the undo of the table it created
+    events.clear()
+    ctx = StepContext("w", {}, {**MY, "database": db}, tmp_path, tmp_path, event=lambda k, d: events.append((k, d)))
+    plan = dialects.plan_write("mysql", {"schema": db, "table": "other"}, "append", None, "id")
+    with pytest.raises(StepError):
+        MySQLWriter({"write": plan}, ctx).run({"in": _input([(7, "x"), (7, "again")])})
+    [statements] = [d["statements"] for k, d in events if k == "ddl"]
+    assert statements[-2:] == ["ROLLBACK", f"DROP TABLE IF EXISTS `{db}`.`other`"], statements
+    assert "other" not in _tables(db)
 
 
 @pytest.mark.parametrize("bulk", BULK)

@@ -134,8 +134,18 @@ def test_concurrent_runs_on_one_table_take_turns(mysql_db: str, project: Path) -
         with watcher.cursor() as cur:
             cur.execute("SELECT id, v FROM t ORDER BY id")
             assert cur.fetchall() == tuple((i, "second") for i in range(2000, 2300))  # truncate, one after the other
-        ddl = sorted((project / "runs").glob("first/*/ddl/write.sql"))
-        assert len(ddl) == 1 and "DELETE FROM `" in ddl[0].read_text(encoding="utf-8")
+        ddl = sorted((project / "runs").glob("*/*/ddl/write.sql"))
+        assert len(ddl) == 3  # the run that gave up records what it ran too
+        first, impatient_ddl, second_ddl = (
+            next(p.read_text(encoding="utf-8") for p in ddl if f"/{n}/" in str(p))
+            for n in ("first", "impatient", "second")
+        )
+        assert "DELETE FROM `" in first and "LOAD DATA LOCAL INFILE" in first and first.endswith("COMMIT;\n")
+        assert impatient_ddl.endswith(f"SELECT GET_LOCK('{writer_lock}', 2);\nROLLBACK;\n"), impatient_ddl
+        assert "DELETE FROM `" not in impatient_ddl
+        assert f"SELECT GET_LOCK('{writer_lock}', {WAIT})" in second_ddl
+        events = (project / "runs").glob("second/*/events.jsonl")
+        assert "another run is writing" in next(events).read_text(encoding="utf-8")  # it said why it waited
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -176,7 +186,7 @@ def test_a_table_locked_by_another_session_fails_after_lock_timeout(
         waited = time.monotonic() - started
     finally:
         other.close()
-    assert f"{mysql_db}.t is locked by another session (waited 2 s, lock_timeout)" in str(err.value)
+    assert f"another session holds a lock on {mysql_db}.t (waited 2 s for its lock)" in str(err.value)
     assert 2 <= waited < WAIT
     with _conn(mysql_db) as conn, conn.cursor() as cur:
         cur.execute("SELECT id, v FROM t")

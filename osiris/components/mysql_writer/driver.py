@@ -22,6 +22,7 @@ from osiris.runtime.connectors import mysql, mysqlload, mysqlwrite, postgres, sc
 from osiris.runtime.driver import StepContext, StepError, single_input
 
 ROWS_PER_INSERT = 2000
+BATCH_FILE = "<one temporary file per batch>"  # how the ddl record shows LOAD DATA's file
 
 
 def _values(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
@@ -82,7 +83,8 @@ class Driver:
         finally:
             with contextlib.suppress(Exception):
                 conn.close()  # also releases the named lock
-        self.ctx.event("ddl", {"statements": write.executed, "target": target})
+            if write.executed:  # what ran, committed or rolled back (never row data)
+                self.ctx.event("ddl", {"statements": write.executed, "target": target})
 
 
 class _Write:
@@ -99,18 +101,21 @@ class _Write:
         self.lock: str | None = None
 
     def _execute(self, cur: Any, sql: str) -> None:
-        cur.execute(sql)
         self.executed.append(sql)
+        cur.execute(sql)
+
+    def _waiting(self, message: str) -> None:
+        self.ctx.event("info", {"step": self.ctx.step_id, "message": message})
 
     def run(self, reader: pa.RecordBatchReader, database: str | None) -> None:
         plan = self.plan
         with self.conn.cursor() as cur:
-            mysqlwrite.setup_session(cur, self.timeout)
+            mysqlwrite.setup_session(cur, self.timeout, self.executed)
             if not self.names[0]:
                 cur.execute("SELECT DATABASE()")
                 self.names = (str(cur.fetchone()[0] or database or ""), self.names[1])
             self.phase = "lock"
-            self.lock = mysqlwrite.acquire(cur, *self.names, self.timeout)
+            self.lock = mysqlwrite.acquire(cur, *self.names, self.timeout, done=self.executed, on_wait=self._waiting)
             self.phase = "check"
             result = dialects.check_existing("mysql", self.conn, dict(plan))
             if result.status in ("incompatible", "missing"):
@@ -129,7 +134,10 @@ class _Write:
             self.first_row = None
             for sql in plan["statements"]["finalize"]:
                 self._execute(cur, sql)
+                if sql.startswith("INSERT"):
+                    mysqlwrite.check_warnings(cur)
         self.phase = "commit"
+        self.executed.append("COMMIT")
         self.conn.commit()
 
     def _load(self, cur: Any, reader: pa.RecordBatchReader) -> None:
@@ -144,11 +152,15 @@ class _Write:
         if bulk is None:
             cur.execute("SELECT @@local_infile")
             bulk = int(cur.fetchone()[0]) == 1  # text: the connection has no result converters
-        row = 0
+        row, recorded = 0, False
         for batch in reader:
             selected = batch.select(names)
             _refuse_non_finite(selected)
             encoded = mysqlload.encode(selected) if bulk else None
+            if not recorded and selected.num_rows:  # the load statement, once (its file differs per batch)
+                shown = mysqlload.load_sql(BATCH_FILE, load_table, names, encoded[1]) if encoded else insert
+                self.executed.append(shown)
+                recorded = True
             if encoded is not None:
                 if selected.num_rows:
                     self.first_row = row
@@ -168,6 +180,9 @@ class _Write:
         """Roll back, undo this run's DDL, and return the message: the phase, the target and what the server
         refused (the key or column at fault)."""
         message = self._explain(exc)
+        if self.executed[-1:] == ["COMMIT"]:
+            self.executed.pop()  # the commit itself failed
+        self.executed.append("ROLLBACK")
         with contextlib.suppress(Exception):
             self.conn.rollback()
         undone = self._undo()
@@ -178,8 +193,8 @@ class _Write:
             return str(exc)
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         text = str(exc.args[1]) if code is not None and len(exc.args) > 1 else str(exc)
-        if code in (mysqlwrite.LOCK_WAIT_TIMEOUT, mysqlwrite.DEADLOCK):
-            return mysqlwrite.locked_out(*self.names, self.timeout, text)
+        if code == mysqlwrite.LOCK_WAIT_TIMEOUT:
+            return mysqlwrite.locked_out(*self.names, self.timeout)
         refused = exc if isinstance(exc, mysqlwrite.Refused) else None
         if refused is None and code is not None and code >= 1000:
             refused = mysqlwrite.Refused(code, text, self.first_row)
@@ -196,7 +211,7 @@ class _Write:
         with self.conn.cursor() as cur:
             for sql in reversed(self.undo):
                 try:
-                    cur.execute(sql)
+                    self._execute(cur, sql)
                 except Exception as exc:
                     failed.append(f"{sql}: {exc}")
         return f"; could not undo: {'; '.join(failed)}" if failed else ""

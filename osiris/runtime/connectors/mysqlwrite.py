@@ -22,7 +22,7 @@ SQL_MODE = (
     "NO_AUTO_VALUE_ON_ZERO"
 )
 DEFAULT_LOCK_TIMEOUT = 30
-DUPLICATE_KEY, LOCK_WAIT_TIMEOUT, DEADLOCK = 1062, 1205, 1213
+DUPLICATE_KEY, LOCK_WAIT_TIMEOUT, DEADLOCK, DEPRECATED = 1062, 1205, 1213, 1287
 _DUPLICATE = re.compile(r"Duplicate entry '(.*)' for key '(?:[^']*\.)?([^']*)'", re.DOTALL)
 _AT_ROW = re.compile(r" at row (\d+)$")
 
@@ -39,12 +39,21 @@ class Refused(Exception):
         self.warning = warning
 
 
-def setup_session(cur: Any, lock_timeout: int) -> None:
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _run(cur: Any, sql: str, done: list[str]) -> Any:
+    done.append(sql)
+    cur.execute(sql)
+    return cur.fetchone() if cur.description else None
+
+
+def setup_session(cur: Any, lock_timeout: int, done: list[str]) -> None:
     """Strict values, and no lock wait (row or metadata) longer than ``lock_timeout`` seconds."""
-    cur.execute(
-        "SET SESSION sql_mode = %s, innodb_lock_wait_timeout = %s, lock_wait_timeout = %s",
-        (SQL_MODE, lock_timeout, lock_timeout),
-    )
+    seconds = int(lock_timeout)
+    waits = f"innodb_lock_wait_timeout = {seconds}, lock_wait_timeout = {seconds}"
+    _run(cur, f"SET SESSION sql_mode = {_literal(SQL_MODE)}, {waits}", done)
 
 
 def lock_name(database: str, table: str) -> str:
@@ -55,20 +64,21 @@ def lock_name(database: str, table: str) -> str:
     return "osiris.writer:" + hashlib.sha256(f"{database}.{table}".encode()).hexdigest()[:48]
 
 
-def acquire(cur: Any, database: str, table: str, timeout: int) -> str:
-    """Take the target's named lock, waiting at most ``timeout`` seconds; returns its name. Raises StepError
-    ``another run is writing <db>.<table> (waited <N> s for its lock)`` when another session holds it."""
+def acquire(cur: Any, database: str, table: str, timeout: int, *, done: list[str], on_wait: Any) -> str:
+    """Take the target's named lock (held by the session until it closes); when another run holds it, call
+    ``on_wait(message)`` and wait at most ``timeout`` seconds. Returns the lock's name; raises StepError
+    ``another run is writing <db>.<table> (waited <N> s for its lock)`` when the wait runs out."""
     name = lock_name(database, table)
-    cur.execute("SELECT GET_LOCK(%s, %s)", (name, timeout))
-    row = cur.fetchone()  # values come back as text: the connection has no result converters
-    if not row or row[0] is None or int(row[0]) != 1:
+    if _granted(_run(cur, f"SELECT GET_LOCK({_literal(name)}, 0)", done)):
+        return name
+    on_wait(f"another run is writing {database}.{table}; waiting up to {timeout} s for it")
+    if not _granted(_run(cur, f"SELECT GET_LOCK({_literal(name)}, {int(timeout)})", done)):
         raise StepError(f"another run is writing {database}.{table} (waited {timeout} s for its lock)")
     return name
 
 
-def release(cur: Any, name: str) -> None:
-    cur.execute("SELECT RELEASE_LOCK(%s)", (name,))
-    cur.fetchall()
+def _granted(row: Any) -> bool:
+    return bool(row) and row[0] is not None and int(row[0]) == 1  # text: the connection has no result converters
 
 
 def check_stored(cur: Any, rows: int, first_row: int) -> None:
@@ -82,6 +92,17 @@ def check_stored(cur: Any, rows: int, first_row: int) -> None:
     if warning:
         raise Refused(int(warning[1]), str(warning[2]), first_row, warning=True)
     raise Refused(0, f"the server stored {stored} of {rows} rows", first_row, warning=True)
+
+
+def check_warnings(cur: Any) -> None:
+    """After an ``INSERT ... SELECT`` from staging: raise Refused on a warning or note (a value the strict session
+    let through changed, such as a rounded decimal); MySQL 8's deprecation of ``VALUES()`` (1287) is not one."""
+    if cur.warning_count == 0:
+        return
+    cur.execute("SHOW WARNINGS")
+    for _level, code, message in cur.fetchall():
+        if int(code) != DEPRECATED:
+            raise Refused(int(code), str(message), warning=True)
 
 
 def key_columns(cur: Any, table: str, key: str) -> list[str]:
@@ -108,9 +129,9 @@ def refusal(cur: Any, refused: Refused, table: str, *, staged: bool) -> str:
     return f"{message} (MySQL/MariaDB {kind} {refused.code})" if refused.code else message
 
 
-def locked_out(database: str, table: str, timeout: int, message: str) -> str:
+def locked_out(database: str, table: str, timeout: int) -> str:
     """The message for a row or metadata lock wait that ran out (another session holds a lock on the table)."""
-    return f"{database}.{table} is locked by another session (waited {timeout} s, lock_timeout): {message}"
+    return f"another session holds a lock on {database}.{table} (waited {timeout} s for its lock)"
 
 
 _ADD_COLUMN = re.compile(r"^ALTER TABLE (.+?) ADD COLUMN (`(?:[^`]|``)+`)")

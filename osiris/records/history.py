@@ -124,7 +124,18 @@ def run_dirs(runs_dir: Path, pipeline: str | None = None) -> list[Path]:
         return []
     folders = [runs_dir / pipeline] if pipeline else sorted(p for p in runs_dir.iterdir() if p.is_dir())
     found = [d for f in folders if f.is_dir() for d in f.iterdir() if d.is_dir() and (d / "events.jsonl").exists()]
-    return sorted(found, key=lambda d: (d.name, d.parent.name), reverse=True)  # run ids sort by time
+    return sorted(found, key=lambda d: (_start_ts(d), d.name), reverse=True)
+
+
+def _start_ts(run_dir: Path) -> float:
+    """When the run started (its first event); run ids alone sort only to the second."""
+    try:
+        with (run_dir / "events.jsonl").open(encoding="utf-8", errors="replace") as fh:
+            first = json.loads(fh.readline() or "{}")
+    except (OSError, json.JSONDecodeError):
+        return 0.0
+    ts = first.get("ts") if isinstance(first, dict) else None
+    return float(ts) if isinstance(ts, int | float) else 0.0
 
 
 def list_runs(runs_dir: Path, pipeline: str | None = None, limit: int | None = None) -> list[RunSummary]:

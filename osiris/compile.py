@@ -68,10 +68,14 @@ def compile_file(
     until: str | None = None,
     after: Callable[[str, Pipeline], None] | None = None,
     frontend_only: bool = False,
+    text: str | None = None,
 ) -> CompileResult:
+    """Compile the file at ``path`` (or ``text`` as if it were its content; relative paths still resolve from
+    ``path``'s folder)."""
     with gc_paused():
         return _compile_file(
             path,
+            text=text,
             syntax=syntax,
             params=params,
             profile=profile,
@@ -85,6 +89,7 @@ def compile_file(
 def _compile_file(
     path: str,
     *,
+    text: str | None,
     syntax: str | None,
     params: Mapping[str, str] | None,
     profile: str | None,
@@ -93,7 +98,7 @@ def _compile_file(
     after: Callable[[str, Pipeline], None] | None,
     frontend_only: bool,
 ) -> CompileResult:
-    parsed = load(path, syntax)
+    parsed = load(path, syntax, text)
     sources = {parsed.source.name: parsed.source.text} if parsed.source else {}
     if parsed.pipeline is None or has_errors(parsed.diagnostics) or frontend_only:
         return CompileResult(parsed.pipeline, parsed.diagnostics, sources)

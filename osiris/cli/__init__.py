@@ -25,6 +25,10 @@ COMMANDS: dict[str, str] = {
     "introspect": "introspect",
     "run": "run",
     "emit": "emit",
+    "init": "init",
+    "runs": "runs",
+    "report": "report",
+    "mcp": "mcp",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

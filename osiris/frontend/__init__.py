@@ -68,7 +68,8 @@ def parse_source(source: Source, syntax: str) -> tuple[Pipeline | None, list[Dia
     return parse_text(source.text, source.name)
 
 
-def load(path: str, syntax: str | None = None) -> ParseResult:
+def load(path: str, syntax: str | None = None, text: str | None = None) -> ParseResult:
+    """Parse the file at ``path``, or ``text`` as if it were that file's content (nothing is read then)."""
     chosen = syntax or syntax_of(path)
     if chosen not in SYNTAXES:
         return ParseResult(
@@ -83,7 +84,7 @@ def load(path: str, syntax: str | None = None) -> ParseResult:
             ),
             None,
         )
-    source, problem = read_source(path)
+    source, problem = (Source(path, text), None) if text is not None else read_source(path)
     if source is None:
         assert problem is not None
         return ParseResult(None, (problem,), None)

@@ -125,6 +125,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
         run = RunDir(options.runs_dir, plan["pipeline"]["name"], redactor)
     except OSError as exc:
         raise RunError("OSR-E340", f"cannot create the run record under '{options.runs_dir}': {exc}") from None
+    run.write_json("plan.json", plan)  # what ran (markers, never secret values): runs show / report read it
     budget = MemoryBudget(options.memory_budget)
     started = time.time()
     cancel = options.cancel

@@ -1,0 +1,87 @@
+"""``osirisc runs list [--pipeline P] [--limit N]`` and ``osirisc runs show RUN``: past runs, newest first.
+
+RUN is a run id (or a unique prefix of one), a run directory, or ``last``. Reads ``--runs-dir`` (default
+``runs``); ``--format json`` for scripts and agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+from osiris.cli import common
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="list past runs, or show one")
+    action = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = action.add_parser("list", help="past runs, newest first")
+    listing.add_argument("--pipeline", help="only this pipeline's runs")
+    listing.add_argument("--limit", type=int, default=20, help="at most this many (default: %(default)s; 0: all)")
+    show = action.add_parser("show", help="one run: status, steps, errors")
+    show.add_argument("run", metavar="RUN", help="a run id (or unique prefix), a run directory, or 'last'")
+    for p2 in (listing, show):
+        p2.add_argument("--runs-dir", default="runs", metavar="DIR", help="where runs are (default: %(default)s)")
+        common.add_format(p2)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "?"
+    return datetime.datetime.fromtimestamp(ts, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def run(args: argparse.Namespace) -> int:
+    from osiris.records.history import find_run, list_runs, load_run
+    from osiris.records.report import step_rows
+
+    runs_dir = Path(args.runs_dir)
+    if args.action == "list":
+        runs = list_runs(runs_dir, args.pipeline, args.limit or None)
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in runs], indent=2, sort_keys=True, ensure_ascii=False))
+            return 0
+        if not runs:
+            print(f"no runs under {runs_dir}", file=sys.stderr)
+            return 0
+        print(f"{'run':<24} {'pipeline':<22} {'status':<10} {'started (UTC)':<19} {'duration':>9} {'rows':>12}  failed")
+        for r in runs:
+            duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "?"
+            rows = f"{r.rows:,}" if r.rows is not None else "?"
+            failed = f"{r.failed_step}: {(r.error or '').splitlines()[0][:80]}" if r.failed_step else ""
+            when = _when(r.started)
+            print(f"{r.run_id:<24} {r.pipeline[:22]:<22} {r.status:<10} {when:<19} {duration:>9} {rows:>12}  {failed}")
+        return 0
+    found = find_run(runs_dir, args.run)
+    if found is None:
+        print(
+            f"osirisc runs show: no run {args.run!r} under {runs_dir} (`osirisc runs list` lists them)", file=sys.stderr
+        )
+        return 2
+    record = load_run(found)
+    steps = step_rows(record)
+    if args.format == "json":
+        data = {**record.summary.as_dict(), "steps": steps, "ddl": record.ddl}
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+        return 0
+    s = record.summary
+    print(f"run {s.run_id} of {s.pipeline}: {s.status}")
+    print(f"  started {_when(s.started)} UTC, " + (f"{s.duration_s:.2f} s" if s.duration_s is not None else "?"))
+    print(f"  record: {s.path}")
+    for step in steps:
+        counts = ", ".join(
+            f"{k.replace('_', ' ')} {step[k]:,}"
+            for k in ("rows_in", "rows_out", "rows_written")
+            if isinstance(step.get(k), int) and step[k]
+        )
+        ms = step.get("duration_ms")
+        took = f" in {ms:,} ms" if isinstance(ms, int) else ""
+        print(f"  [{step['step']}] {step.get('status')}{took}" + (f": {counts}" if counts else ""))
+        if step.get("error"):
+            print(f"      error: {step['error']}")
+    if s.error and not any(step.get("error") for step in steps):
+        print(f"  error: {s.error}")
+    return 0

@@ -136,6 +136,10 @@ class Dialect(abc.ABC):
     def add_column_sql(self, target: str, col: dict[str, Any]) -> str:
         return f"ALTER TABLE {target} ADD COLUMN {self.column_def(col, False, force_nullable=True)}"
 
+    def last_of_each_key(self, names: str, keys: str, staging: str) -> str:
+        """SELECT of each key's last staged row (``names`` and ``keys`` are quoted column lists)."""
+        return f"SELECT DISTINCT ON ({keys}) {names} FROM {staging} ORDER BY {keys}, {self.load_order} DESC"
+
     def staging_schema(self, schema: str | None) -> str | None:
         """The schema the staging table is created in (postgres: pg_temp, so a DROP never hits a real table)."""
         return schema
@@ -243,13 +247,12 @@ def logical(text: str) -> str:
 def on_conflict_upsert(self: Dialect, target: str, cols: list[str], pk: list[str], staging: str) -> str:
     """``INSERT ... ON CONFLICT (pk) DO UPDATE``: the upsert of PostgreSQL and DuckDB (a ``Dialect.upsert_sql``).
 
-    Of several staged rows with one key only the LAST in input order is inserted (``DISTINCT ON`` the key,
-    latest ``load_order`` first): PostgreSQL refuses to update a row twice in one statement and DuckDB would
+    Of several staged rows with one key only the LAST in input order is inserted (``last_of_each_key``, by the
+    staging table's ``load_order``): PostgreSQL refuses to update a row twice in one statement and DuckDB would
     keep the first. The staging table is filled by one bulk load, so its physical row order is the input order."""
     q = self.quote_ident
     names = ", ".join(q(c) for c in cols)
     rest = [c for c in cols if c not in pk]
     action = "DO UPDATE SET " + ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in rest) if rest else "DO NOTHING"
     keys = ", ".join(q(k) for k in pk)
-    last = f"SELECT DISTINCT ON ({keys}) {names} FROM {staging} ORDER BY {keys}, {self.load_order} DESC"
-    return f"INSERT INTO {target} ({names}) {last} ON CONFLICT ({keys}) {action}"
+    return f"INSERT INTO {target} ({names}) {self.last_of_each_key(names, keys, staging)} ON CONFLICT ({keys}) {action}"

@@ -101,6 +101,11 @@ class DuckDB(Dialect):
 
     upsert_sql = on_conflict_upsert
 
+    def last_of_each_key(self, names: str, keys: str, staging: str) -> str:
+        # Not DISTINCT ON: DuckDB's DISTINCT ON / window paths turn a float -0.0 into 0.0.
+        last = f"SELECT max({self.load_order}) FROM {staging} GROUP BY {keys}"
+        return f"SELECT {names} FROM {staging} WHERE {self.load_order} IN ({last})"
+
     def introspect(self, conn: Any, schema: str | None, table: str) -> TableInfo | None:
         rows = conn.execute(COLUMNS_SQL, [schema, table]).fetchall()
         if not rows:

@@ -46,6 +46,7 @@ class PostgresTarget:
     def __init__(self, schema: str, tmp_path: Path):
         self.schema, self.tmp = schema, tmp_path
         self.table = f'"{schema}".t'
+        self.events: list[tuple[str, Any]] = []
 
     def sql(self, sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(**PG, autocommit=True) as conn:
@@ -59,13 +60,14 @@ class PostgresTarget:
         return self.sql(f"SELECT to_regclass('{self.table}') IS NOT NULL")[0][0]
 
     def write(self, mode: str, reader: Any) -> None:
-        ctx = StepContext("w", {}, PG_CONN, self.tmp, self.tmp)
+        ctx = StepContext("w", {}, PG_CONN, self.tmp, self.tmp, event=lambda k, d: self.events.append((k, d)))
         PGWriter(step("postgres", self.schema, mode), ctx).run({"in": reader})
 
 
 class DuckDBTarget:
     def __init__(self, tmp_path: Path):
         self.path, self.tmp, self.table = tmp_path / "target.duckdb", tmp_path, "main.t"
+        self.events: list[tuple[str, Any]] = []
 
     def sql(self, sql: str) -> list[tuple[Any, ...]]:
         with duckdb.connect(str(self.path)) as con:
@@ -78,7 +80,8 @@ class DuckDBTarget:
         return bool(self.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'")[0][0])
 
     def write(self, mode: str, reader: Any) -> None:
-        ctx = StepContext("w", {"path": str(self.path), "table": "t"}, None, self.tmp, self.tmp)
+        config = {"path": str(self.path), "table": "t"}
+        ctx = StepContext("w", config, None, self.tmp, self.tmp, event=lambda k, d: self.events.append((k, d)))
         DuckDBWriter(step("duckdb", "main", mode), ctx).run({"in": reader})
 
 
@@ -113,6 +116,8 @@ def test_failure_in_last_batch_leaves_target_unchanged(target: Any, mode: str, s
     with pytest.raises(StepError):
         target.write(mode, stream(ids, v=2, replace_text="!", last=SPOILERS[spoiler](ids)))
     assert target.sql(DIGEST.format(t=target.table)) == before
+    kind, record = target.events[-1]  # the ddl record says what was run, and that it was rolled back
+    assert kind == "ddl" and record["statements"][-1] == "ROLLBACK"
     # the same input without the spoilt row goes through: the failure was the last row's alone
     target.write(mode, stream(ids, v=2, replace_text="!"))
     after = target.sql(f"SELECT count(*), min(v), max(v) FROM {target.table}")

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "runs": "runs",
     "report": "report",
     "mcp": "mcp",
+    "connections": "connections",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
+from osiris.runtime import drift
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.streams import Channel, MemoryBudget, UpstreamFailed, pump
@@ -191,6 +192,7 @@ class Scheduler:
             driver = self.drivers[sid](step, ctx)
             out = driver.run(readers)
             if out is not None:
+                drift.check_stream(step, out)  # before any batch reaches a consumer
                 pump(out, self.channels[sid], self._writer_counter(st))
             elif self.channels[sid]:
                 raise StepError(f"step '{sid}' produced no output but {len(self.channels[sid])} step(s) read it")
@@ -205,7 +207,8 @@ class Scheduler:
                 else:
                     st.status = "failed"
                     st.error = self.describe(sid, exc)
-                    self.emit("step_error", step=sid, code="OSR-E330", error=st.error, **st.counters())
+                    code = exc.code if isinstance(exc, drift.SchemaDrift) else "OSR-E330"
+                    self.emit("step_error", step=sid, code=code, error=st.error, **st.counters())
                 for ch in self.channels[sid]:  # after the status: a reader that wakes up sees why
                     ch.close(failed=True)
                 self.cond.notify_all()

@@ -69,8 +69,9 @@ SOURCE_DIALECTS = {
 
 
 def source_select(dialect_name: str, config: Mapping[str, Any]) -> str | None:
-    """What decides an extractor's columns: its ``query`` (trimmed, without a final ``;``), or ``SELECT <columns or
-    *> FROM <schema.table>``; None when it has neither. Row filters (limit, filter, order) do not change columns."""
+    """What decides an extractor's columns: its ``query`` (trimmed, without a final ``;``), or ``SELECT <columns
+    (or Osiris's ``select`` list) or *> FROM <schema.table>``; None when it has neither. Row filters (limit,
+    offset, filter, order) do not change the columns and are not part of it."""
     from osiris.dialects import dialect  # avoid an import cycle with the package
 
     query = config.get("query")
@@ -87,6 +88,9 @@ def source_select(dialect_name: str, config: Mapping[str, Any]) -> str | None:
         qualified = d.qualify(schema if isinstance(schema, str) and schema else None, table)
     columns = config.get("columns")
     names = [c for c in columns if isinstance(c, str)] if isinstance(columns, list) else []
+    select = config.get("select")  # Osiris's PostgREST column list ("id,name" or "*"): plain names only
+    if not names and isinstance(select, str) and select.strip() != "*":
+        names = [n.strip() for n in select.split(",")]
     return f"SELECT {', '.join(d.quote_ident(c) for c in names) or '*'} FROM {qualified}"
 
 

@@ -184,9 +184,10 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
         ]:
             if field not in properties:
                 raise SpecError(f"{origin}: field 'constraints/{i}': '{field}' names no property of configSchema")
-    for field in raw.get("x-no-effect", {}):
-        if field not in properties:
-            raise SpecError(f"{origin}: field 'x-no-effect': '{field}' names no property of configSchema")
+    for kind in ("x-no-effect", "x-refused"):
+        for field in raw.get(kind, {}):
+            if field not in properties:
+                raise SpecError(f"{origin}: field '{kind}': '{field}' names no property of configSchema")
     runtime = raw.get("x-runtime", {})
     requirements = runtime.get("requirements", {})
     spec = ComponentSpec(

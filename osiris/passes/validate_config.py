@@ -407,7 +407,9 @@ class _StepCheck:
             return
         given = ", ".join(f"'{k}'" for k in rule["given"])
         for entry in config.entries:
-            if entry.key in rule["forbid"] and data.get(entry.key) is not None:
+            prop = self.spec.properties.get(entry.key)
+            default = prop.get("default") if isinstance(prop, dict) else None
+            if entry.key in rule["forbid"] and data.get(entry.key) not in (None, default):  # a default changes nothing
                 self.err(
                     "OSR-E159",
                     f"step '{self.step.id}': '{entry.key}' cannot be used with {given}: {rule['message']}",
@@ -415,10 +417,14 @@ class _StepCheck:
                 )
 
     def check_no_effect(self, config: nodes.Map) -> None:
-        """Warn (OSR-W161) about each given field the spec keeps only so Osiris files load (``x-no-effect``)."""
+        """Warn (OSR-W161) about each given field the spec keeps only so Osiris files load (``x-no-effect``); refuse
+        (OSR-E161) each field the spec refuses (``x-refused``)."""
+        refused: dict[str, str] = self.spec.raw.get("x-refused", {})
         reasons: dict[str, str] = self.spec.raw.get("x-no-effect", {})
         for entry in config.entries:
-            if entry.key in reasons:
+            if entry.key in refused:
+                self.err("OSR-E161", f"'{entry.key}' is not supported by osirisc: {refused[entry.key]}", entry.key_span)
+            elif entry.key in reasons:
                 self.diagnostics.append(
                     warning(
                         "OSR-W161",

@@ -53,7 +53,7 @@ def _csv_to(tmp: Path, csv_name: str, component: str, config: dict[str, Any]) ->
 # --------------------------------------------------------------------------------------- writers end to end
 def _target(request: pytest.FixtureRequest, component: str, tmp: Path) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """(connections file content, writer config base, rows(table) -> sorted rows) for a fresh target."""
-    family = component.split(".")[0]
+    family = component.split(".", maxsplit=1)[0]
     if family in ("postgres", "supabase"):
         schema = request.getfixturevalue("pg_schema")
 
@@ -162,7 +162,7 @@ def test_postgres_connection_fields_reach_libpq(component: str, tmp_path: Path) 
     for key, value in wrong.items():
         with pytest.raises(StepError) as info:
             _pg_read(component, {**PG_FIELDS, key: value}, tmp_path)
-        assert str(value) in str(info.value) or key == "sslmode" and "SSL" in str(info.value)
+        assert str(value) in str(info.value) or (key == "sslmode" and "SSL" in str(info.value))
     assert postgres.params({"password": "pw-x"}, None)["password"] == "pw-x"  # the server trusts; libpq gets it
 
 

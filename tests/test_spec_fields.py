@@ -235,19 +235,19 @@ def _compile_with(tmp_path: Path, name: str, field: str) -> tuple[list[Any], dic
     return list(result.diagnostics), effective if isinstance(effective, dict) else None
 
 
-@pytest.mark.parametrize(("name", "field"), _fields("warned"), ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "field"), _fields("warned"), ids=str)
 def test_warned_fields_are_warned_at_check(tmp_path: Path, name: str, field: str) -> None:
     diags, _ = _compile_with(tmp_path, name, field)
     assert [(d.code, f"'{field}'" in d.message) for d in diags] == [("OSR-W161", True)], diags
 
 
-@pytest.mark.parametrize(("name", "field"), _fields("refused"), ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "field"), _fields("refused"), ids=str)
 def test_refused_fields_are_errors_at_check(tmp_path: Path, name: str, field: str) -> None:
     diags, _ = _compile_with(tmp_path, name, field)
     assert [(d.code, f"'{field}'" in d.message) for d in diags] == [("OSR-E161", True)], diags
 
 
-@pytest.mark.parametrize(("name", "field"), _fields("renamed"), ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "field"), _fields("renamed"), ids=str)
 def test_renamed_fields_become_their_new_name(tmp_path: Path, name: str, field: str) -> None:
     new = specs()[name]["x-aliases"][field]
     assert _classes(name, new) in (["honoured"], ["refused"], ["warned"])

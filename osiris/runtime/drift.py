@@ -30,6 +30,7 @@ def check_stream(step: Mapping[str, Any], reader: pa.RecordBatchReader) -> None:
         return
     problem = check_drift(schema, reader.schema, SOURCE_DIALECTS.get(str(step.get("component"))))
     if problem is not None:
+        reader.close()  # release the source's connection / reader threads: nothing will be read
         raise SchemaDrift(
             f"schema drift ({CODE}): the source no longer matches the schema lock: {problem}; nothing was read or "
             "written. Rerun `osirisc introspect FILE` if the change is intended, then rebuild"

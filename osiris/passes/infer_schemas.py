@@ -34,6 +34,7 @@ from osiris.passes.duck_cache import DuckAnswers, file_identity
 
 PRODUCT = "infer-schemas"
 SQL_COMPONENTS = ("duckdb.processor",)
+SQL_FAILED = "its SQL has an error"
 PARSED_SOURCES = ("duckdb.extractor",)  # DuckDB SQL read from a database file: parsed, bound only at run time
 CSV_COMPONENTS = ("filesystem.csv_extractor",)
 
@@ -97,8 +98,9 @@ def _infer(
     if step.component in SQL_COMPONENTS:
         missing = [i.step for i in step.inputs if known.get(i.step) is None]
         if missing:
-            if _parse_sql(step, diags, duck, sources):
-                diags.append(_syntax_only(step, _root_unknown(missing[0], known, by_id), why))
+            root = _root_unknown(missing[0], known, by_id)
+            if _parse_sql(step, diags, duck, sources) and why.get(root.id) != SQL_FAILED:
+                diags.append(_syntax_only(step, root, why))  # (an upstream SQL error is reported already)
             return None, f"input '{missing[0]}' has no schema at build time"
         return _describe_sql(step, known, diags, duck, sources)
     if step.component in PARSED_SOURCES:
@@ -543,7 +545,7 @@ def _describe_sql(
                 *_notes(message),
             )
         )
-        return None, "its SQL has an error"
+        return None, SQL_FAILED
     cols = tuple(nodes.Column(r[0], sql.to_logical(r[1]), r[2] != "NO") for r in rows)
     return nodes.Schema(cols, "sql"), ""
 

@@ -6,6 +6,9 @@ nullable}]`` or ``{name: type}``; ``dtype`` of the CSV extractor overrides sniff
 build time (the step's config also gets the ``read_plan`` the run reads with: docs/runtime.md), and for
 ``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees its inputs. SQL
 errors are reported at the query with DuckDB's message. A writer's schema is its input's.
+SQL that cannot be described (an input's columns unknown, a ``duckdb.extractor`` query) is still parsed, so syntax
+errors are always reported; a transform that could only be parsed gets OSR-W211 naming the unknown step and the fix.
+A lock entry is used only while its component and source are the step's (else OSR-E211: the lock is stale).
 
 Before: ``read movies (csv, file present)`` -> ``transform stats (SELECT director, COUNT(*) n FROM input_df ...)``
 After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schema = [director string, n int64]``.
@@ -500,7 +503,7 @@ class _Duck:
         if answers.get(stored_key) is not None:
             self._parsed.add(query)
             return ""
-        import duckdb  # already imported by _connect
+        import duckdb  # the compiler needs DuckDB only for this pass
 
         try:
             self._connect().extract_statements(query)

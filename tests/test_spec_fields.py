@@ -4,7 +4,8 @@ warned about at check as having no effect - never accepted and ignored (issue #1
 - honoured: HONOURED maps the field to the test that proves it (the test must exist);
 - refused: the spec's ``x-refused`` lists it, and giving it is error OSR-E161 at check (shown here);
 - warned: the spec's ``x-no-effect`` lists it, and giving it is warning OSR-W161 at check (shown here);
-- renamed: the spec's ``x-aliases`` renames an Osiris spelling to a field of the above (warning OSR-W160, here).
+- renamed: the spec's ``x-aliases`` renames an Osiris spelling to a field of the above (warning OSR-W160, here);
+- own warning: OWN_WARNING lists fields a pass warns about itself (the CSV reader's ``newline``, OSR-W212).
 
 A new spec field fails ``test_every_field_is_classified`` until it is put in one of these.
 """
@@ -30,6 +31,9 @@ SUPA = "tests/components/test_supabase_extractor.py::"
 CSV = "tests/runtime/test_csv_roundtrip.py::"
 DUCK = "tests/runtime/test_duckdb_drivers.py::"
 DRIFT = "tests/passes_schema/test_lock_drift.py::"
+CONC = "tests/components/test_writer_concurrency.py::"
+CSV_PLAN = "tests/components/test_csv_read_plan.py::"
+MY_LOCK = "tests/components/test_mysql_writer_lock.py::"
 
 _WRITER = T + "test_writer_fields_end_to_end"
 _WRITER_FIELDS = ("connection", "schema", "table", "write_mode", "primary_key", "create_if_missing", "schema_evolution")
@@ -47,7 +51,11 @@ HONOURED: dict[str, dict[str, str]] = {
         "batch_size": T + "test_duckdb_extractor_connection_schema_and_batch_size",
     },
     "duckdb.processor": {"query": "tests/runtime/test_scheduler.py::test_processor_sees_aliases_and_self_join"},
-    "duckdb.writer": {**dict.fromkeys(_WRITER_FIELDS, _WRITER), "path": DUCK + "test_modes"},
+    "duckdb.writer": {
+        **dict.fromkeys(_WRITER_FIELDS, _WRITER),
+        "path": DUCK + "test_modes",
+        "lock_timeout": CONC + "test_held_duckdb_file_fails_clearly_after_lock_timeout",
+    },
     "filesystem.csv_extractor": {
         "connection": T + "test_csv_extractor_types_dates_batches_and_connection",
         "path": CSV + "test_reader_options",
@@ -65,6 +73,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "chunk_size": T + "test_csv_extractor_types_dates_batches_and_connection",
         "batch_size": T + "test_csv_extractor_types_dates_batches_and_connection",
         "skip_blank_lines": T + "test_csv_extractor_types_dates_batches_and_connection",
+        "comment": CSV_PLAN + "test_comment_lines_are_skipped_but_not_inside_quoted_fields",
     },
     "filesystem.csv_writer": {
         **dict.fromkeys(
@@ -86,6 +95,7 @@ HONOURED: dict[str, dict[str, str]] = {
     "mysql.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
         **dict.fromkeys(_MY_CONNECT, T + "test_mysql_connection_fields"),
+        "lock_timeout": MY_LOCK + "test_a_table_locked_by_another_session_fails_after_lock_timeout",
     },
     "postgres.extractor": {
         "connection": DRIFT + "test_postgres_drift_fails_the_run_before_the_writer",
@@ -97,6 +107,7 @@ HONOURED: dict[str, dict[str, str]] = {
     "postgres.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
         **dict.fromkeys(_PG_CONNECT, T + "test_postgres_writer_connection_fields"),
+        "lock_timeout": CONC + "test_locked_postgres_table_fails_clearly_after_lock_timeout",
     },
     "supabase.extractor": {
         "connection": T + "test_supabase_extractor_end_to_end_through_a_connection",
@@ -114,14 +125,13 @@ HONOURED: dict[str, dict[str, str]] = {
         **dict.fromkeys(_PG_CONNECT, T + "test_postgres_writer_connection_fields"),
         "timeout": T + "test_supabase_writer_timeout_and_retries",
         "retries": T + "test_supabase_writer_timeout_and_retries",
+        "lock_timeout": T + "test_supabase_writer_lock_timeout",
     },
 }
 
-# Fields another change of issue #12 is classifying (the CSV extractor is reworked on its own branch): listed
-# here so they are not forgotten; each entry says where it is settled.
-ELSEWHERE: dict[tuple[str, str], str] = {
-    ("filesystem.csv_extractor", "comment"): "CSV extractor rework (fails at run today: must be honoured or refused)",
-    ("filesystem.csv_extractor", "newline"): "CSV extractor rework (the reader accepts LF and CRLF whatever it says)",
+# Fields warned about by a check of their own (not x-no-effect): (component, field) -> (code, a value that warns).
+OWN_WARNING: dict[tuple[str, str], tuple[str, Any]] = {
+    ("filesystem.csv_extractor", "newline"): ("OSR-W212", "crlf"),  # infer_schemas: the reader ends rows at any
 }
 
 # A config that compiles cleanly for each component, to which one field at a time is added.
@@ -171,8 +181,8 @@ def _classes(name: str, field: str) -> list[str]:
         found.append("warned")
     if field in doc.get("x-aliases", {}):
         found.append("renamed")
-    if (name, field) in ELSEWHERE:
-        found.append("elsewhere")
+    if (name, field) in OWN_WARNING:
+        found.append("warned")
     return found
 
 
@@ -192,7 +202,7 @@ def test_every_field_is_classified_exactly_once() -> None:
 
 
 def test_classifications_name_real_fields_and_components() -> None:
-    listed = [(n, f) for n, fields in HONOURED.items() for f in fields] + list(ELSEWHERE)
+    listed = [(n, f) for n, fields in HONOURED.items() for f in fields] + list(OWN_WARNING)
     unknown = [f"{n}.{f}" for n, f in listed if n not in specs() or f not in specs()[n]["configSchema"]["properties"]]
     assert unknown == [] and set(BASE) == set(specs())
 
@@ -213,10 +223,12 @@ def test_each_honoured_field_names_an_existing_test() -> None:
     assert missing == []
 
 
-def _compile_with(tmp_path: Path, name: str, field: str) -> tuple[list[Any], dict[str, Any] | None]:
+def _compile_with(
+    tmp_path: Path, name: str, field: str, value: Any = None, until: str = "validate-config"
+) -> tuple[list[Any], dict[str, Any] | None]:
     doc = specs()[name]
     prop = doc["configSchema"]["properties"][field]
-    value = VALUES.get(field, prop.get("default", "x"))
+    value = value if value is not None else VALUES.get(field, prop.get("default", "x"))
     config = {**BASE[name], field: value}
     steps: list[dict[str, Any]] = []
     if "write" in doc["modes"]:
@@ -229,7 +241,7 @@ def _compile_with(tmp_path: Path, name: str, field: str) -> tuple[list[Any], dic
     )
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"oml_version": "0.1.0", "name": "f", "steps": steps}, sort_keys=False))
-    result = compile_file(str(path), env={}, until="validate-config")
+    result = compile_file(str(path), env={}, until=until)
     step = next((s for s in result.pipeline.steps if s.id == "step"), None) if result.pipeline else None
     effective = nodes.plain(step.config) if step is not None else None
     return list(result.diagnostics), effective if isinstance(effective, dict) else None
@@ -239,6 +251,14 @@ def _compile_with(tmp_path: Path, name: str, field: str) -> tuple[list[Any], dic
 def test_warned_fields_are_warned_at_check(tmp_path: Path, name: str, field: str) -> None:
     diags, _ = _compile_with(tmp_path, name, field)
     assert [(d.code, f"'{field}'" in d.message) for d in diags] == [("OSR-W161", True)], diags
+
+
+@pytest.mark.parametrize(("name", "field"), list(OWN_WARNING), ids=str)
+def test_fields_with_their_own_warning_are_warned_at_check(tmp_path: Path, name: str, field: str) -> None:
+    code, value = OWN_WARNING[(name, field)]
+    (tmp_path / "in.csv").write_text("id,name\n1,a\n")
+    diags, _ = _compile_with(tmp_path, name, field, value, until="infer-schemas")
+    assert [(d.code, field in d.message) for d in diags] == [(code, True)], diags
 
 
 @pytest.mark.parametrize(("name", "field"), _fields("refused"), ids=str)

@@ -59,7 +59,16 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             if step is None:
                 continue
             schema, reason = _infer(
-                step, base, lock, schemas, diags, duck=duck, sources=sources, read_plans=read_plans, why=why, by_id=by_id
+                step,
+                base,
+                lock,
+                schemas,
+                diags,
+                duck=duck,
+                sources=sources,
+                read_plans=read_plans,
+                why=why,
+                by_id=by_id,
             )
             schemas[step_id] = schema
             if schema is None:

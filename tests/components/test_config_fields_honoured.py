@@ -350,3 +350,27 @@ def test_supabase_extractor_end_to_end_through_a_connection(
     rc, status = _run(tmp_path, steps, {"supabase": {"main": PG_FIELDS}})
     assert rc == 0, status
     assert (tmp_path / "out.csv").read_text() == '"email","id"\n"c@x",3\n"a@x",1\n'
+
+
+@pytest.mark.db
+def test_supabase_writer_lock_timeout(pg_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lock_timeout: a target another session holds makes the run fail after that many seconds, target untouched."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.csv").write_text(IN_CSV)
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{pg_schema}".people (id BIGINT PRIMARY KEY, name TEXT)')
+    config = {"connection": "@supabase.default", "schema": pg_schema, "table": "people", "write_mode": "append",
+              "lock_timeout": 2}  # fmt: skip
+    holder = psycopg.connect(**PG)
+    holder.execute(f'LOCK TABLE "{pg_schema}".people IN ACCESS EXCLUSIVE MODE')
+    try:
+        rc, status = _run(
+            tmp_path, _csv_to(tmp_path, "in.csv", "supabase.writer", config), {"supabase": {"default": PG_FIELDS}}
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert rc == 1 and "waited 2 s for its lock" in status["error"]
+    assert 2_000 <= status["steps"]["out"]["duration_ms"] < 60_000
+    with psycopg.connect(**PG) as conn:
+        assert conn.execute(f'SELECT count(*) FROM "{pg_schema}".people').fetchone() == (0,)

@@ -31,7 +31,8 @@ def plan_value(value: nodes.Value) -> Any:
 def _schema(schema: nodes.Schema | None) -> dict[str, Any] | None:
     if schema is None:
         return None
-    return {"columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in schema.columns]}
+    columns = [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in schema.columns]
+    return {"columns": columns, "source": schema.source}  # "lock": the runtime checks the source for drift
 
 
 def step_entry(step: nodes.Step, ctx: PassContext) -> dict[str, Any]:

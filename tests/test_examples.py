@@ -1,4 +1,5 @@
-"""Every example pipeline compiles without errors or warnings (`make demo` checks the same files)."""
+"""Every example pipeline compiles without errors or warnings (`make demo` checks the same files), except OSR-W211
+where a transform reads a database source the example ships no schema lock for (its SQL is then only parsed)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def test_there_are_enough_examples() -> None:
 def test_example_checks_clean(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(EXAMPLES)
     result = compile_file(str(path.relative_to(EXAMPLES)), env={})
-    assert not result.failed and not result.diagnostics, render_plain(result.diagnostics, result.sources)
+    others = [d for d in result.diagnostics if d.code != "OSR-W211"]
+    assert not result.failed and not others, render_plain(result.diagnostics, result.sources)
+    assert result.pipeline is not None
+    db_sources = {s.id for s in result.pipeline.steps if s.mode == "read" and s.schema is None}
+    for d in result.diagnostics:  # W211 only ever blames an unlocked database source
+        assert any(f"step '{sid}' has no schema at build time" in d.message for sid in db_sources), d.message
 
 
 def test_quickstart_needs_no_server() -> None:

@@ -22,18 +22,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="only compare with the existing lock (exit 1 on drift)")
 
 
-def source_query(dialect_name: str, config: dict[str, Any]) -> str | None:
-    from osiris.dialects import dialect
-
-    if isinstance(config.get("query"), str):
-        return str(config["query"])
-    table = config.get("table")
-    if not isinstance(table, str):
-        return None
-    schema = config.get("schema")
-    return f"SELECT * FROM {dialect(dialect_name).qualify(schema if isinstance(schema, str) else None, table)}"
-
-
 def _describe(dialect_name: str, conn: Any, query: str) -> list[dict[str, Any]]:
     """The locked columns of ``query``. MySQL: from the result metadata, read-only, with the extractor's own type
     mapping (so the lock says what the extractor reads); the others: ``lock.describe_query``."""
@@ -68,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         config = nodes.plain(step.config)
         assert isinstance(config, dict)
-        query = source_query(name, config)
+        query = lock.source_select(name, config)  # what the lock records, and what infer_schemas compares
         if query is None:
             continue
         try:

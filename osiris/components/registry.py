@@ -179,9 +179,19 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
     secrets = tuple(p for p in secrets if not p.startswith("/resolved_connection/"))
     constraints = _constraints(raw.get("constraints"))
     for i, c in enumerate(constraints):
-        for field in [*c.get("require", ()), *c.get("require_one_of", ()), *c.get("when", {})]:
+        for field in [
+            *c.get("require", ()),
+            *c.get("require_one_of", ()),
+            *c.get("when", {}),
+            *c.get("given", ()),
+            *c.get("forbid", ()),
+        ]:
             if field not in properties:
                 raise SpecError(f"{origin}: field 'constraints/{i}': '{field}' names no property of configSchema")
+    for kind in ("x-no-effect", "x-refused"):
+        for field in raw.get(kind, {}):
+            if field not in properties:
+                raise SpecError(f"{origin}: field '{kind}': '{field}' names no property of configSchema")
     runtime = raw.get("x-runtime", {})
     requirements = runtime.get("requirements", {})
     spec = ComponentSpec(

@@ -5,8 +5,11 @@ Deterministic JSON (sorted keys, two-space indent, no timestamps)::
     {"lock_version": 1, "steps": {"extract-movies": {"component": "mysql.extractor",
         "source": "SELECT * FROM movies", "columns": [{"name": "id", "type": "int64", "nullable": false}]}}}
 
-At run time an extractor calls ``check_drift(entry, arrow_schema)`` on its reader's schema before any data moves:
-a source that no longer matches the lock is a schema-drift error.
+``source`` is ``source_select`` of the step's config when it was described. ``infer_schemas`` refuses an entry
+whose component or source differs from the step's current ones (OSR-E211: the lock is stale). The plan marks a
+schema taken from the lock (``"source": "lock"``), and at run time the runtime (``osiris.runtime.drift``) calls
+``check_drift(columns, arrow_schema)`` on the extractor's stream before any batch reaches a consumer: a source
+that no longer matches the lock fails the step with OSR-E206 and nothing is written.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from osiris.dialects.types import from_arrow, normalize
 LOCK_VERSION = 1
 SUFFIX = ".schema.lock.json"
 _SAME = {"json": "string", "uuid": "string"}  # Arrow carries these as strings
+_SAME_IN = {"mysql": {"bool": "int8"}}
 
 
 def lock_path(pipeline_file: str | Path) -> Path:
@@ -55,21 +59,73 @@ def read_lock(path: Path) -> dict[str, Any]:
     return steps
 
 
-def check_drift(entry: Mapping[str, Any], schema: pa.Schema) -> str | None:
-    """None when ``schema`` (what the source gives now) matches the locked columns, else what changed."""
+# the extractors whose source a lock records, and the SQL dialect their query is written in
+SOURCE_DIALECTS = {
+    "mysql.extractor": "mysql",
+    "postgres.extractor": "postgres",
+    "supabase.extractor": "postgres",
+    "duckdb.extractor": "duckdb",
+}
+
+
+def source_select(dialect_name: str, config: Mapping[str, Any]) -> str | None:
+    """What decides an extractor's columns: its ``query`` (trimmed, without a final ``;``), or ``SELECT <columns
+    (or Osiris's ``select`` list) or *> FROM <schema.table>``; None when it has neither. Row filters (limit,
+    offset, filter, order) do not change the columns and are not part of it."""
+    from osiris.dialects import dialect  # avoid an import cycle with the package
+
+    query = config.get("query")
+    if isinstance(query, str) and query.strip():
+        return normalize_source(query)
+    table = config.get("table")
+    if not isinstance(table, str) or not table:
+        return None
+    d = dialect(dialect_name)
+    schema = config.get("schema")
+    if "." in table:
+        qualified = ".".join(d.quote_ident(part) for part in table.split("."))
+    else:
+        qualified = d.qualify(schema if isinstance(schema, str) and schema else None, table)
+    columns = config.get("columns")
+    names = [c for c in columns if isinstance(c, str)] if isinstance(columns, list) else []
+    select = config.get("select")  # Osiris's PostgREST column list ("id,name" or "*"): plain names only
+    if not names and isinstance(select, str) and select.strip() != "*":
+        names = [n.strip() for n in select.split(",")]
+    return f"SELECT {', '.join(d.quote_ident(c) for c in names) or '*'} FROM {qualified}"
+
+
+def normalize_source(text: str) -> str:
+    """A source query as compared with a lock: surrounding white space and a final ``;`` do not count."""
+    return text.strip().rstrip(";").strip()
+
+
+def check_drift(entry: Mapping[str, Any], schema: pa.Schema, dialect_name: str | None = None) -> str | None:
+    """None when ``schema`` (what the source gives now) matches the locked ``entry["columns"]``, else what changed
+    (the columns added, removed or reordered, or each column whose type changed). ``dialect_name`` is the
+    source's: MySQL's BOOLEAN is TINYINT(1), which introspection calls bool and a reader may return as int8."""
+    same = {**_SAME, **_SAME_IN.get(dialect_name or "", {})}
     locked = [(str(c["name"]), str(c["type"])) for c in entry["columns"]]
     now = [(f.name, from_arrow(f.type)) for f in schema]
-    if [n for n, _ in locked] != [n for n, _ in now]:
-        return (
-            f"columns changed: locked ({', '.join(n for n, _ in locked)}), "
-            f"source now has ({', '.join(n for n, _ in now)})"
-        )
+    locked_types, now_types = dict(locked), dict(now)
+    problems = []
+    gone = [n for n, _ in locked if n not in now_types]
+    new = [n for n, _ in now if n not in locked_types]
+    if gone:
+        problems.append("missing column(s) " + ", ".join(f"'{n}'" for n in gone))
+    if new:
+        problems.append("new column(s) " + ", ".join(f"'{n}' {t}" for n, t in now if n in new))
     changed = [
-        f"'{n}' {t} -> {u}" for (n, t), (_, u) in zip(locked, now, strict=True) if _SAME.get(t, t) != _SAME.get(u, u)
+        f"'{n}' {t} -> {now_types[n]}"
+        for n, t in locked
+        if n in now_types and same.get(t, t) != same.get(now_types[n], now_types[n])
     ]
     if changed:
-        return "column types changed: " + ", ".join(changed)
-    return None
+        problems.append("column type(s) changed: " + ", ".join(changed))
+    if not problems and [n for n, _ in locked] != [n for n, _ in now]:
+        problems.append(
+            f"column order changed: locked ({', '.join(n for n, _ in locked)}), now ({', '.join(n for n, _ in now)})"
+        )
+    return "; ".join(problems) or None
 
 
 def describe_query(dialect_name: str, conn: Any, query: str) -> list[dict[str, Any]]:

@@ -6,6 +6,9 @@ nullable}]`` or ``{name: type}``; ``dtype`` of the CSV extractor overrides sniff
 build time (the step's config also gets the ``read_plan`` the run reads with: docs/runtime.md), and for
 ``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees its inputs. SQL
 errors are reported at the query with DuckDB's message. A writer's schema is its input's.
+SQL that cannot be described (an input's columns unknown, a ``duckdb.extractor`` query) is still parsed, so syntax
+errors are always reported; a transform that could only be parsed gets OSR-W211 naming the unknown step and the fix.
+A lock entry is used only while its component and source are the step's (else OSR-E211: the lock is stale).
 
 Before: ``read movies (csv, file present)`` -> ``transform stats (SELECT director, COUNT(*) n FROM input_df ...)``
 After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schema = [director string, n int64]``.
@@ -24,7 +27,7 @@ import attrs
 from osiris.components.filesystem_csv_extractor import rules as csv_rules
 from osiris.dialects import csv as csv_dialect
 from osiris.dialects import dialect
-from osiris.dialects.lock import lock_path, read_lock
+from osiris.dialects.lock import SOURCE_DIALECTS, lock_path, normalize_source, read_lock, source_select
 from osiris.dialects.types import TypeParseError, normalize
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error, warning
@@ -34,6 +37,8 @@ from osiris.passes.duck_cache import DuckAnswers, file_identity
 
 PRODUCT = "infer-schemas"
 SQL_COMPONENTS = ("duckdb.processor",)
+SQL_FAILED = "its SQL has an error"
+PARSED_SOURCES = ("duckdb.extractor",)  # DuckDB SQL read from a database file: parsed, bound only at run time
 CSV_COMPONENTS = ("filesystem.csv_extractor",)
 
 
@@ -53,7 +58,18 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             step = by_id.get(step_id)
             if step is None:
                 continue
-            schema, reason = _infer(step, base, lock, schemas, diags, duck=duck, sources=sources, read_plans=read_plans)
+            schema, reason = _infer(
+                step,
+                base,
+                lock,
+                schemas,
+                diags,
+                duck=duck,
+                sources=sources,
+                read_plans=read_plans,
+                why=why,
+                by_id=by_id,
+            )
             schemas[step_id] = schema
             if schema is None:
                 why[step_id] = reason
@@ -77,12 +93,15 @@ def _infer(
     duck: _Duck,
     sources: dict[str, str],
     read_plans: dict[str, nodes.Map],
+    why: dict[str, str],
+    by_id: dict[str, nodes.Step],
 ) -> tuple[nodes.Schema | None, str]:
     declared = _declared(step, diags)
     if declared is not None:
         return declared, ""
     entry = lock.get(step.id)
     if entry is not None and isinstance(entry.get("columns"), list):
+        _check_lock_entry(step, entry, diags)
         cols = tuple(nodes.Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in entry["columns"])
         return nodes.Schema(cols, "lock"), ""
     if step.component in CSV_COMPONENTS:
@@ -91,8 +110,13 @@ def _infer(
     if step.component in SQL_COMPONENTS:
         missing = [i.step for i in step.inputs if known.get(i.step) is None]
         if missing:
+            root = _root_unknown(missing[0], known, by_id)
+            if _parse_sql(step, diags, duck, sources) and why.get(root.id) != SQL_FAILED:
+                diags.append(_syntax_only(step, root, why))  # (an upstream SQL error is reported already)
             return None, f"input '{missing[0]}' has no schema at build time"
         return _describe_sql(step, known, diags, duck, sources)
+    if step.component in PARSED_SOURCES:
+        _parse_sql(step, diags, duck, sources)
     if step.mode == "write":
         if len(upstream) == 1 and upstream[0] is not None:
             return nodes.Schema(upstream[0].columns, "input"), ""
@@ -158,6 +182,34 @@ def _load_lock(pipeline: nodes.Pipeline, diags: list[Diagnostic]) -> dict[str, A
             )
         )
         return {}
+
+
+def _check_lock_entry(step: nodes.Step, entry: dict[str, Any], diags: list[Diagnostic]) -> None:
+    """OSR-E211 when the lock was written for another component or source than the step's current one."""
+    name = SOURCE_DIALECTS.get(step.component)
+    config = nodes.plain(step.config)
+    now = source_select(name, config) if name is not None and isinstance(config, dict) else None
+    recorded = entry.get("source")
+    if entry.get("component") == step.component and isinstance(recorded, str) and now == normalize_source(recorded):
+        return
+    if entry.get("component") != step.component:
+        what = f"was written for component {entry.get('component')}, the step is now {step.component}"
+    else:
+        what = f"was written for source `{_short(str(recorded))}`, the step now reads `{_short(str(now))}`"
+    where = next((v.span for k in ("query", "table", "columns") if (v := step.config.get(k)) is not None), None)
+    diags.append(
+        error(
+            "OSR-E211",
+            f"schema lock entry of step '{step.id}' is stale: it {what}",
+            where or step.id_span or step.span,
+            "rerun `osirisc introspect FILE` to describe the current source",
+        )
+    )
+
+
+def _short(text: str) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= 80 else one[:77] + "..."
 
 
 # --------------------------------------------------------------------------- CSV
@@ -378,6 +430,7 @@ class _Duck:
         self._con: Any = None
         self._described: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self._sniffed: dict[tuple[str, str], dict[str, Any] | Exception] = {}
+        self._parsed: set[str] = set()
         self._stored: DuckAnswers | None = None
 
     def _answers(self) -> DuckAnswers:
@@ -449,6 +502,26 @@ class _Duck:
             answers.put(stored_key, [list(r) for r in rows])
         return rows, ""
 
+    def parse(self, query: str) -> str:
+        """DuckDB's parser error for ``query`` ("" when it parses), without binding any name. Successes are kept
+        across runs (the answer depends on the text and DuckDB's version only)."""
+        if query in self._parsed:
+            return ""
+        answers = self._answers()
+        stored_key = answers.key("parse", query)
+        if answers.get(stored_key) is not None:
+            self._parsed.add(query)
+            return ""
+        import duckdb  # the compiler needs DuckDB only for this pass
+
+        try:
+            self._connect().extract_statements(query)
+        except duckdb.Error as exc:
+            return str(exc)
+        self._parsed.add(query)
+        answers.put(stored_key, True)
+        return ""
+
     def close(self) -> None:
         if self._stored is not None:
             self._stored.save()
@@ -484,9 +557,58 @@ def _describe_sql(
                 *_notes(message),
             )
         )
-        return None, "its SQL has an error"
+        return None, SQL_FAILED
     cols = tuple(nodes.Column(r[0], sql.to_logical(r[1]), r[2] != "NO") for r in rows)
     return nodes.Schema(cols, "sql"), ""
+
+
+def _parse_sql(step: nodes.Step, diags: list[Diagnostic], duck: _Duck, sources: dict[str, str]) -> bool:
+    """Report a syntax error in the step's query (DuckDB's parser, no binding); True when it parses."""
+    query = step.config.get("query")
+    if not isinstance(query, nodes.Str):
+        return False
+    message = duck.parse(query.value)
+    if not message:
+        return True
+    diags.append(
+        error(
+            "OSR-E203",
+            f"SQL error in step '{step.id}': {_first_line(message)}",
+            _error_span(query, message, sources, prefix=""),
+            *_notes(message),
+        )
+    )
+    return False
+
+
+def _root_unknown(step_id: str, known: dict[str, nodes.Schema | None], by_id: dict[str, nodes.Step]) -> nodes.Step:
+    """The step whose unknown schema makes ``step_id``'s unknown (follows the first unknown input upstream)."""
+    step = by_id[step_id]
+    while True:
+        nxt = next((i.step for i in step.inputs if known.get(i.step) is None and i.step in by_id), None)
+        if nxt is None:
+            return step
+        step = by_id[nxt]
+
+
+def _syntax_only(step: nodes.Step, root: nodes.Step, why: dict[str, str]) -> Diagnostic:
+    """W211: the step's SQL was only parsed, since an input's columns are unknown; says why and how to fix it."""
+    reason = why.get(root.id, "its schema is known only at run time")
+    if root.mode == "read" and "introspect" in reason:
+        fix = (
+            "run `osirisc introspect FILE` to record the source columns in the schema lock, "
+            f"or declare `columns:` on step '{root.id}'"
+        )
+    else:
+        fix = f"declare `columns:` on step '{root.id}' so its schema is known at build time"
+    query = step.config.get("query")
+    return warning(
+        "OSR-W211",
+        f"step '{step.id}': its SQL was parsed but not checked against its inputs: "
+        f"step '{root.id}' has no schema at build time: {reason}",
+        (query.span if isinstance(query, nodes.Str) else None) or step.id_span or step.span,
+        fix,
+    )
 
 
 def _first_line(message: str) -> str:
@@ -498,8 +620,10 @@ def _notes(message: str) -> tuple[str, ...]:
     return tuple(ln.strip() for ln in rest if ln.strip().strip("^"))
 
 
-def _error_span(query: nodes.Str, message: str, sources: dict[str, str]) -> Span | None:
-    """The position DuckDB points at, mapped into the file when the query line appears there verbatim."""
+def _error_span(query: nodes.Str, message: str, sources: dict[str, str], prefix: str = _PREFIX) -> Span | None:
+    """The position DuckDB points at, mapped into the file when the query line appears there verbatim.
+
+    ``prefix`` is what DuckDB saw before the query on its first line (``DESCRIBE `` for a description)."""
     span = query.span
     m = _LINE_RE.search(message)
     if span is None or m is None:
@@ -510,7 +634,7 @@ def _error_span(query: nodes.Str, message: str, sources: dict[str, str]) -> Span
     if source is None or not 1 <= line_no <= len(query_lines):
         return span
     text = query_lines[line_no - 1]
-    prefix = _PREFIX if line_no == 1 else ""
+    prefix = prefix if line_no == 1 else ""
     # DuckDB shortens long lines with "..." at either end; find the shown part in the full line
     lead = 3 if shown.startswith("...") else 0
     core = shown[lead:].removesuffix("...")

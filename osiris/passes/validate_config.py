@@ -392,6 +392,9 @@ class _StepCheck:
             when = rule.get("when", {})
             if not all(_matches(data.get(k), v) for k, v in when.items()):
                 continue
+            if "forbid" in rule:
+                self._forbid(config, data, rule)
+                continue
             fields = (*rule.get("require", ()), *rule.get("require_one_of", ()))
             present = [k for k in fields if data.get(k) is not None]
             if "require" in rule:
@@ -406,6 +409,40 @@ class _StepCheck:
             anchor = next((k for k, v in when.items() if v is not None and config.get(k) is not None), None)
             span = (config.get(anchor).span if anchor else None) or self.where  # type: ignore[union-attr]
             self.err("OSR-E159", f"step '{self.step.id}': {what}: {rule['message']}", span)
+
+    def _forbid(self, config: nodes.Map, data: dict[str, Any], rule: dict[str, Any]) -> None:
+        """A ``{given: [...], forbid: [...]}`` rule: with every ``given`` field present, each ``forbid`` one is an
+        error at its key (it would otherwise be accepted and not used)."""
+        if not all(data.get(k) is not None for k in rule["given"]):
+            return
+        given = ", ".join(f"'{k}'" for k in rule["given"])
+        for entry in config.entries:
+            prop = self.spec.properties.get(entry.key)
+            default = prop.get("default") if isinstance(prop, dict) else None
+            if entry.key in rule["forbid"] and data.get(entry.key) not in (None, default):  # a default changes nothing
+                self.err(
+                    "OSR-E159",
+                    f"step '{self.step.id}': '{entry.key}' cannot be used with {given}: {rule['message']}",
+                    entry.key_span or self.where,
+                )
+
+    def check_no_effect(self, config: nodes.Map) -> None:
+        """Warn (OSR-W161) about each given field the spec keeps only so Osiris files load (``x-no-effect``); refuse
+        (OSR-E161) each field the spec refuses (``x-refused``)."""
+        refused: dict[str, str] = self.spec.raw.get("x-refused", {})
+        reasons: dict[str, str] = self.spec.raw.get("x-no-effect", {})
+        for entry in config.entries:
+            if entry.key in refused:
+                self.err("OSR-E161", f"'{entry.key}' is not supported by osirisc: {refused[entry.key]}", entry.key_span)
+            elif entry.key in reasons:
+                self.diagnostics.append(
+                    warning(
+                        "OSR-W161",
+                        f"'{entry.key}' has no effect in osirisc: {reasons[entry.key]}",
+                        entry.key_span or self.where,
+                        "remove it",
+                    )
+                )
 
     def with_defaults(self, config: nodes.Map) -> nodes.Map:
         added = []
@@ -459,6 +496,7 @@ def validate_config(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         config = check.rename_aliases()
         if not any(d.is_error for d in check.diagnostics):
             check.check_constraints(config)
+            check.check_no_effect(config)
         diagnostics += check.diagnostics
         steps.append(attrs.evolve(step, config=check.with_defaults(config)))
     if memo.stored is not None:

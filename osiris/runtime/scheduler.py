@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
+from osiris.runtime import drift
 from osiris.runtime.cancel import POLL_S, CancelToken, child_pids, terminate_children
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
@@ -234,6 +235,7 @@ class Scheduler:
             driver = self.drivers[sid](step, ctx)
             out = driver.run(readers)
             if out is not None:
+                drift.check_stream(step, out)  # before any batch reaches a consumer
                 pump(out, self.channels[sid], self._writer_counter(st), self.cancel)
             elif self.channels[sid]:
                 raise StepError(f"step '{sid}' produced no output but {len(self.channels[sid])} step(s) read it")
@@ -266,7 +268,8 @@ class Scheduler:
                 else:
                     st.status = "failed"
                     st.error = self.describe(sid, error)
-                    self.emit("step_error", step=sid, code="OSR-E330", error=st.error, **st.counters())
+                    code = error.code if isinstance(error, drift.SchemaDrift) else "OSR-E330"
+                    self.emit("step_error", step=sid, code=code, error=st.error, **st.counters())
             finally:
                 for ch in self.channels[sid]:
                     ch.close(failed=st.status != "ok")

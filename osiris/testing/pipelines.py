@@ -172,7 +172,8 @@ class _Builder:
     def config(self, spec: ComponentSpec, step_id: str, inputs: list[str], mode: str) -> ir.Map:
         draw = self.draw
         props = spec.properties
-        aliased = set(spec.raw.get("x-aliases", {}))
+        # Osiris spellings, refused fields and fields with no effect are the mutations' business, not valid input's
+        aliased = {*spec.raw.get("x-aliases", {}), *spec.raw.get("x-refused", {}), *spec.raw.get("x-no-effect", {})}
         entries: dict[str, ir.Value] = {}
         use_connection = "connection" in props and draw(st.booleans())
         required = set(spec.required)
@@ -201,8 +202,11 @@ class _Builder:
     def constraints(
         self, spec: ComponentSpec, entries: dict[str, ir.Value], upstream: list[str] | None, use_connection: bool
     ) -> None:
-        """Add what the spec's constraints require (``require``: all, ``require_one_of``: one of them)."""
+        """Add what the spec's constraints require (``require``: all, ``require_one_of``: one of them), then drop
+        what they forbid (``given`` all present -> no ``forbid`` field)."""
         for rule in spec.constraints:
+            if "forbid" in rule:
+                continue
             data = {k: (v.value if isinstance(v, ir.Str | ir.Int | ir.Bool) else True) for k, v in entries.items()}
             when = rule.get("when", {})
             if not all(_matches(data.get(k), v) for k, v in when.items()):
@@ -214,6 +218,10 @@ class _Builder:
             for key in wanted:
                 if key not in entries and not (use_connection and spec.connection_fields.get(key) == "forbidden"):
                     entries[key] = _to_ir(self.draw(_field_value(key, spec.properties[key], self, upstream)))
+        for rule in spec.constraints:
+            if "forbid" in rule and all(k in entries for k in rule["given"]):
+                for key in rule["forbid"]:
+                    entries.pop(key, None)
         if upstream is not None and "primary_key" in entries:  # the key must name input columns
             entries["primary_key"] = ir.Str(self.draw(st.sampled_from(upstream)))
 

@@ -33,6 +33,9 @@ class _Counting:
             type(self).describes += 1
         return self._con.execute(sql, *args)
 
+    def extract_statements(self, sql: str) -> Any:
+        return self._con.extract_statements(sql)
+
     def close(self) -> None:
         self._con.close()
 
@@ -126,3 +129,27 @@ def test_a_corrupt_or_disabled_cache_only_means_asking_duckdb(
     again, _ = _schemas(path)
     assert _Counting.describes == 1 and _Counting.sniffs == 1
     assert again == first
+
+
+def _unlocked(tmp: Path, q: str) -> Path:
+    steps = [
+        {
+            "id": "db",
+            "component": "postgres.extractor",
+            "mode": "read",
+            "config": {"pg_dsn": "${env.DSN}", "table": "t"},
+        },
+        {"id": "t", "component": "duckdb.processor", "mode": "transform", "needs": ["db"], "config": {"query": q}},
+    ]
+    path = tmp / "u.yaml"
+    path.write_text(yaml.safe_dump({"oml_version": "0.1.0", "name": "u", "steps": steps}, sort_keys=False))
+    return path
+
+
+def test_syntax_only_parse_is_kept_but_its_errors_are_not(tmp_path: Path, cache: Path) -> None:
+    path = _unlocked(tmp_path, "SELECT customer, count(*) AS n FROM input_df GROUP BY 1")
+    assert _schemas(path)[1] == ["OSR-W211"] and _Counting.connects == 1
+    assert _schemas(path)[1] == ["OSR-W211"] and _Counting.connects == 0  # warm: the parse is remembered
+    bad = _unlocked(tmp_path, "SELEC customer FROM input_df")
+    for _ in range(2):
+        assert _schemas(bad)[1] == ["OSR-E203"] and _Counting.connects == 1

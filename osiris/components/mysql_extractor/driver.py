@@ -7,23 +7,19 @@ from typing import Any
 
 import pyarrow as pa
 
+from osiris.dialects.lock import source_select
 from osiris.runtime.connectors import mysql, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def build_query(config: Mapping[str, Any]) -> str:
-    """The SQL to run: ``query`` as given, or a SELECT of ``columns`` from ``table`` with limit/offset."""
-    if config.get("query"):
-        return str(config["query"]).strip().rstrip(";")
-    table = config.get("table")
-    if not table:
+    """The SQL to run: ``query`` as given, or a SELECT of ``columns`` from ``schema``.``table`` (the text a schema
+    lock records, ``source_select``) with limit/offset."""
+    sql = source_select("mysql", config)
+    if sql is None:
         raise StepError("give either `table` or `query` to say what to extract")
-    cols = ", ".join(_quote(c) for c in config.get("columns") or ()) or "*"
-    sql = f"SELECT {cols} FROM {'.'.join(_quote(part) for part in str(table).split('.'))}"
+    if config.get("query"):
+        return sql
     if config.get("limit"):
         sql += f" LIMIT {int(config['limit'])}"
         if config.get("offset"):

@@ -7,29 +7,17 @@ from typing import Any
 
 import pyarrow as pa
 
+from osiris.dialects.lock import source_select
 from osiris.runtime.connectors import postgres
 from osiris.runtime.driver import StepContext, StepError
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def build_query(config: Mapping[str, Any]) -> str:
-    """``query`` as given, or a SELECT of ``columns`` from ``table`` (``schema.table`` allowed)."""
-    if config.get("query"):
-        return str(config["query"]).strip().rstrip(";")
-    if not config.get("table"):
+    """``query`` as given, or a SELECT of ``columns`` from ``table`` (``schema.table`` allowed): the same text a
+    schema lock records (``source_select``)."""
+    sql = source_select("postgres", config)
+    if sql is None:
         raise StepError("give either `table` or `query` to say what to extract")
-    cols = ", ".join(_quote(c) for c in config.get("columns") or ()) or "*"
-    table = ".".join(_quote(p) for p in str(config["table"]).split("."))
-    if config.get("schema") and "." not in str(config["table"]):
-        table = f"{_quote(config['schema'])}.{table}"
-    sql = f"SELECT {cols} FROM {table}"
-    if config.get("limit"):
-        sql += f" LIMIT {int(config['limit'])}"
-    if config.get("offset"):
-        sql += f" OFFSET {int(config['offset'])}"
     return sql
 
 

@@ -100,21 +100,21 @@ def _texts(conn: Any, oids: set[int]) -> None:
         conn.adapters.register_loader(oid, TextLoader)
 
 
-def read(ctx: StepContext, query: str, batch_size: int) -> pa.RecordBatchReader:
-    """Stream ``query`` through a named cursor as Arrow batches."""
+def read(ctx: StepContext, query: str, batch_size: int, query_params: list[Any] | None = None) -> pa.RecordBatchReader:
+    """Stream ``query`` (with ``%s`` parameters ``query_params``) through a named cursor as Arrow batches."""
     p = params(ctx.config, ctx.connection)
     secrets = secrets_of(p, ctx.connection, ctx.config)
     target = describe_target(p)
     try:
         conn = connect(p, tries=attempts(ctx.config))
         conn.execute("SET TIME ZONE 'UTC'")
-        probe = conn.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0")
+        probe = conn.execute(f"SELECT * FROM ({query}) AS osiris_q LIMIT 0", query_params)
         desc = probe.description or []
         fields = [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in desc]
         _texts(conn, {d.type_code for d, f in zip(desc, fields, strict=True) if pa.types.is_string(f.type)})
         cur = conn.cursor(name="osiris_extract")
         cur.itersize = batch_size
-        cur.execute(query)
+        cur.execute(query, query_params)
     except Exception as exc:
         raise step_error("extract from", target, exc, secrets) from None
     schema = pa.schema(fields)

@@ -31,6 +31,7 @@ def check_stream(step: Mapping[str, Any], reader: pa.RecordBatchReader) -> None:
     problem = check_drift(schema, reader.schema, SOURCE_DIALECTS.get(str(step.get("component"))))
     if problem is not None:
         reader.close()  # release the source's connection / reader threads: nothing will be read
+        del reader  # the exception's traceback keeps this frame: it must not keep the reader (and its connection)
         raise SchemaDrift(
             f"schema drift ({CODE}): the source no longer matches the schema lock: {problem}; nothing was read or "
             "written. Rerun `osirisc introspect FILE` if the change is intended, then rebuild"

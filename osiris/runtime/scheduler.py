@@ -244,6 +244,10 @@ class Scheduler:
         finally:
             for ch in self.inputs[sid].values():
                 ch.abandon()
+            # the error's traceback keeps this frame alive: drop the step's reader and driver now, so a source
+            # connection left unread (a drifted schema, a failed start) is released at once, not at run end
+            out = driver = None
+            readers.clear()
             self._finish(sid, error)
 
     def _finish(self, sid: str, error: BaseException | None) -> None:

@@ -120,6 +120,10 @@ def read(ctx: StepContext, query: str, batch_size: int, query_params: list[Any] 
     schema = pa.schema(fields)
     unhook = ctx.cancel.add_hook(conn.cancel)  # a cancelled run interrupts a slow FETCH
 
+    def release() -> None:
+        unhook()
+        conn.close()
+
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             while rows := cur.fetchmany(batch_size):
@@ -132,10 +136,27 @@ def read(ctx: StepContext, query: str, batch_size: int, query_params: list[Any] 
         except Exception as exc:
             raise step_error("extract from", target, exc, secrets) from None
         finally:
-            unhook()
-            conn.close()
+            release()
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    return pa.RecordBatchReader.from_batches(schema, _Releasing(batches(), release))
+
+
+class _Releasing:
+    """An iterator that runs ``release`` when it is dropped, read or not: a reader closed before its first batch
+    (a drifted source) must not leave the connection, and the locks of its open transaction, behind."""
+
+    def __init__(self, inner: Iterator[pa.RecordBatch], release: Any):
+        self._inner = inner
+        self._release = release
+
+    def __iter__(self) -> _Releasing:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        return next(self._inner)
+
+    def __del__(self) -> None:
+        self._release()
 
 
 def _array(values: list[Any], field: pa.Field) -> pa.Array:

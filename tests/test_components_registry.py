@@ -30,6 +30,7 @@ BUILTINS = {
     "postgres.writer",
     "supabase.extractor",
     "supabase.writer",
+    "graphql.extractor",
 }
 
 MINIMAL = """\

@@ -31,6 +31,7 @@ BUILTINS = {
     "supabase.extractor",
     "supabase.writer",
     "graphql.extractor",
+    "posthog.extractor",
 }
 
 MINIMAL = """\

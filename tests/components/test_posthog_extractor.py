@@ -203,3 +203,132 @@ def test_live_posthog(tmp_path: Path) -> None:
     table = pa.Table.from_batches(list(reader), reader.schema)
     assert table.column_names == ["uuid", "event", "timestamp", "distinct_id", "person_id", "properties"]
     assert table.num_rows == len(set(table.column("uuid").to_pylist()))
+
+
+PIPELINE = """\
+oml_version: "0.1.0"
+name: ph-events
+steps:
+  - id: events
+    component: posthog.extractor
+    mode: read
+    config:
+      connection: "@posthog.main"
+      data_type: events
+      initial_since: "2024-03-01T00:00:00Z"
+      page_size: 1000
+      retry_delay: 0.1
+  - id: per-event
+    component: duckdb.processor
+    mode: transform
+    needs: [events]
+    config:
+      query: |
+        SELECT event, COUNT(*) AS n, COUNT(DISTINCT distinct_id) AS users,
+               SUM(CAST(json_extract(properties, '$.n') AS BIGINT)) AS n_sum
+        FROM df_events GROUP BY event
+  - id: write
+    component: postgres.writer
+    mode: write
+    needs: [per-event]
+    config:
+      connection: "@postgres.warehouse"
+      schema: {schema}
+      table: per_event
+      write_mode: replace
+      primary_key: [event]
+      create_if_missing: true
+"""
+CONNECTIONS = """\
+connections:
+  posthog:
+    main:
+      api_key: ${{PH_KEY}}
+      project_id: "{project}"
+      region: self_hosted
+      custom_base_url: {url}
+  postgres:
+    warehouse: {{host: 127.0.0.1, port: 5432, database: test, user: postgres, password: ""}}
+"""
+
+
+def write_project(folder: Path, url: str, schema: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pipeline.yaml").write_text(PIPELINE.replace("{schema}", schema), encoding="utf-8")
+    (folder / "osiris_connections.yaml").write_text(CONNECTIONS.format(url=url, project=PROJECT), encoding="utf-8")
+    return folder / "pipeline.yaml"
+
+
+def per_event(schema: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test") as conn:
+        return conn.execute(f'SELECT event, n, users, n_sum FROM "{schema}".per_event ORDER BY event').fetchall()
+
+
+def expected_per_event() -> list[tuple[Any, ...]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in expected_events():
+        groups.setdefault(row["event"], []).append(row)
+    return [
+        (
+            event,
+            len(rows),
+            len({r["distinct_id"] for r in rows}),
+            sum(json.loads(r["properties"]).get("n", 0) for r in rows),
+        )
+        for event, rows in sorted(groups.items())
+    ]
+
+
+@pytest.mark.db
+def test_pipeline_to_postgres_keeps_the_key_out(
+    posthog: Any, tmp_path: Path, pg_schema: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from osiris.cli import main
+
+    _, server = posthog
+    monkeypatch.setenv("PH_KEY", KEY)
+    pipeline = write_project(tmp_path / "p", server.url, pg_schema)
+    runs = tmp_path / "runs"
+    assert main(["run", str(pipeline), "--runs-dir", str(runs)]) == 0
+    assert per_event(pg_schema) == expected_per_event()
+    out = capsys.readouterr()
+    files = [p for p in runs.rglob("*") if p.is_file()]
+    assert any(p.name == "state.json" for p in files)
+    assert not [p for p in files if KEY.encode() in p.read_bytes()] and KEY not in out.out + out.err
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_sandbox_run_with_the_bundles_pinned_requirements(
+    posthog: Any, tmp_path: Path, pg_schema: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from osiris.backends.e2b.bundle import build_bundle
+    from osiris.backends.e2b.launch import LaunchOptions, launch
+    from osiris.backends.e2b.sandbox import create_venv
+    from osiris.backends.e2b.tarball import read_tar_gz
+    from osiris.backends.e2b.trust import fingerprint
+    from osiris.compile import compile_file
+
+    _, server = posthog
+    monkeypatch.setenv("PH_KEY", KEY)
+    pipeline = write_project(tmp_path / "p", server.url, pg_schema)
+    compiled = compile_file(str(pipeline))
+    assert not compiled.failed, [d.message for d in compiled.diagnostics]
+    bundle = tmp_path / "b.tar.gz"
+    bundle.write_bytes(build_bundle(compiled))
+    requirements = read_tar_gz(bundle.read_bytes())["requirements.txt"].decode()
+    assert "httpx==0.28.1" in requirements.split() and "jsonpath-ng" not in requirements
+    (tmp_path / "requirements.txt").write_text(requirements, encoding="utf-8")
+    create_venv(tmp_path / "venv", tmp_path / "requirements.txt", tmp_path / "install.log")
+    runs = tmp_path / "runs"
+    options = LaunchOptions(
+        target="sandbox", expect=fingerprint(bundle.read_bytes()), base_dir=pipeline.parent, runs_dir=runs,
+        venv=tmp_path / "venv",
+    )  # fmt: skip
+    assert launch(bundle, options)[0] == 0
+    assert per_event(pg_schema) == expected_per_event()
+    out = capsys.readouterr()
+    assert not [p for p in runs.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert KEY not in out.out + out.err

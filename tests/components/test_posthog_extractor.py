@@ -332,3 +332,35 @@ def test_sandbox_run_with_the_bundles_pinned_requirements(
     out = capsys.readouterr()
     assert not [p for p in runs.rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
     assert KEY not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('      connection: "@posthog.main"\n', f"      api_key: {KEY}\n      project_id: '1'\n"),
+            "inline secret in 'api_key'",
+        ),
+        (('"2024-03-01T00:00:00Z"', '"last tuesday"'), "'initial_since' does not have the expected form"),
+        (("      data_type: events\n", "      data_type: persons\n      event_types: [signup]\n"), "event_types"),
+        (
+            ("      data_type: events\n", "      data_type: events\n      region: self_hosted\n"),
+            "needs `custom_base_url`",
+        ),
+    ],
+)
+def test_check_refuses(
+    tmp_path: Path, change: tuple[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from osiris.cli import main
+
+    pipeline = write_project(tmp_path / "p", "http://127.0.0.1:9", "public")
+    text = pipeline.read_text(encoding="utf-8")
+    assert change[0] in text
+    if "region: self_hosted" in change[1]:  # the connection gives custom_base_url: drop it
+        conns = pipeline.parent / "osiris_connections.yaml"
+        conns.write_text(conns.read_text(encoding="utf-8").replace("      custom_base_url: http://127.0.0.1:9\n", ""))
+    pipeline.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    assert main(["check", str(pipeline)]) == 2
+    out = capsys.readouterr()
+    assert message in out.out + out.err and KEY not in out.out + out.err

@@ -247,3 +247,14 @@ def test_a_cursor_that_repeats_stops_with_an_error(tmp_path: Path) -> None:
         assert srv.knobs.requests == 2
     finally:
         srv.close()
+
+
+def test_scrubber_masks_secrets_also_url_encoded_and_inside_header_maps() -> None:
+    from urllib.parse import quote
+
+    from osiris.runtime.connectors.http import Scrubber
+
+    scrub = Scrubber([TOKEN, {"X-Trace": "trace/Secr3t value"}, None, "ab"])
+    text = f"echo {TOKEN} and {quote(TOKEN + '/x', safe='')} and trace/Secr3t value and {quote('trace/Secr3t value')}"
+    assert scrub(text) == "echo *** and ***%2Fx and *** and ***"
+    assert scrub("ab stays: too short to mask") == "ab stays: too short to mask"

@@ -24,7 +24,7 @@ from osiris.runtime.connectors.jsonrows import Column, Rows
 from osiris.runtime.driver import StepContext, StepError
 
 HOSTS = {"us": "https://us.posthog.com", "eu": "https://eu.posthog.com"}
-RECENT_UUIDS = 10_000  # Osiris keeps the last 10,000 uuids for deduplication
+RECENT_UUIDS = 10_000  # as Osiris: the last 10,000 uuids are kept, for deduplication and in the state
 TS = pa.timestamp("us", tz="UTC")
 
 
@@ -227,13 +227,16 @@ class Driver:
                 self.last = objects[-1]
             out = []
             for obj in objects:
-                uuid = obj.get("uuid") if query.data_type == "events" else None
+                raw = obj.get("uuid") if query.data_type == "events" else None
+                uuid = None if raw is None else str(raw)
                 if uuid is not None:
                     if dedupe and uuid in seen:
                         self.duplicates += 1
                         continue
+                    if len(self.recent) == RECENT_UUIDS:
+                        seen.discard(self.recent[0])  # the deque drops it on append: memory stays bounded
                     seen.add(uuid)
-                    self.recent.append(str(uuid))
+                    self.recent.append(uuid)
                 out.append(obj)
             self.ctx.event("posthog_page", {"page": page, "rows": len(objects), "kept": len(out)})
             yield out

@@ -42,7 +42,7 @@ class Scrubber:
         for s in secrets:
             for text in _strings(s):
                 if len(text) >= 3:
-                    values |= {text, quote(text, safe=""), quote_plus(text)}
+                    values |= {text, quote(text), quote(text, safe=""), quote_plus(text)}
         self.values = sorted(values, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

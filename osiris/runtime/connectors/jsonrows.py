@@ -4,9 +4,9 @@ Inference (no ``columns`` declared): the columns are the fields of the first pag
 (nested objects flattened to ``parent.child`` when ``flatten``); a column's type is that of its first non-null
 value there: bool, int64, float64, string, or json (objects and lists, as JSON text). A column null throughout the
 first page is string, and any later value lands in it as text (JSON text for numbers, booleans and objects), so
-nothing is lost. Later pages must fit: an int64 column receiving text, or a field no earlier page had, is a step
-error naming the field and page (declare ``columns`` to fix the shape). An object arriving where the first page had
-null lands as JSON text in that column.
+nothing is lost. Later pages must fit: an int64 column receiving text, or a value in a field no earlier page had,
+is a step error naming the field and page (declare ``columns`` to fix the shape). An object arriving where the
+first page had null lands as JSON text in that column.
 
 Declared columns win: each row gives exactly those columns (missing fields are null; a null in a ``nullable:
 false`` column is an error), values are converted with Arrow's checked casts (ISO 8601 text to timestamp/date,
@@ -108,7 +108,7 @@ class Rows:
             flat = [self._row(o) for o in objects]  # again, now that null parents of columns are known
         names = self._known
         for row in flat:
-            extra = row.keys() - names
+            extra = {k for k in row.keys() - names if row[k] is not None}  # a null loses nothing
             if extra and self.declared:
                 new = extra - self.undeclared
                 if new:

@@ -258,3 +258,11 @@ def test_scrubber_masks_secrets_also_url_encoded_and_inside_header_maps() -> Non
     text = f"echo {TOKEN} and {quote(TOKEN + '/x', safe='')} and trace/Secr3t value and {quote('trace/Secr3t value')}"
     assert scrub(text) == "echo *** and ***%2Fx and *** and ***"
     assert scrub("ab stays: too short to mask") == "ab stays: too short to mask"
+
+
+def test_headers_from_an_environment_variable_are_a_json_object(server: GraphQLServer, tmp_path: Path) -> None:
+    run(paged(server.url, headers='{"X-Tenant": "acme"}', max_pages=1), tmp_path)
+    assert server.knobs.headers[-1]["x-tenant"] == "acme"
+    with pytest.raises(StepError, match="must be a JSON object") as info:
+        run(paged(server.url, headers="X-Tenant: s3cret-tenant"), tmp_path)
+    assert "s3cret-tenant" not in str(info.value)

@@ -9,6 +9,7 @@ before any request, so every request may be retried (docs/components/graphql.md)
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -67,8 +68,20 @@ def rows_at(document: Any, path: str, page: int) -> list[Any]:
     return rows
 
 
+def _headers(value: Any) -> dict[str, str]:
+    """``headers`` from a connection (a mapping) or ``${env.NAME}`` (a JSON object in the variable)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise StepError('`headers` from an environment variable must be a JSON object, e.g. {"X-Key": "..."}')
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
 def _auth(cfg: Mapping[str, Any]) -> tuple[dict[str, str], httpx.Auth | None]:
-    headers = {str(k): str(v) for k, v in (cfg.get("headers") or {}).items()}
+    headers = _headers(cfg.get("headers"))
     kind, token = cfg.get("auth_type") or "none", cfg.get("auth_token")
     if kind == "none":
         if token:
@@ -103,7 +116,7 @@ class Driver:
         if kind != "query":
             raise StepError(f"the GraphQL document is a {kind}: graphql.extractor only sends queries")
         headers, auth = _auth(cfg)
-        scrub = Scrubber([cfg.get("auth_token"), cfg.get("auth_username"), cfg.get("headers")])
+        scrub = Scrubber([cfg.get("auth_token"), cfg.get("auth_username"), cfg.get("headers"), headers])
         api = Api(
             f"GraphQL endpoint {scrub(str(endpoint))}",
             Policy(

@@ -239,3 +239,26 @@ def test_header_values_of_a_connection_are_secrets(tmp_path: Path) -> None:
     assert TOKEN not in text and TRACE not in text
     assert sorted(secret_env.values()) == sorted([TOKEN, TRACE])
     assert redactor.text(f"saw {TRACE} and {TOKEN}") == "saw *** and ***"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("      pagination_enabled: true\n", "", "pagination_path"),  # pagination fields without pagination
+        ("      retry_delay: 0.1\n", "      retry_delay: 0.1\n      auth_type: bearer\n      auth_header_name: X-K\n",
+         "auth_header_name"),
+        ("      retry_delay: 0.1\n", "      retry_delay: 0.1\n      auth_type: api_key\n"
+         "      auth_username: '@graphql.api'\n", "auth_username"),
+    ],
+)  # fmt: skip
+def test_check_refuses_fields_that_would_be_ignored(
+    tmp_path: Path, old: str, new: str, field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = project(tmp_path, "http://127.0.0.1:9/graphql", "public")
+    text = pipeline.read_text(encoding="utf-8")
+    assert main(["check", str(pipeline)]) == 0
+    pipeline.write_text(text.replace(old, new, 1), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", str(pipeline)]) == 2
+    out = capsys.readouterr()
+    assert f"should not be valid under {{'required': ['{field}']}}" in out.err or f"['{field}']" in out.err

@@ -5,9 +5,8 @@ run directory, stdout/stderr), also when the run fails on a bad token."""
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from graphql_server import GraphQLServer, Knobs, item
 from osiris.backends.e2b.bundle import build_bundle
 from osiris.backends.e2b.host import sandbox_connections
 from osiris.backends.e2b.launch import LaunchOptions, launch
-from osiris.backends.e2b.sandbox import create_venv
 from osiris.backends.e2b.tarball import read_tar_gz
 from osiris.backends.e2b.trust import fingerprint
 from osiris.cli import main
@@ -203,6 +201,7 @@ def test_sandbox_run_matches_local_with_pinned_requirements(
     pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    sandbox_venv: Callable[[str], Path],
 ) -> None:
     monkeypatch.setenv("GQL_TOKEN", TOKEN)
     monkeypatch.setenv("GQL_TRACE", TRACE)
@@ -213,19 +212,17 @@ def test_sandbox_run_matches_local_with_pinned_requirements(
     bundle.write_bytes(build_bundle(compiled))
     requirements = read_tar_gz(bundle.read_bytes())["requirements.txt"].decode()
     assert {"httpx==0.28.1", "jsonpath-ng==1.16.0", "httpcore==1.0.9"} <= set(requirements.split())
-    (tmp_path / "requirements.txt").write_text(requirements, encoding="utf-8")
-    create_venv(tmp_path / "venv", tmp_path / "requirements.txt", tmp_path / "install.log")
+    venv = sandbox_venv(requirements)
     runs = tmp_path / "runs"
     options = LaunchOptions(
         target="sandbox", expect=fingerprint(bundle.read_bytes()), base_dir=pipeline.parent, runs_dir=runs,
-        venv=tmp_path / "venv",
+        venv=venv,
     )  # fmt: skip
     assert launch(bundle, options)[0] == 0
     assert table(pg_schema) == expected()
     assert {h["x-trace"] for h in server.knobs.headers} == {TRACE}
     out = capsys.readouterr()
     assert leaks(runs, out.out, out.err) == []
-    shutil.rmtree(tmp_path / "venv", ignore_errors=True)
 
 
 def test_header_values_of_a_connection_are_secrets(tmp_path: Path) -> None:

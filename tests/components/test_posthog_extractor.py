@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -302,11 +302,15 @@ def test_pipeline_to_postgres_keeps_the_key_out(
 @pytest.mark.db
 @pytest.mark.slow
 def test_sandbox_run_with_the_bundles_pinned_requirements(
-    posthog: Any, tmp_path: Path, pg_schema: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    posthog: Any,
+    tmp_path: Path,
+    pg_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sandbox_venv: Callable[[str], Path],
 ) -> None:
     from osiris.backends.e2b.bundle import build_bundle
     from osiris.backends.e2b.launch import LaunchOptions, launch
-    from osiris.backends.e2b.sandbox import create_venv
     from osiris.backends.e2b.tarball import read_tar_gz
     from osiris.backends.e2b.trust import fingerprint
     from osiris.compile import compile_file
@@ -320,12 +324,11 @@ def test_sandbox_run_with_the_bundles_pinned_requirements(
     bundle.write_bytes(build_bundle(compiled))
     requirements = read_tar_gz(bundle.read_bytes())["requirements.txt"].decode()
     assert "httpx==0.28.1" in requirements.split() and "jsonpath-ng" not in requirements
-    (tmp_path / "requirements.txt").write_text(requirements, encoding="utf-8")
-    create_venv(tmp_path / "venv", tmp_path / "requirements.txt", tmp_path / "install.log")
+    venv = sandbox_venv(requirements)
     runs = tmp_path / "runs"
     options = LaunchOptions(
         target="sandbox", expect=fingerprint(bundle.read_bytes()), base_dir=pipeline.parent, runs_dir=runs,
-        venv=tmp_path / "venv",
+        venv=venv,
     )  # fmt: skip
     assert launch(bundle, options)[0] == 0
     assert per_event(pg_schema) == expected_per_event()

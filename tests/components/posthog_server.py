@@ -75,8 +75,14 @@ class PostHog:
             return "400 Bad Request", {"type": "validation_error", "code": "invalid_input", "detail": str(exc),
                                        "attr": None}  # fmt: skip
         results = [[_json(v) for v in row] for row in rows]
-        return "200 OK", {"columns": columns, "results": results, "types": [[c, "String"] for c in columns],
+        types = [[d[0], CLICKHOUSE.get(str(d[1]), "String")] for d in rel.description]
+        return "200 OK", {"columns": columns, "results": results, "types": types,
                           "hasMore": False, "limit": len(rows), "offset": 0, "is_cached": False}  # fmt: skip
+
+
+# DuckDB result types as the ClickHouse types PostHog reports in `types`
+CLICKHOUSE = {"VARCHAR": "String", "BIGINT": "Int64", "INTEGER": "Int64", "DOUBLE": "Float64", "BOOLEAN": "Bool",
+              "TIMESTAMP": "DateTime64(6, 'UTC')"}  # fmt: skip
 
 
 def _json(value: Any) -> Any:

@@ -160,6 +160,11 @@ def test_sessions_columns_come_from_the_answer(posthog: Any, tmp_path: Path) -> 
     assert table.column_names == ["session_id", "$start_timestamp", "$end_timestamp", "$session_duration",
                                   "$entry_current_url"]  # fmt: skip
     assert table.column("session_id").to_pylist() == [f"s{i:05d}" for i in range(1200)]
+    # typed from the ClickHouse types PostHog reports with the answer
+    assert table.schema.types == [pa.string(), pa.timestamp("us", tz="UTC"), pa.timestamp("us", tz="UTC"),
+                                  pa.float64(), pa.string()]  # fmt: skip
+    assert table.column("$start_timestamp")[3].as_py() == dt.datetime(2024, 3, 1, 0, 0, 1, tzinfo=dt.UTC)
+    assert table.column("$session_duration")[3].as_py() == 4.5
 
 
 def test_a_wrong_key_fails_without_showing_it(posthog: Any, tmp_path: Path) -> None:

@@ -77,6 +77,25 @@ STATE_FIELDS = {
 }
 
 
+def arrow_type(clickhouse: str) -> pa.DataType:
+    """The Arrow type of a ClickHouse type PostHog reports in ``types`` (sessions' columns); text when unsure."""
+    t = clickhouse
+    for wrapper in ("Nullable(", "LowCardinality("):
+        while t.startswith(wrapper) and t.endswith(")"):
+            t = t[len(wrapper) : -1]
+    if t.startswith("DateTime"):
+        return TS
+    if t in ("Date", "Date32"):
+        return pa.date32()
+    if t in ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32"):
+        return pa.int64()
+    if t in ("Float32", "Float64"):
+        return pa.float64()
+    if t == "Bool":
+        return pa.bool_()
+    return pa.string()  # String, UUID, UInt64, Decimal, arrays...: as text (JSON text for non-strings), lossless
+
+
 def hogql_string(text: str) -> str:
     """A HogQL string literal (backslash and quote escaped)."""
     return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -181,17 +200,18 @@ class Driver:
         )
         url = f"{root}/api/projects/{cfg['project_id']}/query/"
         query = Query(data_type, cfg, datetime.now(UTC))
-        columns = SOURCES[data_type][4]
-        rows = Rows(
-            "posthog.extractor",
-            int(cfg.get("batch_size") or self.ctx.batch_size),
-            declared=[Column(c.name, c.kind, c.type) for c in columns] if columns else None,
-            flatten=False,
-            event=self.ctx.event,
-        )
         pages = self._pages(api, url, query, bool(cfg.get("deduplication_enabled", True)))
         try:
-            first = list(rows.add(next(pages), 1))
+            page_one = next(pages)
+            columns = SOURCES[data_type][4] or [Column(n, "declared", t) for n, t in self.types]
+            rows = Rows(
+                "posthog.extractor",
+                int(cfg.get("batch_size") or self.ctx.batch_size),
+                declared=[Column(c.name, c.kind, c.type) for c in columns],
+                flatten=False,
+                event=self.ctx.event,
+            )
+            first = list(rows.add(page_one, 1))
         except BaseException:
             api.close()
             raise
@@ -215,6 +235,7 @@ class Driver:
         self.last: dict[str, Any] | None = None
         self.recent: deque[str] = deque(maxlen=RECENT_UUIDS)
         self.duplicates = 0
+        self.types: list[tuple[str, pa.DataType]] = []
         seen: set[str] = set()
         after: tuple[str, str] | None = None
         offset, page = 0, 0
@@ -222,6 +243,9 @@ class Driver:
             page += 1
             answer = api.post_json(url, {"query": {"kind": "HogQLQuery", "query": query.text(after, offset)}})
             results, columns = _results(answer, api.what, page)
+            if page == 1:
+                types = dict(answer.get("types") or [])
+                self.types = [(c, arrow_type(str(types.get(c, "String")))) for c in columns]
             objects = [dict(zip(columns, r, strict=True)) for r in results]
             if objects:
                 self.last = objects[-1]

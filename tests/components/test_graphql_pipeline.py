@@ -232,7 +232,7 @@ def test_header_values_of_a_connection_are_secrets(tmp_path: Path) -> None:
     redactor = Redactor()
     env = {"GQL_TOKEN": TOKEN, "GQL_TRACE": TRACE}
     conns = Connections.load(pipeline.parent / "osiris_connections.yaml", env, redactor)
-    text, secret_env = sandbox_connections(conns, {("graphql", "api")})
+    text, secret_env = sandbox_connections(conns, {("graphql", "api"): {"auth_token", "auth_username", "headers"}})
     assert TOKEN not in text and TRACE not in text
     assert sorted(secret_env.values()) == sorted([TOKEN, TRACE])
     assert redactor.text(f"saw {TRACE} and {TOKEN}") == "saw *** and ***"

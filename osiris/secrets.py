@@ -151,12 +151,26 @@ def secret_values(fields: Mapping[str, Any], secret_fields: Iterable[str] = ()) 
     named = set(secret_fields)
     out: list[str] = []
     for key, value in fields.items():
+        if isinstance(value, Mapping | list) and (key in named or is_secret_name(key)):
+            out += [v for v in string_leaves(value) if v]  # a secret mapping, e.g. HTTP headers: every value
+            continue
         if not isinstance(value, str) or not value:
             continue
         if key in named or is_secret_name(key):
             out.append(value)
         out += dsn_passwords(value)
     return out
+
+
+def string_leaves(value: Any) -> list[str]:
+    """The strings inside a value (mappings and lists walked)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in string_leaves(v)]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in string_leaves(v)]
+    return []
 
 
 # -- masking ----------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def test_list_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["components", "list", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {"name": "duckdb.processor", "version": "1.0.0", "modes": ["transform"]} in rows
-    assert len(rows) == 11
+    assert len(rows) == 13
 
 
 def test_show_json_fields(capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,6 +30,8 @@ BUILTINS = {
     "postgres.writer",
     "supabase.extractor",
     "supabase.writer",
+    "graphql.extractor",
+    "posthog.extractor",
 }
 
 MINIMAL = """\

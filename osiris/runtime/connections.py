@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from osiris.runtime.errors import RunError
-from osiris.secrets import Masker, dsn_passwords, replace_markers, secret_values
+from osiris.secrets import Masker, dsn_passwords, replace_markers, secret_values, string_leaves
 
 FILENAME = "osiris_connections.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
@@ -176,8 +176,7 @@ def resolve_secrets(
             value = fields[name]
         else:
             raise RunError("OSR-E315", f"unknown secret source {source!r}")
-        if isinstance(value, str):
-            redactor.add(value)
+        redactor.add_all(string_leaves(value))  # a mapping (HTTP headers) too: every value
         return value
 
     return replace_markers(config, value_of)

@@ -107,6 +107,12 @@ def sandbox_connections(conns: Connections, refs: Mapping[Ref, set[str]]) -> tup
                 var = _env_name(family, name, key)
                 env[var] = value
                 entry[key] = "${" + var + "}"
+            elif isinstance(value, dict) and secret_values({key: value}, secret_fields):  # HTTP headers: each value
+                entry[key] = {}
+                for sub, text in sorted(value.items()):
+                    var = _env_name(family, name, f"{key}_{sub}")
+                    env[var] = str(text)
+                    entry[key][sub] = "${" + var + "}"
             else:
                 entry[key] = value
         if alias is None:

@@ -1,5 +1,7 @@
-"""What a run prints: a live rich table on a TTY (rows and rows/s per step), plain log lines otherwise, and
-with ``--format json`` only the final status on stdout. Everything printed has passed the redactor."""
+"""What a run prints: a live rich table on a TTY (rows in and out, rows/s from each step's own start, duration per
+step, kept as the final table), plain log lines otherwise (with a progress line every ``PLAIN_EVERY_S`` for steps
+running longer than that), and with ``--format json`` only the final status on stdout. Everything printed has
+passed the redactor."""
 
 from __future__ import annotations
 
@@ -17,6 +19,26 @@ if TYPE_CHECKING:  # rich is imported only for the live display (a TTY): ~25 ms 
 
 from osiris.runtime.scheduler import StepState
 
+PLAIN_EVERY_S = 5.0  # plain mode: how often a long-running step reports its counts
+
+
+def _rate(st: StepState) -> float:
+    """Rows per second since this step started (the larger of rows in and rows out)."""
+    seconds = st.duration_ms / 1000
+    return max(st.rows_in, st.rows_out, st.rows_written) / seconds if seconds > 0 else 0.0
+
+
+def _took(ms: int) -> str:
+    return f"{ms / 1000:,.1f} s" if ms >= 1000 else f"{ms} ms"
+
+
+def progress_line(st: StepState) -> str:
+    """A plain progress line for a running step: ``[load] 12.0 s: 1,200,000 rows in (100,000 rows/s)``."""
+    moved = [f"{n:,} rows {what}" for what, n in (("in", st.rows_in), ("out", st.rows_out)) if n]
+    if st.rows_written and st.rows_written != st.rows_in:
+        moved.append(f"{st.rows_written:,} rows written")
+    return f"[{st.id}] {_took(st.duration_ms)}: {', '.join(moved) or '0 rows'} ({_rate(st):,.0f} rows/s)"
+
 
 def _line(record: Mapping[str, Any]) -> str | None:
     kind, step = record["event"], record.get("step")
@@ -25,7 +47,7 @@ def _line(record: Mapping[str, Any]) -> str | None:
     if kind == "step_start":
         return f"[{step}] start ({record['component']})"
     if kind == "step_complete":
-        moved = [f"{record[k]} rows {k[5:]}" for k in ("rows_in", "rows_out") if record[k]]
+        moved = [f"{record[k]:,} rows {k[5:]}" for k in ("rows_in", "rows_out") if record[k]]
         return f"[{step}] ok in {record['duration_ms']} ms: {', '.join(moved) or '0 rows'}"
     if kind == "step_error":
         return f"[{step}] FAILED: {record['error']}"
@@ -54,6 +76,8 @@ class Reporter:
         self.states: Mapping[str, StepState] = {}
         self._live: Live | None = None
         self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def watch(self, states: Mapping[str, StepState]) -> None:
         self.states = states
@@ -64,20 +88,43 @@ class Reporter:
             console = Console(file=self.stream, highlight=False)
             self._live = Live(get_renderable=self._table, console=console, refresh_per_second=4, transient=False)
             self._live.start()
+        elif self.fmt == "text":
+            self._ticker = threading.Thread(target=self._tick, name="osiris-progress", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        """Plain mode: every PLAIN_EVERY_S, a line for each step that has been running at least that long."""
+        while not self._done.wait(PLAIN_EVERY_S):
+            for st in list(self.states.values()):
+                if st.status == "running" and st.duration_ms >= PLAIN_EVERY_S * 1000:
+                    try:
+                        with self._lock:
+                            print(progress_line(st), file=self.stream, flush=True)
+                    except (OSError, ValueError):  # the output went away: the run notices it through its events
+                        return
 
     def _table(self) -> Table:
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False)
-        for col in ("step", "status", "rows", "rows/s"):
-            table.add_column(col, justify="right" if col.startswith("rows") else "left")
+        for col in ("step", "status", "rows in", "rows out", "rows/s", "time"):
+            table.add_column(col, justify="left" if col in ("step", "status") else "right")
         for st in self.states.values():
-            rows = max(st.rows_in, st.rows_out, st.rows_written)
-            rate = rows / (st.duration_ms / 1000) if st.duration_ms else 0.0
-            table.add_row(st.id, st.status, f"{rows:,}", f"{rate:,.0f}")
+            out = st.rows_written if st.rows_written and not st.rows_out else st.rows_out
+            started = st.status != "pending"
+            table.add_row(
+                st.id,
+                st.status,
+                f"{st.rows_in:,}",
+                f"{out:,}",
+                f"{_rate(st):,.0f}" if started else "",
+                _took(st.duration_ms) if started else "",
+            )
         return table
 
     def __call__(self, record: dict[str, Any]) -> None:
+        if record["event"] == "run_complete":
+            self._done.set()
         if record["event"] == "run_complete" and self._live is not None:
             self._live.stop()
             self._live = None
@@ -94,6 +141,7 @@ class Reporter:
 
     def stop(self) -> None:
         """End the live display (a run that ended without run_complete reaching this listener)."""
+        self._done.set()
         if self._live is not None:
             live, self._live = self._live, None
             live.stop()

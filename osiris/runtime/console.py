@@ -1,6 +1,6 @@
 """What a run prints: a live rich table on a TTY (rows in and out, rows/s from each step's own start, duration per
 step, kept as the final table), plain log lines otherwise (with a progress line every ``PLAIN_EVERY_S`` for steps
-running longer than that), and with ``--format json`` only the final status on stdout. Everything printed has
+running longer than ``LONG_STEP_S``), and with ``--format json`` only the final status on stdout. Everything printed has
 passed the redactor."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # rich is imported only for the live display (a TTY): ~25 ms 
 from osiris.runtime.scheduler import StepState
 
 PLAIN_EVERY_S = 5.0  # plain mode: how often a long-running step reports its counts
+LONG_STEP_S = 3.0  # plain mode: a step reports progress once it has run this long
 
 
 def _rate(st: StepState) -> float:
@@ -96,7 +97,7 @@ class Reporter:
         """Plain mode: every PLAIN_EVERY_S, a line for each step that has been running at least that long."""
         while not self._done.wait(PLAIN_EVERY_S):
             for st in list(self.states.values()):
-                if st.status == "running" and st.duration_ms >= PLAIN_EVERY_S * 1000:
+                if st.status == "running" and st.duration_ms >= LONG_STEP_S * 1000:
                     try:
                         with self._lock:
                             print(progress_line(st), file=self.stream, flush=True)

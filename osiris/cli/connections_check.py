@@ -198,6 +198,11 @@ def connection_diagnostics(
     for step, ref in used:
         spec = registry.get(step.component)
         if spec is not None and isinstance(ref, nodes.ConnectionRef):
-            family = frozenset(p for other in registry if other.family == ref.family for p in other.properties)
+            family = frozenset(  # the family's config fields and the fields its specs say a connection provides
+                p
+                for other in registry
+                if other.family == ref.family
+                for p in (*other.properties, *other.connection_fields)
+            )
             out += _step_diagnostics(step, spec, ref, f, family)
     return out

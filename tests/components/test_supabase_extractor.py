@@ -158,7 +158,7 @@ def test_timeout_is_the_connect_timeout(tmp_path: Path) -> None:
     thread.start()
     try:
         conn = {**CONN, "port": server.getsockname()[1]}
-        assert postgres.params({"timeout": 7}, conn)["connect_timeout"] == 7
+        assert postgres.params({"timeout": 7}, conn)["connect_timeout"] == "7"  # libpq keywords are text
         ctx = StepContext("s", {"table": "t", "timeout": 5, "retries": 0}, conn, tmp_path, tmp_path)
         started = time.monotonic()
         with pytest.raises(StepError):

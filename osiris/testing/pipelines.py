@@ -216,7 +216,11 @@ class _Builder:
             if one_of and not any(k in entries for k in one_of):
                 wanted.append(self.draw(st.sampled_from(one_of)))
             for key in wanted:
-                if key not in entries and not (use_connection and spec.connection_fields.get(key) == "forbidden"):
+                if key in entries or (use_connection and spec.connection_fields.get(key) == "forbidden"):
+                    continue
+                if key in spec.secret_fields:  # a secret a constraint requires: still never a literal
+                    entries[key] = self.env_ref()
+                else:
                     entries[key] = _to_ir(self.draw(_field_value(key, spec.properties[key], self, upstream)))
         for rule in spec.constraints:
             if "forbid" in rule and all(k in entries for k in rule["given"]):
@@ -342,9 +346,13 @@ def _to_ir(value: Any) -> ir.Value:
 
 
 def components_by_role(registry: Registry) -> dict[str, list[str]]:
-    """Component names per pipeline role, from the specs' modes."""
+    """Component names per pipeline role, from the specs' modes. A spec whose config schema has conditional rules
+    of its own (``allOf``/``if``: the API extractors' field refusals) is left out: this generator satisfies the
+    ``constraints`` block, not arbitrary JSON Schema logic, and those components have their own tests."""
     roles: dict[str, list[str]] = {"read": [], "transform": [], "write": []}
     for spec in registry:
+        if {"allOf", "anyOf", "oneOf", "if", "not"} & set(spec.config_schema):
+            continue
         for mode, role in (("extract", "read"), ("transform", "transform"), ("write", "write")):
             if mode in spec.modes:
                 roles[role].append(spec.name)

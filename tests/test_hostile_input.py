@@ -84,8 +84,13 @@ def test_unrepresentable_param_values_stay_text(value: str, folder: Path, capsys
     pipeline = TEXT.replace('param input = "data/orders.csv"', 'param input = "data/orders.csv"\n  param n = 1')
     as_text = pipeline.replace("amount > 0", "amount > ${params.n}")
     (folder / "t.osiris").write_text(as_text, encoding="utf-8")
-    assert main(["check", "--print-ir", "t.osiris", "--param", f"n={value}"]) == 0
-    assert f"amount > {value}" in capsys.readouterr().out
+    if value.startswith(("0x", "0o")):  # the text lands in the SQL, where it is no literal: check's SQL parse says so
+        assert main(["check", "t.osiris", "--param", f"n={value}"]) == 2
+        err = capsys.readouterr().err
+        assert POSITIONED.search(err) and "OSR-E203" in err and "OSR-E009" not in err, err[:2000]
+    else:
+        assert main(["check", "--print-ir", "t.osiris", "--param", f"n={value}"]) == 0
+        assert f"amount > {value}" in capsys.readouterr().out
     as_number = pipeline.replace(
         'delimiter = ","\n    header = true\n  }\n\n  step valid',
         'delimiter = ","\n    header = true\n    batch_size = ${params.n}\n  }\n\n  step valid',

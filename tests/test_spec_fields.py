@@ -34,6 +34,9 @@ DRIFT = "tests/passes_schema/test_lock_drift.py::"
 CONC = "tests/components/test_writer_concurrency.py::"
 CSV_PLAN = "tests/components/test_csv_read_plan.py::"
 MY_LOCK = "tests/components/test_mysql_writer_lock.py::"
+GQL = "tests/components/test_graphql_extractor.py::"
+GQL_PIPE = "tests/components/test_graphql_pipeline.py::"
+PH = "tests/components/test_posthog_extractor.py::"
 
 _WRITER = T + "test_writer_fields_end_to_end"
 _WRITER_FIELDS = ("connection", "schema", "table", "write_mode", "primary_key", "create_if_missing", "schema_evolution")
@@ -127,6 +130,48 @@ HONOURED: dict[str, dict[str, str]] = {
         "retries": T + "test_supabase_writer_timeout_and_retries",
         "lock_timeout": T + "test_supabase_writer_lock_timeout",
     },
+    "graphql.extractor": {
+        "connection": GQL_PIPE + "test_local_run_loads_postgres_and_keeps_secrets_out",
+        "endpoint": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "query": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "variables": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "batch_size": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "pagination_enabled": GQL + "test_without_pagination_one_request_and_a_single_object_is_one_row",
+        "pagination_path": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "pagination_cursor_field": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "pagination_has_next_field": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "pagination_variable_name": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "max_pages": GQL + "test_max_pages_stops_early_and_says_so",
+        "data_path": GQL + "test_a_wrong_data_path_is_an_error_not_an_empty_table",
+        "flatten_result": GQL + "test_flatten_false_keeps_objects_as_json_text",
+        "columns": GQL + "test_declared_columns_win_and_undeclared_fields_are_reported",
+        "auth_type": GQL + "test_bearer_token_is_sent_and_a_401_never_shows_it",
+        "auth_token": GQL + "test_bearer_token_is_sent_and_a_401_never_shows_it",
+        "auth_header_name": GQL + "test_api_key_header_and_extra_headers",
+        "headers": GQL + "test_api_key_header_and_extra_headers",
+        "auth_username": GQL + "test_basic_auth_is_sent",
+        "max_retries": GQL + "test_5xx_gives_up_after_max_retries",
+        "retry_delay": GQL + "test_5xx_is_retried_with_backoff_then_succeeds",
+        "timeout": GQL + "test_a_timeout_is_retried_and_then_reported",
+        "validate_ssl": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+    },
+    "posthog.extractor": {
+        "connection": PH + "test_pipeline_to_postgres_keeps_the_key_out",
+        "api_key": PH + "test_a_wrong_key_fails_without_showing_it",
+        "project_id": PH + "test_events_every_row_once_over_many_pages_with_tied_timestamps",
+        "region": PH + "test_custom_base_url_needs_self_hosted",
+        "custom_base_url": PH + "test_custom_base_url_needs_self_hosted",
+        "data_type": PH + "test_persons_seek_on_created_at_and_id",
+        "event_types": PH + "test_event_types_with_quotes_and_backslashes_are_filtered_exactly",
+        "deduplication_enabled": PH + "test_without_deduplication_a_doubled_event_is_kept",
+        "initial_since": PH + "test_a_longer_lookback_reaches_further_back",
+        "lookback_window_minutes": PH + "test_a_longer_lookback_reaches_further_back",
+        "page_size": PH + "test_events_every_row_once_over_many_pages_with_tied_timestamps",
+        "batch_size": PH + "test_events_every_row_once_over_many_pages_with_tied_timestamps",
+        "max_retries": PH + "test_5xx_and_429_are_retried",
+        "retry_delay": PH + "test_5xx_and_429_are_retried",
+        "timeout": PH + "test_5xx_and_429_are_retried",
+    },
 }
 
 # Fields warned about by a check of their own (not x-no-effect): (component, field) -> (code, a value that warns).
@@ -141,6 +186,8 @@ BASE: dict[str, dict[str, Any]] = {
     "duckdb.writer": {"path": "x.duckdb", "table": "t"},
     "filesystem.csv_extractor": {"path": "in.csv"},
     "filesystem.csv_writer": {"path": "out.csv"},
+    "graphql.extractor": {"endpoint": "https://api.example.com/graphql", "query": "{ items { id } }"},
+    "posthog.extractor": {"api_key": "${env.POSTHOG_KEY}", "project_id": "1"},
     "mysql.extractor": {"host": "h", "database": "d", "user": "u", "password": "${env.MYSQL_PW}", "table": "t"},
     "mysql.writer": {"host": "h", "database": "d", "user": "u", "password": "${env.MYSQL_PW}", "table": "t"},
     "postgres.extractor": {"host": "h", "database": "d", "user": "u", "table": "t"},

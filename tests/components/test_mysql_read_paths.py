@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pymysql
 import pytest
+from conftest import _unavailable
 
 from osiris.components.mysql_extractor.driver import Driver as MySQLExtractor
 from osiris.runtime.connectors import mysql, mysqlcli
@@ -54,7 +55,8 @@ def text_db() -> Any:
     try:
         admin = pymysql.connect(**MY, autocommit=True, connect_timeout=5)
     except Exception as exc:
-        pytest.skip(f"MariaDB is not reachable: {exc}")
+        _unavailable("MariaDB", exc)  # CI (OSIRIS_REQUIRE_DB): a failure, not a skip
+        raise
     name = f"t_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")

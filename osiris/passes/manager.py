@@ -33,6 +33,7 @@ PASS_NAMES: tuple[str, ...] = (
     "redact_secrets",
     "infer_schemas",
     "plan_ddl",
+    "check_incremental",
     "collect_requirements",
     "fingerprint",
 )

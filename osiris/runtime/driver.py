@@ -57,6 +57,8 @@ class StepContext:
     progress: Callable[[int, int], None] = lambda rows, nbytes: None
     event: Callable[[str, Mapping[str, Any]], None] = lambda kind, data: None
     cancel: CancelToken = attrs.field(factory=CancelToken)  # the run's: check it, hook blocking calls to it
+    # incremental.Cursor objects: an extractor's own cursor, and those a writer commits (osiris/runtime/incremental.py)
+    incremental: tuple[Any, ...] = ()
 
 
 class Driver(Protocol):

@@ -20,9 +20,10 @@ from typing import Any
 
 import attrs
 
+from osiris.runtime import incremental
 from osiris.runtime.cancel import CancelToken
 from osiris.runtime.connections import DIALECT_OF_FAMILY, Connections, find_file, resolve_secrets, route_problems
-from osiris.runtime.driver import StepContext
+from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
 from osiris.runtime.rundir import RunDir, safe_name
@@ -149,6 +150,12 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
                 run.event("warning", step=None, message=f"an event listener failed and was removed: {exc!r}")
         return record
 
+    try:
+        cursors = incremental.cursors_for(plan["pipeline"]["name"], steps, resolved, base_dir)
+    except StepError as exc:
+        raise RunError("OSR-E330", redactor.text(str(exc))) from None
+    for cursor in {id(c): c for cs in cursors.values() for c in cs}.values():
+        cursor.load()  # once, at run start, from the writer's target; a failure fails the extractor
     scheduler_box: list[Scheduler] = []
     contexts: dict[str, StepContext] = {}
     for s in steps:
@@ -168,6 +175,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
             progress=_progress(sid, scheduler_box, emit),
             event=_step_event(sid, run, emit),
             cancel=cancel,
+            incremental=tuple(cursors.get(sid, ())),
         )
     total = len(steps)
     run.write_json(

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from osiris.dialects import exact as exact_values
 from osiris.dialects.exact import DuckOutput
-from osiris.runtime import duckdb_files
+from osiris.runtime import duckdb_files, incremental
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.files import resolve_path
 
@@ -82,14 +82,18 @@ class Driver:
         else:
             cols = ", ".join(quote(c) for c in cfg.get("columns") or []) or "*"
             sql = f"SELECT {cols} FROM {quote(str(cfg.get('schema') or 'main'))}.{quote(str(cfg['table']))}"
+        cursor, sql = incremental.sql_for(self.ctx, "duckdb", sql)
         con = duckdb_files.acquire(path)
         try:
             out, exact = exact_reader(con, sql, int(cfg.get("batch_size") or self.ctx.batch_size))
         except (duckdb.Error, ValueError) as exc:
             duckdb_files.release(path, con)
+            if cursor is not None:
+                cursor.fail(str(exc))
             raise StepError(f"DuckDB '{path.name}': {exc}") from None
         schema = exact.schema(utc_schema(out.schema))
-        return pa.RecordBatchReader.from_batches(schema, self._stream(con, out, path, schema))
+        reader = pa.RecordBatchReader.from_batches(schema, self._stream(con, out, path, schema))
+        return incremental.tracked(self.ctx, cursor, reader, sql)
 
     def _stream(self, con: Any, out: pa.RecordBatchReader, path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         name = path.name

@@ -23,7 +23,7 @@ import pyarrow as pa
 from osiris import dialects
 from osiris.components.duckdb_extractor.driver import database_path, error_text
 from osiris.dialects.exact import duckdb_reader
-from osiris.runtime import duckdb_files
+from osiris.runtime import duckdb_files, incremental
 from osiris.runtime.driver import StepContext, StepError, single_input
 
 LOCK_TIMEOUT = 30  # seconds; the `lock_timeout` default
@@ -115,6 +115,7 @@ class Driver:
             for sql in plan["statements"]["finalize"]:
                 executed.append(sql)
                 con.execute(sql)
+            incremental.before_commit(self.ctx, con, executed)  # the sources' new marks, with the rows
             con.execute("COMMIT")
             executed.append("COMMIT")
         except BaseException as exc:

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from osiris.components.filesystem_csv_extractor import reading, rules
 from osiris.dialects.types import TypeParseError, to_arrow
+from osiris.runtime import incremental
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.files import resolve_path
 
@@ -35,6 +36,12 @@ class Driver:
         self.config = ctx.config
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
+        cursor = incremental.source_cursor(self.ctx)  # incremental: only the rows past the mark (filtered here)
+        return (
+            self._read() if cursor is None else cursor.track(self.ctx, cursor.filter_reader(self._read()), query=None)
+        )
+
+    def _read(self) -> pa.RecordBatchReader:
         cfg = self.config
         path = resolve_path(self.ctx, str(cfg["path"]))
         if not path.is_file():

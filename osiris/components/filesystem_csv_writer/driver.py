@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from osiris.dialects.exact import decimal_text
+from osiris.runtime import incremental
 from osiris.runtime.driver import StepContext, StepError, single_input
 from osiris.runtime.files import Transcoder, atomic_output, compression_of, resolve_path
 
@@ -69,7 +70,7 @@ class Driver:
         )
         encoding = str(cfg.get("encoding", "utf-8")).lower()
         codec = compression_of(path, cfg.get("compression"))
-        with atomic_output(path, bool(cfg.get("create_dirs", True))) as tmp:
+        with incremental.commit_file(self.ctx, path), atomic_output(path, bool(cfg.get("create_dirs", True))) as tmp:
             if codec == "bz2":
                 raw: Any = bz2.open(str(tmp), "wb")  # noqa: SIM115 - closed in the finally below
             else:

@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris.dialects.lock import source_select
+from osiris.runtime import incremental
 from osiris.runtime.connectors import mysql, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError
 
@@ -47,14 +48,20 @@ class Driver:
         params = mysql.params(config, self.ctx.connection)
         target = mysql.describe_target(params)
         batch_size = int(config.get("batch_size") or self.ctx.batch_size)
-        reader = mysql.Reader(params, build_query(config), batch_size, path=self.path, on_zero_date=self._zero_dates)
+        cursor, query = incremental.sql_for(self.ctx, "mysql", build_query(config))
+        reader = mysql.Reader(params, query, batch_size, path=self.path, on_zero_date=self._zero_dates)
         try:
             schema = reader.open()
-        except StepError:
+        except StepError as exc:
             reader.close()
+            if cursor is not None:
+                cursor.fail(str(exc))
             raise
         except Exception as exc:
             reader.close()
+            if cursor is not None:
+                cursor.fail(type(exc).__name__)
             raise step_error("extract from", target, exc, secrets_of(params, self.ctx.connection, config)) from None
         self.ctx.event("info", {"step": self.ctx.step_id, "message": f"mysql read path: {reader.path}"})
-        return pa.RecordBatchReader.from_batches(schema, reader.batches(schema))
+        out = pa.RecordBatchReader.from_batches(schema, reader.batches(schema))
+        return incremental.tracked(self.ctx, cursor, out, query)

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris import dialects
+from osiris.runtime import incremental
 from osiris.runtime.connectors import mysql, mysqlload, mysqlwrite, postgres, scrub, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError, single_input
 
@@ -136,6 +137,7 @@ class _Write:
                 self._execute(cur, sql)
                 if sql.startswith("INSERT"):
                     mysqlwrite.check_warnings(cur)
+            incremental.before_commit(self.ctx, cur, self.executed)  # the sources' new marks, with the rows
         self.phase = "commit"
         self.executed.append("COMMIT")
         self.conn.commit()

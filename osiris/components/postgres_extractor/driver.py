@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris.dialects.lock import source_select
+from osiris.runtime import incremental
 from osiris.runtime.connectors import postgres
 from osiris.runtime.driver import StepContext, StepError
 
@@ -28,4 +29,4 @@ class Driver:
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
         batch_size = int(self.ctx.config.get("batch_size") or self.ctx.batch_size)
-        return postgres.read(self.ctx, build_query(self.ctx.config), batch_size)
+        return incremental.read_sql(self.ctx, "postgres", build_query(self.ctx.config), batch_size, postgres.read)

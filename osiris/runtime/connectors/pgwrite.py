@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from osiris.runtime import incremental
 from osiris.runtime.connectors import pgcopy, postgres, scrub, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.streams import UpstreamFailed
@@ -155,6 +156,7 @@ def run_plan(
             for sql in plan["statements"]["finalize"]:
                 executed.append(sql)
                 cur.execute(sql)
+            incremental.before_commit(ctx, cur, executed)  # the sources' new marks, with the rows
         step = "commit"
         conn.commit()
         executed.append("COMMIT")

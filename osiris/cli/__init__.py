@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "mcp": "mcp",
     "connections": "connections",
+    "state": "state",
 }
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             entry["deferred"] = deferred[step.id]
         if args.against:
             entry["against"] = against(step, step.write, base)
+        entry.update(_incremental(pipeline, ctx, step.id, step.write, live=args.against, base=base))
         report.append(entry)
     ddl = ddl_text({"steps": [{"id": s.id, "write": s.write} for s in writers]})
     out = Path(args.out) if args.out else Path("build") / file_stem(pipeline.name)
@@ -89,6 +90,50 @@ def run(args: argparse.Namespace) -> int:
         print(common.terminal_text(_text(report, ddl is not None and str(out / "ddl.sql"))), end="")
     errors = any(e.get("against", {}).get("status") in ("incompatible", "missing", "error") for e in report)
     return 1 if errors else 0
+
+
+def _incremental(
+    pipeline: Any, ctx: Any, writer: str, write: dict[str, Any], *, live: bool, base: Path
+) -> dict[str, Any]:
+    """The incremental sources this writer keeps the state of, with the predicate a run uses (``--against``: the
+    exact one, from the state in the target now)."""
+    from osiris.ir import nodes
+    from osiris.passes.check_incremental import PRODUCT
+    from osiris.runtime import incremental
+
+    found = {sid: info for sid, info in ctx.products.get(PRODUCT, {}).items() if info["writer"] == writer}
+    if not found:
+        return {}
+    where = "a state file next to the output" if write["dialect"] == "csv" else f"table {incremental.TABLE}"
+    out = []
+    for sid, info in found.items():
+        step = pipeline.step(sid)
+        config = nodes.plain(step.config)["incremental"]
+        inc = incremental.describe(pipeline.name, sid, config, info["source"] or "postgres", where)
+        if live:
+            inc.update(_live(pipeline, ctx, sid, info, base))
+        out.append(inc)
+    return {"incremental": out}
+
+
+def _live(pipeline: Any, ctx: Any, sid: str, info: dict[str, Any], base: Path) -> dict[str, Any]:
+    from osiris.plan import build_plan
+    from osiris.runtime import incremental
+    from osiris.runtime.engine import RunOptions, resolve_steps
+    from osiris.runtime.redact import Redactor
+
+    redactor = Redactor()
+    try:
+        plan = json.loads(json.dumps(build_plan(pipeline, ctx)))
+        resolved = resolve_steps(plan, RunOptions(base_dir=base), redactor)
+        cursors = incremental.cursors_for(pipeline.name, list(plan["steps"]), resolved, base.resolve())
+        cursor = next(c for c in cursors[sid] if c.step == sid)
+        found = cursor.store.entry(pipeline.name, sid)
+        if found is not None:
+            cursor.mark, cursor.version = found.get("mark"), int(found["version"])
+        return {"this_run": cursor.predicate(info["source"] or "postgres") or "(every row)"}
+    except Exception as exc:
+        return {"this_run_error": redactor.text(f"cannot read the state: {type(exc).__name__}: {exc}")}
 
 
 def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
@@ -112,6 +157,16 @@ def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
             lines.append(f"   -- bulk load into {w['load_table']['qualified']}")
         for sql in statements.get("finalize", []):
             lines.append(f"   {sql};")
+        for inc in entry.get("incremental", []):
+            lines.append(f"   incremental source '{inc['source']}': rows ordered by {inc['order_by']}")
+            if "this_run_error" in inc:
+                lines.append(f"     this run: {inc['this_run_error']}")
+            if "this_run" in inc:
+                lines.append(f"     this run: WHERE {inc['this_run']}")
+            elif "this_run_error" not in inc:
+                lines.append(f"     first run: {'WHERE ' if inc['first_run'] != 'every row' else ''}{inc['first_run']}")
+                lines.append(f"     later runs: WHERE {inc['next_runs']}")
+            lines.append(f"     state: {inc['state']}")
         if "against" in entry:
             a = entry["against"]
             lines.append(f"   against target: {a['status']}: {a['message']}")

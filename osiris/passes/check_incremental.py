@@ -45,7 +45,6 @@ ORDERABLE_HINT = "integers, decimals, floats, dates, timestamps or text"
 def check_incremental(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     diags: list[Diagnostic] = []
     product: dict[str, Any] = {}
-    by_id = {s.id: s for s in pipeline.steps}
     for step in pipeline.steps:
         entry = step.config.entry("incremental")
         if step.mode != "read" or entry is None or not isinstance(entry.value, nodes.Map):
@@ -78,7 +77,7 @@ def check_incremental(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                 )
             )
             continue
-        _check_mode(step, block, writer, dialect, span, diags)
+        _check_mode(step, block, writer, dialect, span, diags=diags)
         product[step.id] = {"writer": writer.id, "dialect": dialect, "source": SOURCE_DIALECT.get(step.component)}
     ctx.products[PRODUCT] = product
     return PassResult(pipeline, tuple(diags))
@@ -211,7 +210,7 @@ def _writers(pipeline: nodes.Pipeline, source: str) -> list[nodes.Step]:
 
 
 def _check_mode(
-    step: nodes.Step, block: nodes.Map, writer: nodes.Step, dialect: str, span: Span | None, diags: list[Diagnostic]
+    step: nodes.Step, block: nodes.Map, writer: nodes.Step, dialect: str, span: Span | None, *, diags: list[Diagnostic]
 ) -> None:
     if dialect == "csv":
         diags.append(
@@ -241,7 +240,8 @@ def _check_mode(
         )
         return
     lookback = block.get("lookback")
-    if mode == "append" and isinstance(lookback, nodes.Str | nodes.Int | nodes.Float) and lookback.value not in (0, "0"):
+    looks_back = isinstance(lookback, nodes.Str | nodes.Int | nodes.Float) and lookback.value not in (0, "0")
+    if mode == "append" and looks_back:
         diags.append(
             error(
                 "OSR-E253",

@@ -101,6 +101,20 @@ def _preflight(
     return resolved, drivers
 
 
+def resolve_steps(
+    plan: Mapping[str, Any], options: RunOptions, redactor: Redactor
+) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each step's resolved config and connection, as a run would have them (``osirisc state`` reads the
+    incremental state with them); every secret is registered with ``redactor``."""
+    env = dict(os.environ if options.env is None else options.env)
+    path = find_file(options.connections, options.base_dir.resolve(), env)
+    conns = Connections.load(path, env, redactor)
+    try:
+        return _preflight(list(plan["steps"]), conns, env, redactor)[0]
+    except RunError as exc:
+        raise RunError(exc.code, redactor.text(exc.message), invalid=exc.invalid) from None
+
+
 def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
     """Execute a validated plan (``plan.validate_plan``) and return its status."""
     redactor = Redactor()

@@ -307,6 +307,13 @@ class Store:
         raise NotImplementedError
 
     def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
+        """``(mark, version)`` of the committed state, or None (run start: creates the SQL table if missing)."""
+        raise NotImplementedError
+
+    def entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def reset(self, pipeline: str, step: str) -> bool:
         raise NotImplementedError
 
 
@@ -362,26 +369,54 @@ class SqlStore(Store):
             return mysql.connect_pymysql(mysql.params(self.config, self.connection), autocommit=True)
         raise AssertionError(self.dialect)
 
+    def entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
+        """The whole state row (``osirisc state show``), or None."""
+        found = self._select(
+            pipeline, step, "cursor_column, mark, version, rows_read, updated_at", create=False, delete=False
+        )
+        if found is None:
+            return None
+        column, mark, version, rows, updated = found
+        return {"cursor_column": column, "mark": _row_mark(mark), "version": int(version), "rows_read": rows,
+                "updated_at": None if updated is None else str(updated)}  # fmt: skip
+
+    def reset(self, pipeline: str, step: str) -> bool:
+        """Delete the state row (the next run reads everything); True when there was one."""
+        return self._select(pipeline, step, "version", create=False, delete=True) is not None
+
     def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
+        found = self._select(pipeline, step, "mark, version", create=True, delete=False)
+        return None if found is None else (_row_mark(found[0]), int(found[1]))
+
+    def _select(self, pipeline: str, step: str, columns: str, *, create: bool, delete: bool) -> Any:
         if self.dialect == "duckdb":
-            return self._read_duckdb(pipeline, step)
+            return self._duckdb(pipeline, step, columns, delete=delete)
         conn = self._connect()
         try:
             cur = conn.cursor()
             if self.schema is None:
                 cur.execute("SELECT current_schema()" if self.dialect == "postgres" else "SELECT DATABASE()")
                 self.schema = str(cur.fetchone()[0])
-            # created now, outside the write transaction: MySQL commits DDL implicitly
-            with contextlib.suppress(Exception):  # a concurrent CREATE of the same table: it exists now
-                cur.execute(self.create_sql(self.schema))
-            cur.execute(
-                f"SELECT mark, version FROM {self.qualified(self.schema)} WHERE pipeline = %s AND step = %s",
-                (pipeline, step),
-            )
+            if create:  # now, outside the write transaction: MySQL commits DDL implicitly
+                with contextlib.suppress(Exception):  # a concurrent CREATE of the same table: it exists now
+                    cur.execute(self.create_sql(self.schema))
+            elif not self._exists(cur):
+                return None
+            key = (pipeline, step)
+            cur.execute(f"SELECT {columns} FROM {self.qualified(self.schema)} WHERE pipeline = %s AND step = %s", key)
             row = cur.fetchone()
+            if delete and row is not None:
+                cur.execute(f"DELETE FROM {self.qualified(self.schema)} WHERE pipeline = %s AND step = %s", key)
         finally:
             conn.close()
-        return None if row is None else (_row_mark(row[0]), int(row[1]))
+        return row
+
+    def _exists(self, cur: Any) -> bool:
+        cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (self.schema, TABLE),
+        )
+        return bool(cur.fetchone()[0])
 
     def _duck_path(self) -> Path:
         value = self.config.get("path") or (self.connection or {}).get("path")
@@ -392,7 +427,7 @@ class SqlStore(Store):
         where = StepContext("state", self.config, self.connection, run_dir=self.base_dir, base_dir=self.base_dir)
         return resolve_path(where, str(value))
 
-    def _read_duckdb(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
+    def _duckdb(self, pipeline: str, step: str, columns: str, *, delete: bool) -> Any:
         import duckdb
 
         from osiris.runtime import duckdb_files
@@ -417,12 +452,13 @@ class SqlStore(Store):
             ).fetchone()[0]
             if not found:
                 return None
-            row = con.execute(
-                f"SELECT mark, version FROM {self.qualified(schema)} WHERE pipeline = ? AND step = ?", [pipeline, step]
-            ).fetchone()
+            where = f"FROM {self.qualified(schema)} WHERE pipeline = ? AND step = ?"
+            row = con.execute(f"SELECT {columns} {where}", [pipeline, step]).fetchone()
+            if delete and row is not None:
+                con.execute(f"DELETE {where}", [pipeline, step])
         finally:
             duckdb_files.release(path, con)
-        return None if row is None else (_row_mark(row[0]), int(row[1]))
+        return row
 
     def commit(self, cur: Any, cursor: Cursor, mark: dict[str, str] | None, executed: list[str]) -> None:
         """Compare-and-set the state row with the write transaction's cursor (``cur``)."""
@@ -489,6 +525,18 @@ class FileStore(Store):
     def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
         entry = self.entries().get(f"{pipeline}/{step}")
         return None if entry is None else (entry.get("mark"), int(entry["version"]))
+
+    def entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
+        found = self.entries().get(f"{pipeline}/{step}")
+        return None if found is None else dict(found)
+
+    def reset(self, pipeline: str, step: str) -> bool:
+        with file_lock(self.path):
+            entries = self.entries()
+            found = entries.pop(f"{pipeline}/{step}", None)
+            if found is not None:
+                self.replace(entries)
+        return found is not None
 
     def replace(self, entries: Mapping[str, Any]) -> None:
         if not entries:
@@ -666,3 +714,23 @@ def read_sql(
             cursor.fail(str(exc))
         raise
     return tracked(ctx, cursor, reader, query)
+
+
+def describe(pipeline: str, step: str, config: Mapping[str, Any], dialect: str, where: str) -> dict[str, Any]:
+    """What ``osirisc plan`` shows of one incremental source: the first run's predicate and the later runs'
+    (symbolic: the mark is read at run start from ``where``), and the order."""
+    first = Cursor(pipeline, step, config, FileStore(Path()), loaded=True)
+    col = quote_ident(dialect, first.column)
+    later = f"{col} > <mark>"
+    lookback = config.get("lookback")
+    if lookback not in (None, 0, "0"):
+        later = f"{col} > <mark> - {lookback}"
+    if config.get("end_value") is not None:
+        later += f" AND {col} < {literal(dialect, config['end_value'])}"
+    return {
+        "source": step,
+        "first_run": first.predicate(dialect) or "every row",
+        "next_runs": later,
+        "order_by": first.order_by(dialect),
+        "state": f"{where}, key ({pipeline!r}, {step!r}), written in the writer's transaction",
+    }

@@ -108,7 +108,9 @@ def _incremental(
     out = []
     for sid, info in found.items():
         step = pipeline.step(sid)
-        config = nodes.plain(step.config)["incremental"]
+        plain = nodes.plain(step.config)
+        assert isinstance(plain, dict)
+        config = plain["incremental"]
         inc = incremental.describe(pipeline.name, sid, config, info["source"] or "postgres", where)
         if live:
             inc.update(_live(pipeline, ctx, sid, info, base))

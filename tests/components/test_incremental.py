@@ -1,0 +1,340 @@
+"""Incremental extraction on the real servers (docs/incremental.md): the high-water mark is kept with the data, in
+the writer's transaction; only rows past it are read (the SERVER's answer is counted: the extractor's rows out and
+the query it issued); late rows inside the lookback are caught and deduplicated by upsert; a failure before COMMIT
+leaves rows and state as they were; ``osirisc state reset`` makes the next run read everything; the state holds no
+secret. Small tables, batch size 3, so every run spans several batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pymysql
+import pytest
+from conftest import MY, PG
+
+from osiris.cli import main
+from osiris.runtime import incremental
+
+pytestmark = pytest.mark.db
+
+SECRET = "s3cret-Pw-incr"  # the connections' password: trust/empty auth ignores it; it must never be stored
+T0 = dt.datetime(2024, 1, 1, 12, 0, 0)
+
+CONNECTIONS = f"""\
+connections:
+  mysql:
+    main:
+      default: true
+      host: {MY["host"]}
+      port: {MY["port"]}
+      database: test
+      user: {MY["user"]}
+      password: ""
+  postgres:
+    main:
+      default: true
+      host: {PG["host"]}
+      port: {PG["port"]}
+      database: {PG["dbname"]}
+      user: {PG["user"]}
+      password: {SECRET}
+"""
+
+
+def write_pipeline(folder: Path, name: str, source: dict[str, Any], writer: dict[str, Any]) -> Path:
+    (folder / "osiris_connections.yaml").write_text(CONNECTIONS, encoding="utf-8")
+    steps = [
+        {"id": "src", "mode": "read", **source},
+        {"id": "load", "mode": "write", "needs": ["src"], **writer},
+    ]
+    path = folder / "pipeline.yaml"
+    path.write_text(json.dumps({"oml_version": "0.1.0", "name": name, "steps": steps}), encoding="utf-8")
+    return path
+
+
+def run(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    """One in-process ``osirisc run``: exit code, status.json and the events of that run."""
+    runs = path.parent / "runs"
+    before = set(runs.rglob("status.json")) if runs.exists() else set()
+    code = main(["run", str(path), "--runs-dir", str(runs), "--format", "json"])
+    capsys.readouterr()
+    [status_file] = set(runs.rglob("status.json")) - before
+    events = [json.loads(line) for line in (status_file.parent / "events.jsonl").read_text().splitlines()]
+    return code, json.loads(status_file.read_text()), events
+
+
+def query_of(events: list[dict[str, Any]]) -> str:
+    [event] = [e for e in events if e["event"] == "incremental"]
+    return str(event["query"])
+
+
+# ------------------------------------------------------------------------------------------------ sources
+def my_exec(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    conn = pymysql.connect(**MY, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def pg_exec(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        cur = conn.execute(sql, params or None)
+        return list(cur.fetchall()) if cur.description else []
+
+
+def my_rows(db: str, ids: range, minutes: list[int] | None = None) -> None:
+    minutes = minutes if minutes is not None else list(ids)
+    for i, m in zip(ids, minutes, strict=True):
+        my_exec(f"INSERT INTO `{db}`.src VALUES (%s, %s, %s)", i, T0 + dt.timedelta(minutes=m), f"row {i}")
+
+
+def pg_rows(schema: str, ids: range, minutes: list[int] | None = None) -> None:
+    minutes = minutes if minutes is not None else list(ids)
+    for i, m in zip(ids, minutes, strict=True):
+        pg_exec(f'INSERT INTO "{schema}".src VALUES (%s, %s, %s)', i, T0 + dt.timedelta(minutes=m), f"row {i}")
+
+
+def pg_state(schema: str) -> list[tuple[Any, ...]]:
+    return pg_exec(f'SELECT step, mark, version, rows_read FROM "{schema}"._osirisc_state ORDER BY step')
+
+
+# ------------------------------------------------------------------------------------------------ tests
+def test_mysql_to_postgres_initial_then_only_new_rows_then_reset(
+    tmp_path: Path, mysql_db: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    my_exec(f"CREATE TABLE `{mysql_db}`.src (id INT PRIMARY KEY, updated_at DATETIME(6), label VARCHAR(40))")
+    my_rows(mysql_db, range(1, 11))
+    path = write_pipeline(
+        tmp_path,
+        "inc-my-pg",
+        {
+            "component": "mysql.extractor",
+            "config": {
+                "connection": "@mysql.main",
+                "schema": mysql_db,
+                "table": "src",
+                "batch_size": 3,
+                "incremental": {"cursor_column": "updated_at", "tie_breaker": ["id"]},
+            },
+        },
+        {
+            "component": "postgres.writer",
+            "config": {
+                "connection": "@postgres.main",
+                "schema": pg_schema,
+                "table": "dst",
+                "write_mode": "upsert",
+                "primary_key": "id",
+                "create_if_missing": True,
+            },
+        },
+    )
+    code, status, events = run(path, capsys)
+    assert code == 0, status
+    assert status["steps"]["src"]["rows_out"] == 10  # the first run reads everything
+    assert "WHERE" not in query_of(events) and "ORDER BY `updated_at`, `id`" in query_of(events)
+    assert pg_exec(f'SELECT count(*) FROM "{pg_schema}".dst') == [(10,)]
+    [(step, mark, version, rows)] = pg_state(pg_schema)
+    assert (step, json.loads(mark), version, rows) == (
+        "src",
+        {"type": "timestamp", "value": "2024-01-01T12:10:00"},
+        1,
+        10,
+    )
+
+    my_rows(mysql_db, range(11, 15))  # four new rows
+    code, status, events = run(path, capsys)
+    assert code == 0, status
+    assert status["steps"]["src"]["rows_out"] == 4  # the server returned only the new rows
+    assert "WHERE `updated_at` > TIMESTAMP '2024-01-01 12:10:00'" in query_of(events)
+    assert pg_exec(f'SELECT count(*), max(id) FROM "{pg_schema}".dst') == [(14, 14)]
+    assert [r[2] for r in pg_state(pg_schema)] == [2]
+
+    code, status, _ = run(path, capsys)  # nothing new: nothing read, the mark stays, the version moves
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 0
+    [(_, mark, version, rows)] = pg_state(pg_schema)
+    assert json.loads(mark)["value"] == "2024-01-01T12:14:00" and version == 3 and rows == 0
+
+    assert main(["state", "show", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "updated_at > 2024-01-01T12:14:00 (timestamp); version 3" in shown
+    assert main(["state", "reset", str(path), "src"]) == 0
+    assert "state deleted" in capsys.readouterr().out
+    assert pg_state(pg_schema) == []
+    code, status, events = run(path, capsys)  # after a reset: everything again, deduplicated by the upsert
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 14
+    assert "WHERE" not in query_of(events)
+    assert pg_exec(f'SELECT count(*) FROM "{pg_schema}".dst') == [(14,)]
+
+
+def test_late_rows_inside_the_lookback_are_caught_and_deduplicated(
+    tmp_path: Path, mysql_db: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL source, MariaDB target (the state row in the MySQL writer's transaction)."""
+    pg_exec(f'CREATE TABLE "{pg_schema}".src (id int PRIMARY KEY, updated_at timestamp, label text)')
+    pg_rows(pg_schema, range(1, 21), [i * 10 for i in range(1, 21)])  # every 10 minutes up to 12:00 + 200 min
+    path = write_pipeline(
+        tmp_path,
+        "inc-pg-my",
+        {
+            "component": "postgres.extractor",
+            "config": {
+                "connection": "@postgres.main",
+                "schema": pg_schema,
+                "table": "src",
+                "batch_size": 3,
+                "incremental": {"cursor_column": "updated_at", "lookback": "25m", "tie_breaker": ["id"]},
+            },
+        },
+        {
+            "component": "mysql.writer",
+            "config": {
+                "connection": "@mysql.main",
+                "schema": mysql_db,
+                "table": "dst",
+                "write_mode": "upsert",
+                "primary_key": "id",
+                "create_if_missing": True,
+            },
+        },
+    )
+    code, status, _ = run(path, capsys)
+    assert code == 0, status
+    assert status["steps"]["src"]["rows_out"] == 20
+    # rows that committed late: one inside the lookback (15 min below the mark), one outside it (45 min below)
+    pg_rows(pg_schema, range(21, 23), [185, 155])
+    pg_exec(f"UPDATE \"{pg_schema}\".src SET label = 'changed' WHERE id = 20")  # a re-read row's new version
+    code, status, events = run(path, capsys)
+    assert code == 0, status
+    assert "WHERE \"updated_at\" > TIMESTAMP '2024-01-01 14:55:00'" in query_of(events)  # 15:20 - 25 min
+    # rows above 14:55: ids 18 (15:00), 19 (15:10), 20 (15:20) again, and the late 21 (15:05); not 22 (14:35)
+    assert status["steps"]["src"]["rows_out"] == 4
+    assert my_exec(f"SELECT count(*), sum(id = 21), sum(id = 22) FROM `{mysql_db}`.dst") == [(21, 1, 0)]
+    assert my_exec(f"SELECT label FROM `{mysql_db}`.dst WHERE id = 20") == [("changed",)]
+    [(mark, version)] = my_exec(f"SELECT mark, version FROM `{mysql_db}`._osirisc_state")
+    assert json.loads(mark)["value"] == "2024-01-01T15:20:00" and version == 2
+
+
+@pytest.mark.parametrize("target", ["postgres", "duckdb"])
+def test_failure_before_commit_leaves_rows_and_state_as_they_were(
+    tmp_path: Path, pg_schema: str, target: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg_exec(f'CREATE TABLE "{pg_schema}".src (id int PRIMARY KEY, updated_at timestamp, label text)')
+    pg_rows(pg_schema, range(1, 8))
+    writer: dict[str, Any] = {
+        "postgres": {"component": "postgres.writer", "config": {"connection": "@postgres.main", "schema": pg_schema}},
+        "duckdb": {"component": "duckdb.writer", "config": {"path": "out.duckdb"}},
+    }[target]
+    writer["config"].update({"table": "dst", "write_mode": "append", "create_if_missing": True})
+    source = {
+        "component": "postgres.extractor",
+        "config": {
+            "connection": "@postgres.main",
+            "schema": pg_schema,
+            "table": "src",
+            "batch_size": 3,
+            "incremental": {"cursor_column": "id"},
+        },
+    }
+    path = write_pipeline(tmp_path, "inc-fail", source, writer)
+
+    def count() -> int:
+        if target == "postgres":
+            return int(pg_exec(f'SELECT count(*) FROM "{pg_schema}".dst')[0][0])
+        with duckdb.connect(str(tmp_path / "out.duckdb")) as con:
+            return int(con.execute("SELECT count(*) FROM dst").fetchone()[0])  # type: ignore[index]
+
+    def state() -> tuple[Any, ...]:
+        if target == "postgres":
+            return tuple(pg_exec(f'SELECT mark, version FROM "{pg_schema}"._osirisc_state')[0])
+        store = incremental.SqlStore("duckdb", "duckdb.writer", {"path": "out.duckdb"}, None, None, tmp_path)
+        entry = store.entry("inc-fail", "src")
+        assert entry is not None
+        return (json.dumps(entry["mark"], sort_keys=True), entry["version"])
+
+    assert run(path, capsys)[0] == 0
+    assert count() == 7
+    committed = state()
+    pg_rows(pg_schema, range(8, 12))
+
+    original = incremental.SqlStore.commit
+
+    def commit_then_fail(self: Any, cur: Any, cursor: Any, mark: Any, executed: list[str]) -> None:
+        original(self, cur, cursor, mark, executed)  # rows loaded, state row written: now the run dies
+        raise RuntimeError("injected failure before COMMIT")
+
+    monkeypatch.setattr(incremental.SqlStore, "commit", commit_then_fail)
+    code, status, _ = run(path, capsys)
+    assert code == 1 and "injected failure before COMMIT" in status["error"]
+    assert status["steps"]["src"]["rows_out"] == 4  # read, loaded, rolled back
+    assert count() == 7 and state() == committed
+    monkeypatch.setattr(incremental.SqlStore, "commit", original)
+    code, status, _ = run(path, capsys)  # the rerun picks up where the last COMMITTED run ended
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 4
+    assert count() == 11  # appended once: no row lost, none doubled
+    assert json.loads(state()[0]) == {"type": "int", "value": "11"} and state()[1] == committed[1] + 1
+
+
+def test_csv_source_and_csv_target_keep_a_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "events.csv"
+    src.write_text("id,at,label\n" + "".join(f"{i},2024-01-0{1 + i % 3} 10:00:0{i % 10},e{i}\n" for i in range(1, 9)))
+    path = write_pipeline(
+        tmp_path,
+        "inc-csv",
+        {
+            "component": "filesystem.csv_extractor",
+            "config": {"path": "events.csv", "batch_size": 2, "incremental": {"cursor_column": "id"}},
+        },
+        {"component": "filesystem.csv_writer", "config": {"path": "out/delta.csv"}},
+    )
+    code, status, _ = run(path, capsys)
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 8
+    state_file = tmp_path / "out" / ("delta.csv" + incremental.FILE_SUFFIX)
+    saved = json.loads(state_file.read_text())["states"]["inc-csv/src"]
+    assert saved["mark"] == {"type": "int", "value": "8"} and saved["version"] == 1
+    with src.open("a") as f:
+        f.write("9,2024-01-05 10:00:00,e9\n10,2024-01-05 11:00:00,e10\n")
+    code, status, _ = run(path, capsys)
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 2
+    lines = (tmp_path / "out" / "delta.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["9", "10"]  # the file holds this run's new rows only
+    assert json.loads(state_file.read_text())["states"]["inc-csv/src"]["version"] == 2
+    assert main(["state", "reset", str(path)]) == 0
+    capsys.readouterr()
+    assert not state_file.exists()
+    code, status, _ = run(path, capsys)
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 10
+
+
+def test_state_holds_no_secret(tmp_path: Path, pg_schema: str, capsys: pytest.CaptureFixture[str]) -> None:
+    pg_exec(f'CREATE TABLE "{pg_schema}".src (id int PRIMARY KEY, label text)')
+    pg_exec(f"INSERT INTO \"{pg_schema}\".src VALUES (1, 'a'), (2, 'b')")
+    conn = {"connection": "@postgres.main", "schema": pg_schema}
+    path = write_pipeline(
+        tmp_path,
+        "inc-secret",
+        {"component": "postgres.extractor", "config": {**conn, "table": "src", "incremental": {"cursor_column": "id"}}},
+        {
+            "component": "postgres.writer",
+            "config": {**conn, "table": "dst", "write_mode": "upsert", "primary_key": "id", "create_if_missing": True},
+        },
+    )
+    code, status, _ = run(path, capsys)
+    assert code == 0, status
+    rows = pg_exec(f'SELECT row_to_json(s)::text FROM "{pg_schema}"._osirisc_state s')
+    assert len(rows) == 1 and SECRET not in rows[0][0] and "password" not in rows[0][0]
+    assert main(["state", "show", str(path), "--format", "json"]) == 0
+    shown = capsys.readouterr().out
+    assert SECRET not in shown and '"value": "2"' in shown
+    for file in (tmp_path / "runs").rglob("*"):
+        if file.is_file():
+            assert SECRET not in file.read_text(errors="replace"), file

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +341,52 @@ def test_state_holds_no_secret(tmp_path: Path, pg_schema: str, capsys: pytest.Ca
     for file in (tmp_path / "runs").rglob("*"):
         if file.is_file():
             assert SECRET not in file.read_text(errors="replace"), file
+
+
+def test_two_overlapping_runs_cannot_both_advance_the_state(tmp_path: Path, pg_schema: str) -> None:
+    """Two real ``osirisc run`` processes of one pipeline. The test holds the target's write lock until both runs
+    have read the state and wait for it, so they overlap whatever the machine's load; then the first to commit
+    advances the state and the other fails clearly, its rows rolled back (append: no row twice)."""
+    pg_exec(f'CREATE TABLE "{pg_schema}".src (id int PRIMARY KEY, label text)')
+    pg_exec(f"INSERT INTO \"{pg_schema}\".src SELECT i, 'row ' || i FROM generate_series(1, 25) i")
+    conn = {"connection": "@postgres.main", "schema": pg_schema}
+    path = write_pipeline(
+        tmp_path,
+        "inc-race",
+        {
+            "component": "postgres.extractor",
+            "config": {**conn, "table": "src", "batch_size": 4, "incremental": {"cursor_column": "id"}},
+        },
+        {"component": "postgres.writer", "config": {**conn, "table": "dst", "write_mode": "append"}},
+    )
+    pg_exec(f'CREATE TABLE "{pg_schema}".dst (id int, label text)')
+    name = f"osiris write {pg_schema}.dst"  # the writer's advisory lock (osiris/runtime/connectors/pgwrite.py)
+    gate = psycopg.connect(**PG)
+    try:
+        [(key,)] = gate.execute("SELECT hashtextextended(%s, 0)", (name,)).fetchall()
+        gate.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        argv = [sys.executable, "-m", "osiris.cli", "run", str(path), "--runs-dir", str(tmp_path / "runs")]
+        procs = [
+            subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND ((classid::bigint << 32) | objid::bigint) = (%s::bigint & x'ffffffffffffffff'::bigint)"
+        )
+        deadline = time.monotonic() + 120
+        while pg_exec(waiting, key)[0][0] < 2:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            assert time.monotonic() < deadline, "the two runs never both waited for the target"
+            time.sleep(0.05)
+        gate.rollback()  # let them go: both have read the state (version: none) before waiting
+        results = [p.communicate(timeout=120) for p in procs]
+    finally:
+        gate.close()
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 1], results
+    loser = next(err for p, (_, err) in zip(procs, results, strict=True) if p.returncode == 1)
+    assert "changed since this run started" in loser and "rolled back" in loser, loser
+    assert pg_exec(f'SELECT count(*), count(DISTINCT id) FROM "{pg_schema}".dst') == [(25, 25)]
+    [(_, mark, version, rows)] = pg_state(pg_schema)
+    assert (json.loads(mark)["value"], version, rows) == ("25", 1, 25)

@@ -37,6 +37,7 @@ MY_LOCK = "tests/components/test_mysql_writer_lock.py::"
 GQL = "tests/components/test_graphql_extractor.py::"
 GQL_PIPE = "tests/components/test_graphql_pipeline.py::"
 PH = "tests/components/test_posthog_extractor.py::"
+INC = "tests/components/test_incremental.py::"
 
 _WRITER = T + "test_writer_fields_end_to_end"
 _WRITER_FIELDS = ("connection", "schema", "table", "write_mode", "primary_key", "create_if_missing", "schema_evolution")
@@ -52,6 +53,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "query": DUCK + "test_extractor_table_columns_and_query",
         "columns": DUCK + "test_extractor_table_columns_and_query",
         "batch_size": T + "test_duckdb_extractor_connection_schema_and_batch_size",
+        "incremental": INC + "test_initial_and_end_values_bound_a_backfill",
     },
     "duckdb.processor": {"query": "tests/runtime/test_scheduler.py::test_processor_sees_aliases_and_self_join"},
     "duckdb.writer": {
@@ -75,6 +77,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "na_values": CSV + "test_reader_options",
         "chunk_size": T + "test_csv_extractor_types_dates_batches_and_connection",
         "batch_size": T + "test_csv_extractor_types_dates_batches_and_connection",
+        "incremental": INC + "test_csv_source_and_csv_target_keep_a_state_file",
         "skip_blank_lines": T + "test_csv_extractor_types_dates_batches_and_connection",
         "comment": CSV_PLAN + "test_comment_lines_are_skipped_but_not_inside_quoted_fields",
     },
@@ -94,6 +97,7 @@ HONOURED: dict[str, dict[str, str]] = {
         **dict.fromkeys(
             ("schema", "table", "columns", "limit", "offset", "batch_size"), T + "test_mysql_extractor_table_options"
         ),
+        "incremental": INC + "test_mysql_to_postgres_initial_then_only_new_rows_then_reset",
     },
     "mysql.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
@@ -106,6 +110,7 @@ HONOURED: dict[str, dict[str, str]] = {
         **dict.fromkeys(
             ("schema", "table", "columns", "query", "batch_size"), T + "test_postgres_extractor_table_options"
         ),
+        "incremental": INC + "test_late_rows_inside_the_lookback_are_caught_and_deduplicated",
     },
     "postgres.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
@@ -116,6 +121,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "connection": T + "test_supabase_extractor_end_to_end_through_a_connection",
         **dict.fromkeys(_PG_CONNECT, T + "test_postgres_connection_fields_reach_libpq"),
         **dict.fromkeys(("query", "columns", "batch_size"), T + "test_postgres_extractor_table_options"),
+        "incremental": INC + "test_initial_and_end_values_bound_a_backfill",
         **dict.fromkeys(
             ("schema", "table", "select", "filter", "order", "limit", "offset"),
             SUPA + "test_select_filter_order_are_the_sql_they_mean",

@@ -39,6 +39,14 @@ connections:
       database: test
       user: {MY["user"]}
       password: ""
+  supabase:
+    main:
+      default: true
+      host: {PG["host"]}
+      port: {PG["port"]}
+      database: {PG["dbname"]}
+      user: {PG["user"]}
+      password: {SECRET}
   postgres:
     main:
       default: true
@@ -390,3 +398,43 @@ def test_two_overlapping_runs_cannot_both_advance_the_state(tmp_path: Path, pg_s
     assert pg_exec(f'SELECT count(*), count(DISTINCT id) FROM "{pg_schema}".dst') == [(25, 25)]
     [(_, mark, version, rows)] = pg_state(pg_schema)
     assert (json.loads(mark)["value"], version, rows) == ("25", 1, 25)
+
+
+@pytest.mark.parametrize("component", ["supabase.extractor", "duckdb.extractor"])
+def test_initial_and_end_values_bound_a_backfill(
+    tmp_path: Path, pg_schema: str, component: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A date cursor from initial_value (inclusive) to end_value (exclusive); ``osirisc plan`` shows the predicate
+    of the first and later runs, and with ``--against`` the exact one the next run uses."""
+    if component == "supabase.extractor":
+        pg_exec(f'CREATE TABLE "{pg_schema}".src (id int PRIMARY KEY, day date)')
+        pg_exec(f"INSERT INTO \"{pg_schema}\".src SELECT i, DATE '2024-01-01' + i FROM generate_series(1, 12) i")
+        config: dict[str, Any] = {"connection": "@supabase.main", "schema": pg_schema, "table": "src"}
+    else:
+        with duckdb.connect(str(tmp_path / "src.duckdb")) as con:
+            con.execute("CREATE TABLE src AS SELECT i AS id, DATE '2024-01-01' + i::int AS day FROM range(1, 13) t(i)")
+        config = {"path": "src.duckdb", "table": "src"}
+    config.update(batch_size=2, incremental={"cursor_column": "day", "initial_value": "2024-01-04",
+                                             "end_value": "2024-01-10"})  # fmt: skip
+    path = write_pipeline(
+        tmp_path,
+        "inc-bounded",
+        {"component": component, "config": config},
+        {
+            "component": "duckdb.writer",
+            "config": {"path": "out.duckdb", "table": "dst", "write_mode": "upsert", "primary_key": "id"},
+        },
+    )
+    assert main(["plan", str(path), "-o", str(tmp_path / "build")]) == 0
+    shown = capsys.readouterr().out
+    assert "first run: WHERE \"day\" >= '2024-01-04' AND \"day\" < '2024-01-10'" in shown
+    assert 'later runs: WHERE "day" > <mark> AND "day" < \'2024-01-10\'' in shown
+    code, status, _ = run(path, capsys)
+    assert code == 0, status
+    assert status["steps"]["src"]["rows_out"] == 6  # days 4..9: ids 3..8
+    with duckdb.connect(str(tmp_path / "out.duckdb")) as con:
+        assert con.execute("SELECT min(id), max(id), count(*) FROM dst").fetchall() == [(3, 8, 6)]
+    assert main(["plan", str(path), "--against", "-o", str(tmp_path / "build")]) in (0, 1)
+    assert "this run: WHERE \"day\" > DATE '2024-01-09' AND \"day\" < '2024-01-10'" in capsys.readouterr().out
+    code, status, _events = run(path, capsys)
+    assert code == 0 and status["steps"]["src"]["rows_out"] == 0

@@ -162,6 +162,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "validate_ssl": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
     },
     "posthog.extractor": {
+        "incremental": INC + "test_posthog_events_resume_from_the_committed_mark",
         "connection": PH + "test_pipeline_to_postgres_keeps_the_key_out",
         "api_key": PH + "test_a_wrong_key_fails_without_showing_it",
         "project_id": PH + "test_events_every_row_once_over_many_pages_with_tied_timestamps",

@@ -133,6 +133,9 @@ def _live(pipeline: Any, ctx: Any, sid: str, info: dict[str, Any], base: Path) -
         found = cursor.store.entry(pipeline.name, sid)
         if found is not None:
             cursor.mark, cursor.version = found.get("mark"), int(found["version"])
+        if info["source"] == "posthog":
+            start = "initial_since" if cursor.mark is None else cursor.mark["value"]
+            return {"this_run": f"{cursor.column} >= {start} - lookback_window_minutes AND {cursor.column} < now"}
         return {"this_run": cursor.predicate(info["source"] or "postgres") or "(every row)"}
     except Exception as exc:
         return {"this_run_error": redactor.text(f"cannot read the state: {type(exc).__name__}: {exc}")}

@@ -36,6 +36,7 @@ SOURCE_DIALECT = {
     "mysql.extractor": "mysql",
     "duckdb.extractor": "duckdb",
     "filesystem.csv_extractor": "csv",
+    "posthog.extractor": "posthog",
 }
 NUMERIC = re.compile(r"^(u?int\d+|float\d+|decimal\(.*\))$")
 TEMPORAL = ("date", "timestamp", "timestamp[tz]")
@@ -241,6 +242,7 @@ def _check_mode(
         return
     lookback = block.get("lookback")
     looks_back = isinstance(lookback, nodes.Str | nodes.Int | nodes.Float) and lookback.value not in (0, "0")
+    looks_back |= step.component == "posthog.extractor"  # its window always reaches back lookback_window_minutes
     if mode == "append" and looks_back:
         diags.append(
             error(

@@ -719,6 +719,15 @@ def read_sql(
 def describe(pipeline: str, step: str, config: Mapping[str, Any], dialect: str, where: str) -> dict[str, Any]:
     """What ``osirisc plan`` shows of one incremental source: the first run's predicate and the later runs'
     (symbolic: the mark is read at run start from ``where``), and the order."""
+    if dialect == "posthog":  # a time window in HogQL (posthog.extractor), paged by seek on (time, id)
+        col = str(config["cursor_column"])
+        return {
+            "source": step,
+            "first_run": f"{col} >= initial_since (default: 30 days ago) - lookback_window_minutes AND {col} < now",
+            "next_runs": f"{col} >= <mark> - lookback_window_minutes AND {col} < now",
+            "order_by": f"{col}, its id",
+            "state": f"{where}, key ({pipeline!r}, {step!r}), written in the writer's transaction",
+        }
     first = Cursor(pipeline, step, config, FileStore(Path()), loaded=True)
     col = quote_ident(dialect, first.column)
     later = f"{col} > <mark>"

@@ -74,8 +74,10 @@ def run(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, 
     runs = path.parent / "runs"
     before = set(runs.rglob("status.json")) if runs.exists() else set()
     code = main(["run", str(path), "--runs-dir", str(runs), "--format", "json"])
-    capsys.readouterr()
-    [status_file] = set(runs.rglob("status.json")) - before
+    out = capsys.readouterr()
+    found = set(runs.rglob("status.json")) - before if runs.exists() else set()
+    assert len(found) == 1, (code, out.out, out.err)
+    [status_file] = found
     events = [json.loads(line) for line in (status_file.parent / "events.jsonl").read_text().splitlines()]
     return code, json.loads(status_file.read_text()), events
 
@@ -438,3 +440,68 @@ def test_initial_and_end_values_bound_a_backfill(
     assert "this run: WHERE \"day\" > DATE '2024-01-09' AND \"day\" < '2024-01-10'" in capsys.readouterr().out
     code, status, _events = run(path, capsys)
     assert code == 0 and status["steps"]["src"]["rows_out"] == 0
+
+
+def test_posthog_events_resume_from_the_committed_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """posthog.extractor (against the query API stand-in): the window starts at the mark minus
+    lookback_window_minutes instead of initial_since; events re-read in the window are upserted by uuid."""
+    from posthog_server import PostHog, PostHogServer
+
+    key = "phx_IncrementalTestKey_0123456789"
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events AS SELECT 'u' || i AS uuid, 'view' AS event,"
+        " TIMESTAMP '2024-03-01' + to_minutes(i * 2) AS timestamp, 'd' || i AS distinct_id, 'p' AS person_id,"
+        " '{}' AS properties FROM range(20) t(i)"
+    )  # every 2 minutes from 00:00 to 00:38
+    server = PostHogServer(PostHog(con, key, "77"))
+    monkeypatch.setenv("PH_KEY", key)
+    (tmp_path / "osiris_connections.yaml").write_text(
+        "connections:\n  posthog:\n    main:\n      api_key: ${PH_KEY}\n      project_id: '77'\n"
+        f"      region: self_hosted\n      custom_base_url: {server.url}\n",
+        encoding="utf-8",
+    )
+    source = {
+        "connection": "@posthog.main",
+        "data_type": "events",
+        "initial_since": "2024-03-01T00:00:00Z",
+        "lookback_window_minutes": 5,
+        "page_size": 100,
+        "batch_size": 4,
+        "retry_delay": 0.1,
+        "incremental": {"cursor_column": "timestamp"},
+    }
+    steps = [
+        {"id": "src", "component": "posthog.extractor", "mode": "read", "config": source},
+        {"id": "load", "component": "duckdb.writer", "mode": "write", "needs": ["src"],
+         "config": {"path": "out.duckdb", "table": "events", "write_mode": "upsert", "primary_key": "uuid"}},
+    ]  # fmt: skip
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(json.dumps({"oml_version": "0.1.0", "name": "inc-ph", "steps": steps}), encoding="utf-8")
+    try:
+        code, status, events = run(path, capsys)
+        assert code == 0, status
+        assert status["steps"]["src"]["rows_out"] == 20
+        assert "timestamp >= toDateTime64('2024-02-29 23:55:00" in query_of(events)  # initial_since - 5 min
+        con.execute(
+            "INSERT INTO events VALUES ('late', 'view', TIMESTAMP '2024-03-01 00:35:00', 'dl', 'p', '{}'),"
+            " ('new', 'view', TIMESTAMP '2024-03-01 00:50:00', 'dn', 'p', '{}')"
+        )
+        code, status, events = run(path, capsys)
+        assert code == 0, status
+        assert "timestamp >= toDateTime64('2024-03-01 00:33:00" in query_of(events)  # the mark 00:38 - 5 min
+        assert status["steps"]["src"]["rows_out"] == 5  # 00:34, 00:35 (late), 00:36, 00:38 again, and 00:50
+    finally:
+        server.close()
+        con.close()
+    with duckdb.connect(str(tmp_path / "out.duckdb")) as out:
+        assert out.execute("SELECT count(*), count(DISTINCT uuid) FROM events").fetchall() == [(22, 22)]
+        [(mark,)] = out.execute("SELECT mark FROM _osirisc_state").fetchall()
+    assert json.loads(mark)["value"].startswith("2024-03-01T00:50:00")
+    assert main(["check", str(path)]) == 0
+    steps[1]["config"]["write_mode"] = "append"  # the window always reaches back: append would double rows
+    path.write_text(json.dumps({"oml_version": "0.1.0", "name": "inc-ph", "steps": steps}), encoding="utf-8")
+    assert main(["check", str(path)]) == 2
+    assert "OSR-E253" in capsys.readouterr().err

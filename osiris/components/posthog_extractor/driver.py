@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from osiris.runtime import incremental
 from osiris.runtime.connectors.http import Api, Policy, Scrubber
 from osiris.runtime.connectors.jsonrows import Column, Rows
 from osiris.runtime.driver import StepContext, StepError
@@ -132,7 +133,7 @@ def parse_since(text: str) -> datetime:
 class Query:
     """The HogQL text of each page: the window, the filter, and the seek position after the previous page."""
 
-    def __init__(self, data_type: str, cfg: Mapping[str, Any], now: datetime):
+    def __init__(self, data_type: str, cfg: Mapping[str, Any], now: datetime, mark: datetime | None = None):
         self.data_type = data_type
         self.select, self.table, self.window_col, self.id_col, _ = SOURCES[data_type]
         self.page_size = int(cfg.get("page_size") or 1000)
@@ -140,6 +141,7 @@ class Query:
         self.since: datetime | None = None
         if self.window_col:
             start = parse_since(cfg["initial_since"]) if cfg.get("initial_since") else now - timedelta(days=30)
+            start = start if mark is None else mark  # incremental: from the last committed run's mark
             self.since = start - timedelta(minutes=int(cfg.get("lookback_window_minutes", 15)))
             col = self.window_col
             self.where += [f"{col} >= {hogql_time(self.since)}", f"{col} < {hogql_time(now)}"]
@@ -199,7 +201,8 @@ class Driver:
             event=self.ctx.event,
         )
         url = f"{root}/api/projects/{cfg['project_id']}/query/"
-        query = Query(data_type, cfg, datetime.now(UTC))
+        cursor = incremental.source_cursor(self.ctx)
+        query = Query(data_type, cfg, datetime.now(UTC), self._mark(cursor, data_type))
         pages = self._pages(api, url, query, bool(cfg.get("deduplication_enabled", True)))
         try:
             page_one = next(pages)
@@ -215,7 +218,25 @@ class Driver:
         except BaseException:
             api.close()
             raise
-        return pa.RecordBatchReader.from_batches(rows.schema, self._batches(api, rows, pages, first, query))
+        reader = pa.RecordBatchReader.from_batches(rows.schema, self._batches(api, rows, pages, first, query))
+        return incremental.tracked(self.ctx, cursor, reader, query.text(None, 0))
+
+    @staticmethod
+    def _mark(cursor: incremental.Cursor | None, data_type: str) -> datetime | None:
+        """The committed mark to resume from (None: first run, or not incremental)."""
+        if cursor is None:
+            return None
+        window = SOURCES[data_type][2]
+        if cursor.column != window:
+            cursor.fail(f"incremental cursor_column {cursor.column!r} is not the window of {data_type}")
+            raise StepError(f"incremental.cursor_column of {data_type} must be {window or 'absent (no time window)'}")
+        cursor.bounds()  # a state that could not be read fails the step here
+        if cursor.mark is None:
+            return None
+        value = incremental.from_json(cursor.mark)
+        if not isinstance(value, datetime):
+            raise StepError(f"the incremental mark {cursor.mark} is not a time")
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def _batches(
         self, api: Api, rows: Rows, pages: Iterator[list[dict[str, Any]]], first: list[pa.RecordBatch], query: Query

@@ -236,10 +236,7 @@ class Cursor:
         for value, op in ((lower, pc.greater_equal if inclusive else pc.greater), (end, pc.less)):
             if value is None:
                 continue
-            scalar = pa.scalar(value).cast(col.type) if not isinstance(value, str) else pa.scalar(value)
-            if isinstance(value, str) and not pa.types.is_string(col.type):
-                scalar = pa.scalar(value).cast(col.type)
-            m = op(col, scalar)
+            m = op(col, _scalar(value, col.type))
             mask = m if mask is None else pc.and_(mask, m)
         return batch.filter(pc.fill_null(mask, False))
 
@@ -297,6 +294,20 @@ class Cursor:
         if previous is not None and type(previous) is type(self.observed) and previous > self.observed:
             return dict(self.mark)  # type: ignore[arg-type]
         return to_json(self.observed)
+
+
+def _scalar(value: Any, typ: pa.DataType) -> pa.Scalar:
+    """``value`` (a mark or the config's initial/end value) as an Arrow scalar of the column's type; a time
+    without a zone compared with a zoned column is UTC."""
+    try:
+        return pa.scalar(value).cast(typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if pa.types.is_timestamp(typ) and typ.tz:
+            try:
+                return pa.scalar(value).cast(pa.timestamp(typ.unit)).cast(typ)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+        raise StepError(f"{value!r} cannot be compared with a column of type {typ}") from None
 
 
 # -- where the state lives ---------------------------------------------------------------------------------------------

@@ -174,6 +174,9 @@ class _Builder:
         props = spec.properties
         # Osiris spellings, refused fields and fields with no effect are the mutations' business, not valid input's
         aliased = {*spec.raw.get("x-aliases", {}), *spec.raw.get("x-refused", {}), *spec.raw.get("x-no-effect", {})}
+        # `incremental` is valid only with a known cursor column and one upserting writer downstream (OSR-E250..E253):
+        # a cross-step rule random configs cannot keep; tests/components/test_incremental.py and the fixtures cover it
+        aliased.add("incremental")
         entries: dict[str, ir.Value] = {}
         use_connection = "connection" in props and draw(st.booleans())
         required = set(spec.required)

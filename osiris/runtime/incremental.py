@@ -561,14 +561,28 @@ class FileStore(Store):
 
 
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``<path>.lock`` (held across check-and-replace of a state file)."""
+def file_lock(path: Path, ctx: StepContext | None = None) -> Iterator[None]:
+    """An exclusive advisory lock on ``<path>.lock`` (held across check-and-replace of a state file); while
+    another run holds it, wait, checking the run's cancellation."""
     import fcntl
 
     lock_path = path.with_name(path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        told = False
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if ctx is not None:
+                    ctx.cancel.check()
+                    if not told:
+                        ctx.event(
+                            "info", {"step": ctx.step_id, "message": f"another run holds {lock_path.name}; waiting"}
+                        )
+                        told = True
+                time.sleep(0.05)
         try:
             yield
         finally:
@@ -596,7 +610,7 @@ def commit_file(ctx: StepContext, output: Path) -> Iterator[None]:
         yield
         return
     store = FileStore(output)
-    with file_lock(store.path):
+    with file_lock(store.path, ctx):
 
         def check() -> dict[str, Any]:
             entries = store.entries()

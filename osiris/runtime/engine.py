@@ -135,6 +135,12 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
         resolved, drivers = _preflight(steps, Connections.load(path, env, redactor), env, redactor)
     except RunError as exc:  # a message about a connection may quote what the file holds: masked like the rest
         raise RunError(exc.code, redactor.text(exc.message), invalid=exc.invalid) from None
+    try:
+        cursors = incremental.cursors_for(plan["pipeline"]["name"], steps, resolved, base_dir)
+    except StepError as exc:  # `osirisc check` reports it first (OSR-E252): a hand-made plan
+        raise RunError("OSR-E330", redactor.text(str(exc))) from None
+    for cursor in {id(c): c for cs in cursors.values() for c in cs}.values():
+        cursor.load()  # once, at run start, from the writer's target; a failure fails the extractor
 
     try:
         run = RunDir(options.runs_dir, plan["pipeline"]["name"], redactor)
@@ -164,12 +170,6 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
                 run.event("warning", step=None, message=f"an event listener failed and was removed: {exc!r}")
         return record
 
-    try:
-        cursors = incremental.cursors_for(plan["pipeline"]["name"], steps, resolved, base_dir)
-    except StepError as exc:
-        raise RunError("OSR-E330", redactor.text(str(exc))) from None
-    for cursor in {id(c): c for cs in cursors.values() for c in cs}.values():
-        cursor.load()  # once, at run start, from the writer's target; a failure fails the extractor
     scheduler_box: list[Scheduler] = []
     contexts: dict[str, StepContext] = {}
     for s in steps:

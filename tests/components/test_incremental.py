@@ -321,6 +321,8 @@ def test_csv_source_and_csv_target_keep_a_state_file(tmp_path: Path, capsys: pyt
     lines = (tmp_path / "out" / "delta.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["9", "10"]  # the file holds this run's new rows only
     assert json.loads(state_file.read_text())["states"]["inc-csv/src"]["version"] == 2
+    assert main(["state", "show", str(path), "load"]) == 2  # a writer is not an incremental extractor
+    assert "step 'load' is not an incremental extractor" in capsys.readouterr().err
     assert main(["state", "reset", str(path)]) == 0
     capsys.readouterr()
     assert not state_file.exists()

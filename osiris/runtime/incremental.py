@@ -408,7 +408,7 @@ class SqlStore(Store):
             if self.schema is None:
                 cur.execute("SELECT current_schema()" if self.dialect == "postgres" else "SELECT DATABASE()")
                 self.schema = str(cur.fetchone()[0])
-            if create:  # now, outside the write transaction: MySQL commits DDL implicitly
+            if create and self.dialect == "mysql":  # now, outside the write transaction: MySQL commits DDL at once
                 with contextlib.suppress(Exception):  # a concurrent CREATE of the same table: it exists now
                     cur.execute(self.create_sql(self.schema))
             elif not self._exists(cur):
@@ -477,7 +477,11 @@ class SqlStore(Store):
         schema = self.schema or ("main" if self.dialect == "duckdb" else None)
         table = self.qualified(schema)
         now = "now()" if self.dialect != "mysql" else "UTC_TIMESTAMP(6)"
-        if self.dialect != "mysql":  # transactional DDL: created with the rows
+        if self.dialect == "postgres":  # runs writing other tables of the schema may create it at the same time
+            name = "'osiris state " + (schema or "").replace("'", "''") + "'"
+            executed.append(f"SELECT pg_advisory_xact_lock(hashtextextended({name}, 0))")
+            cur.execute(executed[-1])
+        if self.dialect != "mysql":  # transactional DDL: created with the rows (a failed run leaves no table)
             executed.append(self.create_sql(schema))
             cur.execute(executed[-1])
         text = json.dumps(mark, sort_keys=True) if mark is not None else None

@@ -507,3 +507,52 @@ def test_posthog_events_resume_from_the_committed_mark(
     path.write_text(json.dumps({"oml_version": "0.1.0", "name": "inc-ph", "steps": steps}), encoding="utf-8")
     assert main(["check", str(path)]) == 2
     assert "OSR-E253" in capsys.readouterr().err
+
+
+def test_two_overlapping_runs_into_mariadb_after_a_committed_run(tmp_path: Path, pg_schema: str, mysql_db: str) -> None:
+    """The same race into a MariaDB target whose state row already exists: both runs read version 1, the first to
+    commit moves it to 2, the other's ``UPDATE ... WHERE version = 1`` finds no row and it rolls back."""
+    from osiris.runtime.connectors.mysqlwrite import lock_name
+
+    pg_exec(f'CREATE TABLE "{pg_schema}".src (id int PRIMARY KEY, label text)')
+    pg_exec(f"INSERT INTO \"{pg_schema}\".src SELECT i, 'row ' || i FROM generate_series(1, 10) i")
+    path = write_pipeline(
+        tmp_path,
+        "inc-race-my",
+        {
+            "component": "postgres.extractor",
+            "config": {"connection": "@postgres.main", "schema": pg_schema, "table": "src", "batch_size": 3,
+                       "incremental": {"cursor_column": "id"}},
+        },
+        {"component": "mysql.writer", "config": {"connection": "@mysql.main", "schema": mysql_db, "table": "dst",
+                                                 "write_mode": "append", "create_if_missing": True}},
+    )  # fmt: skip
+    argv = [sys.executable, "-m", "osiris.cli", "run", str(path), "--runs-dir", str(tmp_path / "runs")]
+    assert subprocess.run(argv, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+    pg_exec(f"INSERT INTO \"{pg_schema}\".src SELECT i, 'row ' || i FROM generate_series(11, 16) i")
+    gate = pymysql.connect(**MY, autocommit=True)
+    try:
+        with gate.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0)", (lock_name(mysql_db, "dst"),))
+            assert cur.fetchone() == (1,)
+        procs = [
+            subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        deadline = time.monotonic() + 120
+        waiting = "SELECT count(*) FROM information_schema.processlist WHERE info LIKE %s AND id <> CONNECTION_ID()"
+        while my_exec(waiting, f"SELECT GET_LOCK('{lock_name(mysql_db, 'dst')}', %")[0][0] < 2:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            assert time.monotonic() < deadline, "the two runs never both waited for the target"
+            time.sleep(0.05)
+        with gate.cursor() as cur:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (lock_name(mysql_db, "dst"),))
+        results = [p.communicate(timeout=120) for p in procs]
+    finally:
+        gate.close()
+    assert sorted(p.returncode for p in procs) == [0, 1], results
+    loser = next(err for p, (_, err) in zip(procs, results, strict=True) if p.returncode == 1)
+    assert "changed since this run started" in loser, loser
+    assert my_exec(f"SELECT count(*), count(DISTINCT id) FROM `{mysql_db}`.dst") == [(16, 16)]
+    [(mark, version, rows)] = my_exec(f"SELECT mark, version, rows_read FROM `{mysql_db}`._osirisc_state")
+    assert (json.loads(mark)["value"], version, rows) == ("16", 2, 6)

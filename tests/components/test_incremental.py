@@ -321,6 +321,12 @@ def test_csv_source_and_csv_target_keep_a_state_file(tmp_path: Path, capsys: pyt
     lines = (tmp_path / "out" / "delta.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["9", "10"]  # the file holds this run's new rows only
     assert json.loads(state_file.read_text())["states"]["inc-csv/src"]["version"] == 2
+    changed = json.loads(path.read_text())
+    changed["steps"][0]["config"]["incremental"]["cursor_column"] = "at"  # a mark of `id` means nothing for `at`
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    code, status, _ = run(path, capsys)
+    assert code == 1 and "is a mark of cursor column 'id', but this step's cursor is now 'at'" in status["error"]
+    assert json.loads(state_file.read_text())["states"]["inc-csv/src"]["version"] == 2  # untouched
     assert main(["state", "show", str(path), "load"]) == 2  # a writer is not an incremental extractor
     assert "step 'load' is not an incremental extractor" in capsys.readouterr().err
     assert main(["state", "reset", str(path)]) == 0

@@ -298,8 +298,11 @@ class Cursor:
         previous = from_json(self.mark) if self.mark is not None else None
         if self.observed is None:
             return dict(self.mark) if self.mark is not None else None
-        if previous is not None and type(previous) is type(self.observed) and previous > self.observed:
-            return dict(self.mark)  # type: ignore[arg-type]
+        try:
+            if previous is not None and previous > self.observed:
+                return dict(self.mark)  # type: ignore[arg-type]
+        except TypeError:  # the column's type changed (a zone added, text to number): the new values rule
+            pass
         return to_json(self.observed)
 
 

@@ -7,6 +7,9 @@ error) and returns a pipeline only when none of them is an error. Choices made w
 - Aliases are resolved (anchors may be shared, ``<<`` merges mappings); a recursive alias is an error (OSR-E017).
 - ``config:`` and ``needs:`` written with no value mean "not given"; ``params: {x: }`` declares a parameter that
   must be given (no default). A step may carry a ``description`` (documentation only, not kept in the IR).
+- ``inputs: {NAME: "${STEP.df}"}`` (Osiris's pipeline-format reference) names the steps whose data a step reads:
+  they become its ``needs`` when it has none, and must be among its ``needs`` when it has some (docs/oml.md).
+- The legacy spellings ``uses``/``with`` are read as ``component``/``config`` with warning OSR-W015.
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ FORBIDDEN = {
 }
 MODES = ("read", "write", "transform")
 MODE_ALIASES = {"extract": "read", "extractor": "read", "load": "write", "writer": "write", "processor": "transform"}
-STEP_KEYS = ("id", "component", "mode", "config", "needs", "description", "uses", "with")
+STEP_KEYS = ("id", "component", "mode", "config", "needs", "inputs", "description", "uses", "with")
+LEGACY = {  # legacy spelling -> (modern spelling, what Osiris's own validator makes of the legacy one)
+    "uses": ("component", "Osiris's validator rejects a step without 'component'"),
+    "with": ("config", "Osiris's validator does not read 'with', so it checks none of that config"),
+}
+INPUT_RE = re.compile(r"^\$\{([^{}]+)\.([A-Za-z_][A-Za-z0-9_]*)\}$")
 KEBAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _KINDS = {"null": "null", "bool": "a boolean", "int": "an integer", "float": "a number", "str": "a string"}
 
@@ -238,15 +246,23 @@ def _step(doc: Doc, node: Node) -> tuple[ir.Step | None, StepRefs | None]:
     for key, key_node, value_node in doc.pairs(node):
         fields[key] = (key_node, value_node)
         if key not in STEP_KEYS:
-            hint = did_you_mean(key, STEP_KEYS[:6])
+            hint = did_you_mean(key, STEP_KEYS[:7])
             doc.error(
                 "OSR-E026",
                 f"unknown key '{key}' in a step",
                 doc.span(key_node),
-                hint or "a step has id, component, mode, config and needs",
+                hint or "a step has id, component, mode, config, needs and inputs",
             )
     component_field = _spelling(doc, fields, "component", "uses")
     config_field = _spelling(doc, fields, "config", "with")
+    for legacy, (modern, why) in LEGACY.items():
+        if legacy in fields and modern not in fields:
+            doc.warning(
+                "OSR-W015",
+                f"'{legacy}' is the legacy spelling of '{modern}' (deprecated)",
+                doc.span(fields[legacy][0]),
+                f"write '{modern}' instead: {why}",
+            )
 
     step_id = _text(doc, fields["id"][1], "a step id") if "id" in fields else None
     label = f"step '{step_id}'" if step_id else "this step"
@@ -256,6 +272,13 @@ def _step(doc: Doc, node: Node) -> tuple[ir.Step | None, StepRefs | None]:
     component = _text(doc, component_field[1], "component") if component_field else None
     mode = _mode(doc, fields["mode"][1]) if "mode" in fields else None
     needs, needs_spans, needs_ok = _needs(doc, fields["needs"][1]) if "needs" in fields else (None, (), True)
+    if "inputs" in fields:
+        declared, input_spans, inputs_ok = _inputs(doc, fields["inputs"][1], mode, label)
+        needs_ok &= inputs_ok
+        if needs is None:
+            needs, needs_spans = declared, input_spans
+        else:
+            _inputs_in_needs(doc, declared, input_spans, needs, label)
     config = _config(doc, config_field[1]) if config_field else ir.Map()
     if "description" in fields and not _is_null(fields["description"][1]):
         _text(doc, fields["description"][1], "a step description", allow_empty=True)
@@ -326,6 +349,91 @@ def _needs(doc: Doc, node: Node) -> tuple[tuple[str, ...] | None, tuple[Span, ..
             ids.append(need)
             spans.append(doc.span(item))
     return tuple(ids), tuple(spans), ok
+
+
+def _inputs(
+    doc: Doc, node: Node, mode: str | None, label: str
+) -> tuple[tuple[str, ...] | None, tuple[Span, ...], bool]:
+    """``inputs``: ``{NAME: "${STEP.df}"}`` -> (the steps in order, their spans, ok). Osiris's compiler reads no
+    ``inputs`` (its steps get data from ``needs`` or the step above); its reference documents them as the data a
+    step takes, which is what osirisc makes of them. The names are labels: a transform sees each input as
+    ``df_<step id>`` (OSR-W016 when a name suggests otherwise)."""
+    if _is_null(node):
+        return None, (), True
+    if not isinstance(node, MappingNode):
+        doc.error(
+            "OSR-E037",
+            f"inputs must be a mapping of names to upstream outputs, not {_kind(node)}",
+            doc.span(node),
+            'write inputs: {df: "${STEP_ID.df}"}',
+        )
+        return None, (), False
+    if mode == "read":
+        doc.error(
+            "OSR-E038",
+            f"{label} reads from a source and takes no inputs",
+            doc.span(node),
+            "only transform and write steps take data from other steps",
+        )
+        return None, (), False
+    ids: list[str] = []
+    spans: list[Span] = []
+    ok = True
+    for name, key_node, value_node in doc.pairs(node):
+        text = value_node.value if isinstance(value_node, ScalarNode) and value_node.tag == TAG + "str" else None
+        match = INPUT_RE.match(text.strip()) if text is not None else None
+        if match is None or match.group(1).startswith("params."):
+            doc.error(
+                "OSR-E037",
+                f"input '{name}' must name an upstream step's output, written \"${{STEP_ID.df}}\"",
+                doc.span(value_node),
+                f'e.g. {name}: "${{extract.df}}" (quoted)',
+            )
+            ok = False
+            continue
+        source, output = match.group(1), match.group(2)
+        if output != "df":
+            doc.error(
+                "OSR-E037",
+                f"input '{name}': step output '{output}' does not exist",
+                doc.span(value_node),
+                f'every step has one output, df: write "${{{source}.df}}"',
+            )
+            ok = False
+            continue
+        if mode == "transform" and name not in ("df", "input_df", sql_name(source)):
+            doc.warning(
+                "OSR-W016",
+                f"input name '{name}' is not a table name in the step's SQL",
+                doc.span(key_node),
+                f"the query sees this input as {sql_name(source)} (and as input_df when it is the only input)",
+            )
+        if source in ids:
+            doc.warning("OSR-W013", f"step '{source}' is given twice in inputs", doc.span(value_node))
+            continue
+        ids.append(source)
+        spans.append(doc.span(value_node))
+    return tuple(ids), tuple(spans), ok
+
+
+def _inputs_in_needs(
+    doc: Doc, declared: tuple[str, ...] | None, spans: tuple[Span, ...], needs: tuple[str, ...], label: str
+) -> None:
+    """With both ``needs`` and ``inputs``, every input's step must be a need (the step could not read it otherwise)."""
+    for source, span in zip(declared or (), spans, strict=True):
+        if source not in needs:
+            doc.error(
+                "OSR-E038",
+                f"{label} takes input from '{source}', which is not in its needs",
+                span,
+                f"add '{source}' to needs, or drop needs: inputs alone set the dependencies",
+            )
+
+
+def sql_name(step_id: str) -> str:
+    """The table name a transform sees an upstream step under (same rule as the build_dag pass)."""
+    body = re.sub(r"[^A-Za-z0-9_]", "_", step_id)
+    return f"df_{'_' if body[:1].isdigit() else ''}{body}"
 
 
 def _config(doc: Doc, node: Node) -> ir.Map | None:

@@ -270,7 +270,8 @@ def test_primary_key_value_is_not_masked_in_writer_messages(tmp_path: Path, pg_s
         "connections:\n  postgres:\n    w: {host: 127.0.0.1, database: test, user: postgres, password: pw-sEcR-1}\n",
     )
     _write(tmp_path, "data.csv", "customer,amount\na,1\n")
-    config = f'{{connection: "@postgres.w", schema: {pg_schema}, table: customer_sales, write_mode: append}}'
+    config = f'{{connection: "@postgres.w", schema: {pg_schema}, table: customer_sales, create_if_missing: false, '
+    config += "write_mode: append}"
     _write(tmp_path, "p.yaml", _pipeline(_writer(config.replace("append}", "upsert, primary_key: customer}"))))
     ran = osirisc(tmp_path, "run", "p.yaml", "--runs-dir", "runs")
     assert ran.returncode == 1, ran.stderr  # the table does not exist and create_if_missing is false

@@ -135,6 +135,9 @@ HONOURED: dict[str, dict[str, str]] = {
         "timeout": T + "test_supabase_writer_timeout_and_retries",
         "retries": T + "test_supabase_writer_timeout_and_retries",
         "lock_timeout": T + "test_supabase_writer_lock_timeout",
+        # auto/psycopg2 write over PostgreSQL; http_sql is refused at check (OSR-E162, x-refused-values)
+        "ddl_channel": "tests/osiris_compat/test_supabase_writer.py::"
+        "test_ddl_channel_auto_and_psycopg2_write_over_postgres_and_http_sql_is_refused",
     },
     "graphql.extractor": {
         "connection": GQL_PIPE + "test_local_run_loads_postgres_and_keeps_secrets_out",

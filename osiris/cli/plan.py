@@ -155,6 +155,12 @@ def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
             lines.append(f"   primary key: {', '.join(w['primary_key'])}")
         if "deferred" in entry:
             lines.append(f"   decided at run time: DDL and load statements ({entry['deferred']})")
+            if w.get("create_if_missing") and w["dialect"] != "csv":
+                # the statement itself waits for the columns, but that the run may create the table is known now
+                lines.append(
+                    f"   CREATE TABLE IF NOT EXISTS {w['target']['qualified']} (the input's columns) "
+                    "-- when it does not exist (create_if_missing: true)"
+                )
         statements = w.get("statements") or {}
         for sql in statements.get("prepare", []):
             lines.append(f"   {sql};")

@@ -188,7 +188,7 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
         ]:
             if field not in properties:
                 raise SpecError(f"{origin}: field 'constraints/{i}': '{field}' names no property of configSchema")
-    for kind in ("x-no-effect", "x-refused"):
+    for kind in ("x-no-effect", "x-refused", "x-refused-values"):
         for field in raw.get(kind, {}):
             if field not in properties:
                 raise SpecError(f"{origin}: field '{kind}': '{field}' names no property of configSchema")

@@ -343,6 +343,8 @@ class _StepCheck:
             self.err("OSR-E152", f"'{name}' must be {_expected(sub)}{got}", span)
         elif kind in ("oneOf", "anyOf"):
             self.err("OSR-E152", f"'{name}' must be {_expected(sub)}", span)
+        elif kind in ("enum", "const") and self.refused_value(path, e.instance, span):
+            pass
         elif kind in ("enum", "const"):
             got = "" if secret else f" {e.instance!r} is not allowed;"
             self.err("OSR-E153", f"'{name}':{got} expected {_expected(sub)}", span)
@@ -362,6 +364,16 @@ class _StepCheck:
                 self.err("OSR-E155", f"'{name}' does not have the expected form (pattern {e.validator_value})", span)
         else:
             self.err("OSR-E159", f"'{name}' is not valid: {e.message if not secret else kind}", span)
+
+    def refused_value(self, path: list[Any], value: Any, span: Span | None) -> bool:
+        """An Osiris value of an enum field that osirisc refuses (spec ``x-refused-values``): OSR-E162 with the
+        reason, instead of the plain enum error."""
+        refused: dict[str, dict[str, str]] = self.spec.raw.get("x-refused-values", {})
+        why = refused.get(str(path[0]), {}).get(value) if len(path) == 1 and isinstance(value, str) else None
+        if why is None:
+            return False
+        self.err("OSR-E162", f"'{path[0]}: {value}' is not supported by osirisc", span, why)
+        return True
 
     # ------------------------------------------------------------------ aliases, constraints, defaults
     def rename_aliases(self) -> nodes.Map:

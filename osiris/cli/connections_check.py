@@ -18,10 +18,20 @@ import yaml
 
 from osiris.components.registry import ComponentSpec, Registry
 from osiris.ir import nodes
-from osiris.ir.diagnostics import Diagnostic, did_you_mean, error
+from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, warning
 from osiris.ir.span import Span
 from osiris.runtime.connections import DIALECT_OF_FAMILY, find_file, route_problems
 from osiris.secrets import marker_of
+
+# Fields of Osiris's connection files (its `osiris init` template) that no component config has: family -> field
+# -> why osirisc does not use it. Giving one is warning OSR-W316, not the unknown-field error.
+OSIRIS_CONNECTION_ONLY: dict[str, dict[str, str]] = {
+    "mysql": {"timeout": "osirisc connects with its own 10 s connect timeout (Osiris reads it only in its doctor)"},
+    "supabase": {"anon_key": "a Supabase REST API key; osirisc reads and writes through PostgreSQL (pg_dsn)"},
+}
+# Keys of a connection that describe it rather than configure a component: `default: true` picks the alias,
+# `description` documents it (Osiris's template writes one).
+META_FIELDS = frozenset({"default", "description"})
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -133,9 +143,13 @@ def _step_diagnostics(
     where = f"connection '@{ref.family}.{name}' in {f.name} (step '{step.id}')"
     for field, value in fields.items():
         span = f.spans.get((ref.family, name, field))
-        if field == "default":
+        if field in META_FIELDS:
             continue
         schema = spec.properties.get(field)
+        unused = OSIRIS_CONNECTION_ONLY.get(ref.family, {}).get(field)
+        if unused is not None and schema is None:
+            yield warning("OSR-W316", f"{where}: field '{field}' has no effect in osirisc: {unused}", span, "remove it")
+            continue
         if field in family_fields and schema is None:
             continue  # a field of the connection's own family (a Supabase ``url`` read through postgres.writer)
         if schema is None or field == "connection":

@@ -427,14 +427,15 @@ class _StepCheck:
         error at its key (it would otherwise be accepted and not used)."""
         if not all(data.get(k) is not None for k in rule["given"]):
             return
-        given = ", ".join(f"'{k}'" for k in rule["given"])
         for entry in config.entries:
             prop = self.spec.properties.get(entry.key)
             default = prop.get("default") if isinstance(prop, dict) else None
             if entry.key in rule["forbid"] and data.get(entry.key) not in (None, default):  # a default changes nothing
+                others = ", ".join(f"'{k}'" for k in rule["given"] if k != entry.key)
                 self.err(
                     "OSR-E159",
-                    f"step '{self.step.id}': '{entry.key}' cannot be used with {given}: {rule['message']}",
+                    f"step '{self.step.id}': '{entry.key}' cannot be used {f'with {others}' if others else 'here'}: "
+                    f"{rule['message']}",
                     entry.key_span or self.where,
                 )
 

@@ -12,13 +12,19 @@ from typing import Any
 
 def oml_json_schema() -> dict[str, Any]:
     from osiris.components.registry import default_registry
-    from osiris.frontend.oml import MODE_ALIASES, MODES, OML_VERSION
+    from osiris.frontend.oml import MODES, OML_VERSION
 
     registry = default_registry()
     per_component = []
     for spec in registry:
         config = dict(spec.raw.get("configSchema") or {"type": "object"})
-        modes = sorted(set(spec.pipeline_modes) | {a for a, m in MODE_ALIASES.items() if m in spec.pipeline_modes})
+        required = list(config.get("required", ()))
+        if "connection" in spec.properties and required:
+            # as check: fields a connection provides are required only without a connection
+            config["required"] = [r for r in required if r not in spec.connection_fields]
+            without = {"if": {"not": {"required": ["connection"]}}, "then": {"required": required}}
+            config["allOf"] = [*config.get("allOf", ()), without]
+        modes = sorted({"extract": "read"}.get(m, m) for m in spec.pipeline_modes)  # the spec's modes, as OML says
         per_component.append(
             {
                 "if": {"properties": {"component": {"const": spec.name}}, "required": ["component"]},
@@ -51,12 +57,18 @@ def oml_json_schema() -> dict[str, Any]:
                     "properties": {
                         "id": {"type": "string", "minLength": 1},
                         "component": {"enum": registry.names()},
-                        "uses": {"enum": registry.names(), "description": "legacy spelling of component"},
-                        "mode": {"enum": sorted({*MODES, *MODE_ALIASES})},
+                        "uses": {"enum": registry.names(), "description": "legacy spelling of component (deprecated)"},
+                        "mode": {"enum": list(MODES)},
                         "description": {"type": "string"},
                         "needs": {"type": "array", "items": {"type": "string"}},
+                        "inputs": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string", "pattern": "^\\$\\{[^{}]+\\.df\\}$"},
+                            "description": 'Osiris\'s input mapping, NAME: "${STEP_ID.df}": the steps whose data this '
+                            "step reads (its needs when needs is absent)",
+                        },
                         "config": {"type": "object"},
-                        "with": {"type": "object", "description": "legacy spelling of config"},
+                        "with": {"type": "object", "description": "legacy spelling of config (deprecated)"},
                     },
                     "additionalProperties": False,
                     "allOf": per_component,

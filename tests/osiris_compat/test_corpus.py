@@ -42,3 +42,20 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
         assert len(case["differs"]) > 30, "say why Osiris is wrong by its own docs, or why osirisc refuses"
     else:
         assert ours_valid == case["osiris"]["valid"], f"{case['case']}: Osiris says {case['osiris']}"
+
+
+def test_the_agent_schema_accepts_what_check_accepts() -> None:
+    """The OML JSON Schema osirisc gives AI agents (``osirisc mcp``) must not refuse a file ``check`` accepts: it
+    once demanded mode ``extract`` for extractors, which OML spells ``read``. (It may accept more: it cannot see
+    graph rules, constraints or references.)"""
+    import jsonschema
+
+    from osiris.agent.oml_schema import oml_json_schema
+
+    validator = jsonschema.Draft202012Validator(oml_json_schema())
+    # the schema asks agents for the one OML version osirisc reads (check only warns about another: OSR-W014)
+    accepted = [c for c in CASES if not any(code.startswith("OSR-E") or code == "OSR-W014" for code in c["osirisc"])]
+    assert len(accepted) >= 15
+    for case in accepted:
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(case["pipeline"]))]
+        assert errors == [], (case["case"], errors)

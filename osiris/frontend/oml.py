@@ -7,8 +7,9 @@ error) and returns a pipeline only when none of them is an error. Choices made w
 - Aliases are resolved (anchors may be shared, ``<<`` merges mappings); a recursive alias is an error (OSR-E017).
 - ``config:`` and ``needs:`` written with no value mean "not given"; ``params: {x: }`` declares a parameter that
   must be given (no default). A step may carry a ``description`` (documentation only, not kept in the IR).
-- ``inputs: {NAME: "${STEP.df}"}`` (Osiris's pipeline-format reference) names the steps whose data a step reads:
-  they become its ``needs`` when it has none, and must be among its ``needs`` when it has some (docs/oml.md).
+- ``inputs: {NAME: "${STEP.df}"}`` (Osiris's pipeline-format reference; its quickstart writes ``"@STEP"``) names the
+  steps whose data a step reads: they become its ``needs`` when it has none, and must be among its ``needs`` when
+  it has some (docs/oml.md).
 - The legacy spellings ``uses``/``with`` are read as ``component``/``config`` with warning OSR-W015.
 """
 
@@ -380,14 +381,16 @@ def _inputs(
     spans: list[Span] = []
     ok = True
     for name, key_node, value_node in doc.pairs(node):
-        text = value_node.value if isinstance(value_node, ScalarNode) and value_node.tag == TAG + "str" else None
-        match = INPUT_RE.match(text.strip()) if text is not None else None
+        text = value_node.value.strip() if isinstance(value_node, ScalarNode) and value_node.tag == TAG + "str" else ""
+        if text.startswith("@") and len(text) > 1:  # Osiris's quickstart writes "@STEP_ID"
+            text = "${" + text[1:] + ".df}"
+        match = INPUT_RE.match(text)
         if match is None or match.group(1).startswith("params."):
             doc.error(
                 "OSR-E037",
                 f"input '{name}' must name an upstream step's output, written \"${{STEP_ID.df}}\"",
                 doc.span(value_node),
-                f'e.g. {name}: "${{extract.df}}" (quoted)',
+                f'e.g. {name}: "${{extract.df}}" or {name}: "@extract" (quoted)',
             )
             ok = False
             continue

@@ -83,6 +83,20 @@ def test_a_transform_with_two_inputs_reads_both_under_their_table_names(tmp_path
     assert [(i.step, i.name) for i in join.inputs] == [("read-a", "df_read_a"), ("read-b", "df_read_b")]
 
 
+def test_the_quickstart_form_at_step_id_is_the_same_input(tmp_path: Path) -> None:
+    needs, codes = check(
+        tmp_path,
+        """\
+        - id: save
+          component: filesystem.csv_writer
+          mode: write
+          inputs: {df: "@read-a"}
+          config: {path: out/a.csv}
+        """,
+    )
+    assert codes == [] and needs["save"] == ("read-a",)
+
+
 def test_inputs_beside_needs_must_be_among_them(tmp_path: Path) -> None:
     needs, codes = check(
         tmp_path,

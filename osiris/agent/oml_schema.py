@@ -63,9 +63,9 @@ def oml_json_schema() -> dict[str, Any]:
                         "needs": {"type": "array", "items": {"type": "string"}},
                         "inputs": {
                             "type": "object",
-                            "additionalProperties": {"type": "string", "pattern": "^\\$\\{[^{}]+\\.df\\}$"},
-                            "description": 'Osiris\'s input mapping, NAME: "${STEP_ID.df}": the steps whose data this '
-                            "step reads (its needs when needs is absent)",
+                            "additionalProperties": {"type": "string", "pattern": "^(\\$\\{[^{}]+\\.df\\}|@.+)$"},
+                            "description": 'Osiris\'s input mapping, NAME: "${STEP_ID.df}" (or "@STEP_ID"): the steps '
+                            "whose data this step reads (its needs when needs is absent)",
                         },
                         "config": {"type": "object"},
                         "with": {"type": "object", "description": "legacy spelling of config (deprecated)"},

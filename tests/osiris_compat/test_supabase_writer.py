@@ -83,3 +83,28 @@ def test_ddl_channel_auto_and_psycopg2_write_over_postgres_and_http_sql_is_refus
     err = capsys.readouterr().err
     assert "p.yaml:" in err and "error[OSR-E162]" in err and "ddl_channel: http_sql" in err, err
     assert _rows(pg_schema, "http") is None
+
+
+def test_plan_says_a_run_may_create_the_table_when_its_columns_are_known_only_at_run_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database source without a schema lock: the statement waits for the columns, the plan still says so."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "osiris_connections.yaml").write_text(
+        yaml.safe_dump({"connections": {"supabase": {"main": CONNECTIONS}}})
+    )
+    for create, expected in ((None, True), (False, False)):
+        config: dict[str, Any] = {"connection": "@supabase.main", "table": "later"}
+        if create is not None:
+            config["create_if_missing"] = create
+        steps = [
+            {"id": "src", "component": "supabase.extractor", "mode": "read",
+             "config": {"connection": "@supabase.main", "query": "SELECT 1 AS id"}},
+            {"id": "out", "component": "supabase.writer", "mode": "write", "config": config},
+        ]  # fmt: skip
+        (tmp_path / "p.yaml").write_text(yaml.safe_dump({"oml_version": "0.1.0", "name": "later", "steps": steps}))
+        assert main(["plan", "p.yaml"]) == 0
+        out = capsys.readouterr().out
+        assert "decided at run time" in out, out
+        line = 'CREATE TABLE IF NOT EXISTS "public"."later" (the input\'s columns)'
+        assert (line in out) is expected, out

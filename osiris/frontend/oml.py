@@ -359,7 +359,7 @@ def _inputs(
     ``inputs`` (its steps get data from ``needs`` or the step above); its reference documents them as the data a
     step takes, which is what osirisc makes of them. The names are labels: a transform sees each input as
     ``df_<step id>`` (OSR-W016 when a name suggests otherwise)."""
-    if _is_null(node):
+    if _is_null(node) or (isinstance(node, MappingNode) and not node.value):  # no inputs: as if not written
         return None, (), True
     if not isinstance(node, MappingNode):
         doc.error(

@@ -197,3 +197,28 @@ def test_fmt_keeps_the_meaning_of_inputs_as_needs(tmp_path: Path) -> None:
     assert again.pipeline is not None
     save = again.pipeline.step("save")
     assert save is not None and save.needs == ("read-a",)
+
+
+def test_empty_inputs_are_as_if_not_written_and_a_step_given_twice_warns(tmp_path: Path) -> None:
+    needs, codes = check(
+        tmp_path,
+        """\
+        - id: save
+          component: filesystem.csv_writer
+          mode: write
+          inputs: {}
+          config: {path: out/b.csv}
+        """,
+    )
+    assert codes == [] and needs["save"] == ("read-b",)  # the step above, as without inputs
+    needs, codes = check(
+        tmp_path,
+        """\
+        - id: save
+          component: filesystem.csv_writer
+          mode: write
+          inputs: {df: "${read-a.df}", again: "@read-a"}
+          config: {path: out/b.csv}
+        """,
+    )
+    assert codes == ["OSR-W013"] and needs["save"] == ("read-a",)

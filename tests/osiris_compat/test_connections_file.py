@@ -122,3 +122,20 @@ def test_the_default_alias_and_an_unknown_field(tmp_path: Path, capsys: pytest.C
     assert main(["check", str(tmp_path / "p.yaml")]) == 2
     err = capsys.readouterr().err
     assert "error[OSR-E316]" in err and "unknown field 'username'" in err and "did you mean 'user'?" in err, err
+
+
+def test_a_literal_anon_key_warns_without_being_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """OSR-W316 quotes the connections file at the field; the key's value is masked there like any secret."""
+    secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXZhbHVlLTQy"
+    (tmp_path / "osiris_connections.yaml").write_text(
+        f'connections:\n  supabase:\n    main:\n      pg_dsn: "host=127.0.0.1 dbname=test user=postgres"\n'
+        f"      anon_key: {secret}\n"
+    )
+    (tmp_path / "p.yaml").write_text(
+        'oml_version: "0.1.0"\nname: anon\nsteps:\n  - {id: src, component: supabase.extractor, mode: read, '
+        'config: {connection: "@supabase.main", query: "SELECT 1 AS id"}}\n'
+    )
+    assert main(["check", str(tmp_path / "p.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert "warning[OSR-W316]" in captured.err and "'anon_key'" in captured.err, captured.err
+    assert secret not in captured.err + captured.out and "c2VjcmV0" not in captured.err + captured.out

@@ -11,7 +11,8 @@
 Before: ``[read a, transform b (no needs), write c (needs [b])]`` -> needs ``a: ()``, ``b: (a,)``, ``c: (b,)``,
 order ``(a, b, c)``, ``b.inputs = (Input(a, df_a), Input(a, input_df))``.
 Unknown needs, self references and cycles are the OML frontend's errors; IR built another way still gets them
-here (OSR-E130..E132) instead of a crash.
+here (OSR-E130..E132) instead of a crash. A write step with more than one dependency is OSR-E135 (a writer writes
+one stream).
 """
 
 from __future__ import annotations
@@ -109,6 +110,18 @@ def _inputs(step: nodes.Step, deps: tuple[str, ...], position: dict[str, int]) -
     return inputs, "; ".join(parts)
 
 
+def _several_writer_inputs(step: nodes.Step, deps: tuple[str, ...]) -> Diagnostic:
+    """A writer writes one stream (every writer driver takes a single input); with several the run could only fail
+    (Osiris's writers silently write the first)."""
+    listed = ", ".join(f"'{d}'" for d in deps)
+    return error(
+        "OSR-E135",
+        f"write step '{step.id}' has {len(deps)} inputs ({listed}): a writer writes exactly one",
+        _need_span(step, deps[1]),
+        "combine them in a duckdb.processor transform (JOIN or UNION ALL) and write its result",
+    )
+
+
 def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     """Set effective ``needs``, ``Pipeline.order`` and ``Step.inputs``; report graph errors."""
     diags: list[Diagnostic] = []
@@ -173,6 +186,8 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                         "list the steps it reads from in `needs`",
                     )
                 )
+            elif MODE_ALIASES.get(step.mode, step.mode) == "write" and len(deps) > 1:
+                diags.append(_several_writer_inputs(step, deps))
             inputs, clash = _inputs(step, deps, position)
             if clash:
                 diags.append(

@@ -101,6 +101,18 @@ def test_inputs_beside_needs_must_be_among_them(tmp_path: Path) -> None:
     needs, codes = check(
         tmp_path,
         """\
+        - id: shape
+          component: duckdb.processor
+          mode: transform
+          needs: [read-a, read-b]
+          inputs: {df_read_b: "${read-b.df}"}
+          config: {query: SELECT * FROM df_read_b}
+        """,
+    )
+    assert codes == [] and needs["shape"] == ("read-a", "read-b")  # needs wins; the input is one of them
+    _, codes = check(  # a writer writes one input, however the two are given
+        tmp_path,
+        """\
         - id: save
           component: filesystem.csv_writer
           mode: write
@@ -109,7 +121,7 @@ def test_inputs_beside_needs_must_be_among_them(tmp_path: Path) -> None:
           config: {path: out/b.csv}
         """,
     )
-    assert codes == [] and needs["save"] == ("read-a", "read-b")  # needs wins; the input is one of them
+    assert codes == ["OSR-E135"]
     _, codes = check(
         tmp_path,
         """\

@@ -404,12 +404,12 @@ def _inputs(
             )
             ok = False
             continue
-        if mode == "transform" and name not in ("df", "input_df", sql_name(source)):
+        if mode == "transform" and name not in ("df", "input_df", _sql_name(source)):
             doc.warning(
                 "OSR-W016",
                 f"input name '{name}' is not a table name in the step's SQL",
                 doc.span(key_node),
-                f"the query sees this input as {sql_name(source)} (and as input_df when it is the only input)",
+                f"the query sees this input as {_sql_name(source)} (and as input_df when it is the only input)",
             )
         if source in ids:
             doc.warning("OSR-W013", f"step '{source}' is given twice in inputs", doc.span(value_node))
@@ -433,7 +433,7 @@ def _inputs_in_needs(
             )
 
 
-def sql_name(step_id: str) -> str:
+def _sql_name(step_id: str) -> str:
     """The table name a transform sees an upstream step under (same rule as the build_dag pass)."""
     body = re.sub(r"[^A-Za-z0-9_]", "_", step_id)
     return f"df_{'_' if body[:1].isdigit() else ''}{body}"

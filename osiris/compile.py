@@ -98,15 +98,16 @@ def _compile_file(
     after: Callable[[str, Pipeline], None] | None,
     frontend_only: bool,
 ) -> CompileResult:
-    parsed = load(path, syntax, text)
+    # partial: with errors only in some steps, the passes still check the others (passes/poison.py)
+    parsed = load(path, syntax, text, partial=not frontend_only)
     sources = {parsed.source.name: parsed.source.text} if parsed.source else {}
-    if parsed.pipeline is None or has_errors(parsed.diagnostics) or frontend_only:
+    if parsed.pipeline is None or frontend_only:
         return CompileResult(parsed.pipeline, parsed.diagnostics, sources)
     from osiris.passes.manager import run_passes
 
     try:
         ctx = make_context(params, profile, env, sources)
-        result = run_passes(parsed.pipeline, ctx, until=until, after=after)
+        result = run_passes(parsed.pipeline, ctx, until=until, after=after, broken=parsed.broken)
     except Exception as exc:  # a bug in a pass must still not become a traceback for the user
         if os.environ.get("OSIRIS_DEBUG"):
             raise

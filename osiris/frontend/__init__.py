@@ -6,12 +6,14 @@ it never raises for bad input: problems come back as diagnostics.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
 
 from osiris.ir import Diagnostic, Pipeline
-from osiris.ir.diagnostics import error
+from osiris.ir.diagnostics import error, has_errors
 from osiris.ir.span import Span
 
 SYNTAXES = ("oml", "text")
@@ -28,9 +30,48 @@ class Source:
 
 @attrs.frozen
 class ParseResult:
+    """``pipeline`` is None when the file has errors, except with ``load(partial=True)``: then it is the pipeline
+    with the ``broken`` steps (``partial_pipeline``) kept as roots for the passes to skip (passes/poison.py),
+    None only when an error is outside every step (nothing can be checked further)."""
+
     pipeline: Pipeline | None
     diagnostics: tuple[Diagnostic, ...]
     source: Source | None
+    broken: frozenset[str] = frozenset()
+
+
+def partial_pipeline(
+    pipeline: Pipeline | None, diagnostics: Sequence[Diagnostic], also: Iterable[str] = ()
+) -> tuple[Pipeline | None, frozenset[str]]:
+    """A frontend's pipeline with errors, for the passes to check what the errors do not touch.
+
+    Each error is attributed to the step whose span holds its position; ``also`` adds steps broken beyond their own
+    span (the members of a dependency cycle). A broken step keeps its place (the implicit dependency of the step
+    below it still holds) but becomes a root (``needs: []``; what it needs is unchecked). None, when an error lies
+    in no step (a pipeline-level problem: parameters, profiles, the header) or step ids are not unique."""
+    if pipeline is None:
+        return None, frozenset()
+    errors = [d for d in diagnostics if d.is_error]
+    if not errors:
+        return pipeline, frozenset()
+    steps = pipeline.steps
+    if len({s.id for s in steps}) != len(steps) or any(s.span is None for s in steps):
+        return None, frozenset()
+    starts = [(s.span.line, s.span.col) for s in steps if s.span is not None]
+    broken = set(also)
+    for d in errors:
+        if d.span is None:
+            return None, frozenset()
+        at = (d.span.line, d.span.col)
+        i = bisect.bisect_right(starts, at) - 1
+        span = steps[i].span if i >= 0 else None
+        if span is None or span.file != d.span.file or at > (span.end_line, span.end_col):
+            return None, frozenset()
+        broken.add(steps[i].id)
+    if not broken <= {s.id for s in steps}:
+        return None, frozenset()
+    roots = tuple(attrs.evolve(s, needs=(), needs_spans=()) if s.id in broken else s for s in steps)
+    return attrs.evolve(pipeline, steps=roots), frozenset(broken)
 
 
 def syntax_of(path: str) -> str | None:
@@ -58,18 +99,26 @@ def read_source(path: str) -> tuple[Source | None, Diagnostic | None]:
 
 
 def parse_source(source: Source, syntax: str) -> tuple[Pipeline | None, list[Diagnostic]]:
-    """Parse text already read; ``syntax`` is ``oml`` or ``text``."""
+    """Parse text already read; ``syntax`` is ``oml`` or ``text``. The pipeline is None when there are errors."""
+    pipeline, diagnostics, _ = _parse(source, syntax)
+    return (None if has_errors(diagnostics) else pipeline), diagnostics
+
+
+def _parse(source: Source, syntax: str) -> tuple[Pipeline | None, list[Diagnostic], frozenset[str]]:
+    """The pipeline as far as it could be lowered (see ``partial``), the diagnostics, and the cycle members."""
     if syntax == "oml":
-        from osiris.frontend.oml import parse_oml
+        from osiris.frontend.oml import parse_oml_partial
 
-        return parse_oml(source.text, source.name)
-    from osiris.frontend.text import parse_text
+        return parse_oml_partial(source.text, source.name)
+    from osiris.frontend.text import parse_text_partial
 
-    return parse_text(source.text, source.name)
+    return parse_text_partial(source.text, source.name)
 
 
-def load(path: str, syntax: str | None = None, text: str | None = None) -> ParseResult:
-    """Parse the file at ``path``, or ``text`` as if it were that file's content (nothing is read then)."""
+def load(path: str, syntax: str | None = None, text: str | None = None, *, partial: bool = False) -> ParseResult:
+    """Parse the file at ``path``, or ``text`` as if it were that file's content (nothing is read then).
+
+    With ``partial``, a file with errors still gives a pipeline when they are all in steps (``ParseResult``)."""
     chosen = syntax or syntax_of(path)
     if chosen not in SYNTAXES:
         return ParseResult(
@@ -88,5 +137,10 @@ def load(path: str, syntax: str | None = None, text: str | None = None) -> Parse
     if source is None:
         assert problem is not None
         return ParseResult(None, (problem,), None)
-    pipeline, diagnostics = parse_source(source, chosen)
-    return ParseResult(pipeline, tuple(diagnostics), source)
+    pipeline, diagnostics, cycles = _parse(source, chosen)
+    if not has_errors(diagnostics):
+        return ParseResult(pipeline, tuple(diagnostics), source)
+    if not partial:
+        return ParseResult(None, tuple(diagnostics), source)
+    kept, broken = partial_pipeline(pipeline, diagnostics, cycles)
+    return ParseResult(kept, tuple(diagnostics), source, broken)

@@ -51,6 +51,14 @@ _KINDS = {"null": "null", "bool": "a boolean", "int": "an integer", "float": "a 
 
 def parse_oml(text: str, file: str) -> tuple[ir.Pipeline | None, list[Diagnostic]]:
     """Parse and lower one OML file; the pipeline is None when any diagnostic is an error."""
+    pipeline, diagnostics, _ = parse_oml_partial(text, file)
+    return (None if pipeline is None or has_errors(diagnostics) else pipeline), diagnostics
+
+
+def parse_oml_partial(text: str, file: str) -> tuple[ir.Pipeline | None, list[Diagnostic], frozenset[str]]:
+    """Parse and lower one OML file as far as it goes: a step with errors is kept with what could be read of it (its
+    id, ``""`` for a component or mode that could not be); the third item are the steps on a dependency cycle.
+    ``osiris.frontend.partial_pipeline`` decides what of it the passes may check."""
     doc = Doc(text, file)
     try:
         pipeline = _pipeline(doc)
@@ -62,7 +70,7 @@ def parse_oml(text: str, file: str) -> tuple[ir.Pipeline | None, list[Diagnostic
         )
         pipeline = None
     diagnostics = list(dict.fromkeys(doc.diagnostics))
-    return (None if pipeline is None or has_errors(diagnostics) else pipeline), diagnostics
+    return pipeline, diagnostics, frozenset(doc.cycles)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -210,14 +218,12 @@ def _steps(doc: Doc, key_node: Node, node: Node) -> tuple[ir.Step, ...] | None:
         return None
     steps: list[ir.Step] = []
     refs: list[StepRefs] = []
-    ok = True
     for item in node.value:
         step, ref = _step(doc, item)
-        ok &= step is not None
-        steps += [step] if step is not None else []
+        steps += [step] if step is not None else []  # (a step without an id is not kept: its error is reported)
         refs += [ref] if ref is not None else []
-    check_dag(doc, refs)
-    return tuple(steps) if ok else None
+    doc.cycles |= check_dag(doc, refs)
+    return tuple(steps)
 
 
 def _spelling(doc: Doc, fields: dict[str, tuple[Node, Node]], new: str, legacy: str) -> tuple[Node, Node] | None:
@@ -284,23 +290,21 @@ def _step(doc: Doc, node: Node) -> tuple[ir.Step | None, StepRefs | None]:
     if "description" in fields and not _is_null(fields["description"][1]):
         _text(doc, fields["description"][1], "a step description", allow_empty=True)
 
-    ref = None
-    if step_id is not None:
-        ref = StepRefs(step_id, doc.span(fields["id"][1]), mode, needs, needs_spans)
-    if step_id is None or component is None or mode is None or config is None or not needs_ok:
-        return None, ref
-    assert component_field is not None
+    if step_id is None:
+        return None, None
+    ref = StepRefs(step_id, doc.span(fields["id"][1]), mode, needs, needs_spans)
+    # what could be read; a part that could not is "" or empty, and an error in the step says why
     return ir.Step(
         id=step_id,
-        component=component,
-        mode=mode,
-        config=config,
-        needs=needs,
+        component=component or "",
+        mode=mode or "",
+        config=config if config is not None else ir.Map((), doc.span(node)),
+        needs=needs if needs_ok else (),
         span=doc.span(node),
         id_span=doc.span(fields["id"][1]),
-        component_span=doc.span(component_field[1]),
-        mode_span=doc.span(fields["mode"][1]),
-        needs_spans=needs_spans,
+        component_span=doc.span(component_field[1]) if component_field else None,
+        mode_span=doc.span(fields["mode"][1]) if "mode" in fields else None,
+        needs_spans=needs_spans if needs_ok else (),
     ), ref
 
 

@@ -36,8 +36,8 @@ class Edge:
     explicit: bool
 
 
-def check_dag(doc: Doc, steps: list[StepRefs]) -> None:
-    """Report every duplicate id, unknown or self reference, and each cycle once."""
+def check_dag(doc: Doc, steps: list[StepRefs]) -> set[str]:
+    """Report every duplicate id, unknown or self reference, and each cycle once; return the ids on cycles."""
     first: dict[str, StepRefs] = {}
     for step in steps:
         if step.id in first:
@@ -65,17 +65,18 @@ def check_dag(doc: Doc, steps: list[StepRefs]) -> None:
                 doc.error("OSR-E030", f"step '{step.id}' needs unknown step '{need}'", span, *([hint] if hint else []))
             elif all(need != edge.target for edge in edges[step.id]):
                 edges[step.id].append(Edge(need, span, explicit=True))
-    _report_cycles(doc, list(first), edges)
+    return _report_cycles(doc, list(first), edges)
 
 
-def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[Edge]]) -> None:
+def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[Edge]]) -> set[str]:
     """Peel off steps that cannot be on a cycle; walk the rest to find cycles, one report per cycle, placed at the
-    first explicit ``needs`` entry of the cycle."""
+    first explicit ``needs`` entry of the cycle. Returns the ids on the cycles reported."""
     alive = set(order)
+    on_cycles: set[str] = set()
     while True:
         _peel(alive, edges)
         if not alive:
-            return
+            return on_cycles
         start = next(sid for sid in order if sid in alive)
         path = [start]
         taken: list[Edge] = []
@@ -93,6 +94,7 @@ def _report_cycles(doc: Doc, order: list[str], edges: dict[str, list[Edge]]) -> 
                 ]
                 doc.error("OSR-E032", f"dependency cycle: {' -> '.join(cycle)}", where.span, *notes)
                 alive -= set(cycle)
+                on_cycles |= set(cycle)
                 break
             taken.append(edge)
             path.append(edge.target)

@@ -54,6 +54,7 @@ class _Lower(Transformer[Token, Any]):
         self.source = source
         self.file = file
         self.diagnostics: list[Diagnostic] = []
+        self.cycles: set[str] = set()  # ids of the steps on a dependency cycle
 
     def report(self, code: str, message: str, span: Span | None, notes: tuple[str, ...] = ()) -> None:
         self.diagnostics.append(error(code, message, span, *notes))
@@ -173,7 +174,7 @@ class _Lower(Transformer[Token, Any]):
     def _check_dag(self, steps: list[Step]) -> None:
         """The OML frontend's DAG rules (duplicate ids, unknown/self needs, cycles), shared so both report alike."""
         doc = Doc(self.source, self.file)
-        check_dag(
+        self.cycles |= check_dag(
             doc,
             [
                 StepRefs(
@@ -376,29 +377,34 @@ class _Lower(Transformer[Token, Any]):
 
 
 def parse_text(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic]]:
-    """Parse and lower a text-syntax pipeline; returns the IR (None on a syntax error) and diagnostics."""
+    """Parse and lower a text-syntax pipeline; returns the IR (None on any error) and diagnostics."""
+    pipeline, diagnostics, _ = parse_text_partial(text, file)
+    return (None if has_errors(diagnostics) else pipeline), diagnostics
+
+
+def parse_text_partial(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic], frozenset[str]]:
+    """Parse and lower as far as it goes: the IR even with errors in steps (None on a syntax error), the
+    diagnostics, and the steps on a dependency cycle (``osiris.frontend.partial_pipeline`` uses them)."""
     source = text.replace("\r\n", "\n").replace("\r", "\n")  # CRLF and CR-only line ends count as one break
     try:
         tree = parser().parse(source)
     except UnexpectedInput as exc:
-        return None, [syntax_diagnostic(exc, source, file, parser())]
+        return None, [syntax_diagnostic(exc, source, file, parser())], frozenset()
     deep = _too_deep(tree)
     if deep is not None:
-        return None, [
-            error(
-                "OSR-E066",
-                f"a value is nested more than {MAX_DEPTH} levels deep",
-                Span(file, deep.line, deep.column, deep.line, deep.column + 1),
-                "pipelines are small trees; write the value flatter",
-            )
-        ]
+        too_deep = error(
+            "OSR-E066",
+            f"a value is nested more than {MAX_DEPTH} levels deep",
+            Span(file, deep.line, deep.column, deep.line, deep.column + 1),
+            "pipelines are small trees; write the value flatter",
+        )
+        return None, [too_deep], frozenset()
     lower = _Lower(source, file)
     try:
         pipeline = lower.transform(tree)
     except VisitError as exc:  # a bug in a transformer method, not bad input
         raise exc.orig_exc from None
-    diagnostics = list(dict.fromkeys(lower.diagnostics))
-    return (None if has_errors(diagnostics) else pipeline), diagnostics
+    return pipeline, list(dict.fromkeys(lower.diagnostics)), frozenset(lower.cycles)
 
 
 def _too_deep(tree: Tree[Token]) -> Meta | None:

@@ -49,6 +49,7 @@ class Doc:
         self.text = text
         self.file = file
         self.diagnostics: list[Diagnostic] = []
+        self.cycles: set[str] = set()  # ids of the steps on a dependency cycle (reported once, at one of them)
         self._starts = [0] + [m.end() for m in _BREAK.finditer(text)]
         self._visited = 0
 

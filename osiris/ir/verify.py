@@ -59,10 +59,17 @@ def _walk(memo: Memo | None, kind: str, config: nodes.Value, path: str) -> list[
     return found
 
 
-def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = (), memo: Memo | None = None) -> list[str]:
+def verify(
+    pipeline: nodes.Pipeline,
+    passes_run: Collection[str] = (),
+    memo: Memo | None = None,
+    broken: Collection[str] = (),
+) -> list[str]:
     """Internal problems of ``pipeline`` (empty when it is well formed for the stage ``passes_run`` reached).
 
-    ``memo`` (optional, a dict kept across the verifications of one compile) saves re-walking unchanged configs."""
+    ``memo`` (optional, a dict kept across the verifications of one compile) saves re-walking unchanged configs.
+    ``broken`` steps (a diagnostic was reported for them, and no later pass looks at them) may keep placeholders
+    in their config; everything else is checked for them too."""
     problems: list[str] = []
     ids = [s.id for s in pipeline.steps]
     if len(set(ids)) != len(ids):
@@ -81,7 +88,7 @@ def verify(pipeline: nodes.Pipeline, passes_run: Collection[str] = (), memo: Mem
         for inp in step.inputs:
             if inp.step not in (step.needs or ()):
                 problems.append(f"step {step.id!r} has input {inp.name!r} from {inp.step!r}, which it does not need")
-        if "resolve-params" in passes_run:
+        if "resolve-params" in passes_run and step.id not in broken:
             problems += [
                 f"unresolved placeholder at {p}"
                 for p in _walk(memo, "placeholders", step.config, f"steps/{step.id}/config")

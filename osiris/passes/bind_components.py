@@ -20,7 +20,10 @@ OML_MODE = {"extract": "read", "write": "write", "transform": "transform"}
 def bind_components(pipeline: Pipeline, ctx: PassContext) -> PassResult:
     diagnostics: list[Diagnostic] = []
     bound: dict[str, str] = {}
+    broken: set[str] = set()
     for step in pipeline.steps:
+        if step.id in ctx.skip:
+            continue
         spec = ctx.registry.get(step.component)
         if spec is None:
             hint = did_you_mean(step.component, ctx.registry.names())
@@ -29,6 +32,7 @@ def bind_components(pipeline: Pipeline, ctx: PassContext) -> PassResult:
             diagnostics.append(
                 error("OSR-E120", f"unknown component '{step.component}'", step.component_span or step.span, *notes)
             )
+            broken.add(step.id)
             continue
         if not spec.supports(step.mode):
             supported = ", ".join(OML_MODE[m] for m in spec.pipeline_modes)
@@ -42,7 +46,8 @@ def bind_components(pipeline: Pipeline, ctx: PassContext) -> PassResult:
                     *([f"OML '{step.mode}' is the spec's '{spelled}'"] if spelled != step.mode else []),
                 )
             )
+            broken.add(step.id)
             continue
         bound[step.id] = f"{spec.name}@{spec.version}"
     ctx.products["bind_components"] = bound
-    return PassResult(pipeline, tuple(diagnostics))
+    return PassResult(pipeline, tuple(diagnostics), frozenset(broken))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import graphlib
 import heapq
 import re
+from collections.abc import Collection
 
 import attrs
 
@@ -44,13 +45,16 @@ def consumes_input(step: nodes.Step) -> bool:
     return MODE_ALIASES.get(step.mode, step.mode) in CONSUMING_MODES
 
 
-def effective_needs(pipeline: nodes.Pipeline) -> dict[str, tuple[str, ...]]:
-    """Step id -> its dependencies, by the rules above (first step with a given id wins)."""
+def effective_needs(pipeline: nodes.Pipeline, broken: Collection[str] = ()) -> dict[str, tuple[str, ...]]:
+    """Step id -> its dependencies, by the rules above (first step with a given id wins). A ``broken`` step (found
+    broken before; passes/poison.py) is a root: what it needs is not checked, what needs it still does."""
     result: dict[str, tuple[str, ...]] = {}
     previous: nodes.Step | None = None
     for step in pipeline.steps:
         if step.id not in result:
-            if step.needs is not None:
+            if step.id in broken:
+                result[step.id] = ()
+            elif step.needs is not None:
                 result[step.id] = tuple(dict.fromkeys(step.needs))
             elif consumes_input(step) and previous is not None:
                 result[step.id] = (previous.id,)
@@ -133,8 +137,12 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         else:
             ids.append(step.id)
             known.add(step.id)
-    needs = effective_needs(pipeline)
+    duplicates = bool(diags)  # no graph can be built (the OML and text frontends report them first)
+    needs = effective_needs(pipeline, ctx.skip)
+    broken: set[str] = set()
     for step in pipeline.steps:
+        if step.id in ctx.skip:
+            continue
         for need in step.needs or ():
             if need == step.id:
                 diags.append(error("OSR-E131", f"step '{step.id}' needs itself", _need_span(step, need)))
@@ -148,7 +156,11 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                         *([hint] if hint else []),
                     )
                 )
-    if diags:
+            else:
+                continue
+            broken.add(step.id)
+            needs[step.id] = ()  # a root from now on: the steps that need it are still checked
+    if duplicates:
         return PassResult(pipeline, tuple(diags))
     try:
         order = _order(ids, needs)
@@ -162,20 +174,16 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         assert head is not None
         path = " -> ".join([*cycle, first])
         span = _need_span(head, cycle[1] if len(cycle) > 1 else first)
-        return PassResult(
-            pipeline,
-            (
-                error(
-                    "OSR-E132", f"steps depend on each other in a cycle: {path}", span, "read 'a -> b' as 'a needs b'"
-                ),
-            ),
+        cycle_error = error(
+            "OSR-E132", f"steps depend on each other in a cycle: {path}", span, "read 'a -> b' as 'a needs b'"
         )
+        return PassResult(pipeline, (*diags, cycle_error))  # (the frontends report cycles first: not attributed)
     position = {sid: i for i, sid in enumerate(ids)}
     steps = []
     for step in pipeline.steps:
         deps = needs[step.id]
         inputs: list[nodes.Input] = []
-        if consumes_input(step):
+        if consumes_input(step) and step.id not in ctx.skip and step.id not in broken:
             if not deps:
                 why = "it is the first step" if step.needs is None else "its `needs` is empty"
                 diags.append(
@@ -186,8 +194,10 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                         "list the steps it reads from in `needs`",
                     )
                 )
+                broken.add(step.id)  # its config is still validated; its schema is not inferred
             elif MODE_ALIASES.get(step.mode, step.mode) == "write" and len(deps) > 1:
                 diags.append(_several_writer_inputs(step, deps))
+                broken.add(step.id)
             inputs, clash = _inputs(step, deps, position)
             if clash:
                 diags.append(
@@ -198,4 +208,4 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                     )
                 )
         steps.append(attrs.evolve(step, needs=deps, inputs=tuple(inputs)))
-    return PassResult(attrs.evolve(pipeline, steps=tuple(steps), order=order), tuple(diags))
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps), order=order), tuple(diags), frozenset(broken))

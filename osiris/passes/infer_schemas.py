@@ -38,6 +38,7 @@ from osiris.passes.duck_cache import DuckAnswers, file_identity
 PRODUCT = "infer-schemas"
 SQL_COMPONENTS = ("duckdb.processor",)
 SQL_FAILED = "its SQL has an error"
+BROKEN = "an error was reported for it"  # a step found broken by an earlier pass (passes/poison.py)
 PARSED_SOURCES = ("duckdb.extractor",)  # DuckDB SQL read from a database file: parsed, bound only at run time
 CSV_COMPONENTS = ("filesystem.csv_extractor",)
 
@@ -46,6 +47,8 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     diags: list[Diagnostic] = []
     base = Path(pipeline.span.file).parent if pipeline.span else Path()
     lock = _load_lock(pipeline, diags)
+    pipeline_level = bool(diags)  # an unreadable schema lock: no step's problem
+    broken: set[str] = set()
     schemas: dict[str, nodes.Schema | None] = {}
     why: dict[str, str] = {}
     order = pipeline.order or tuple(s.id for s in pipeline.steps)
@@ -58,6 +61,10 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             step = by_id.get(step_id)
             if step is None:
                 continue
+            if step_id in ctx.skip:  # found broken before: unknown, and the steps reading it are only parsed
+                schemas[step_id], why[step_id] = None, BROKEN
+                continue
+            before = len(diags)
             schema, reason = _infer(
                 step,
                 base,
@@ -73,6 +80,8 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             schemas[step_id] = schema
             if schema is None:
                 why[step_id] = reason
+            if any(d.is_error for d in diags[before:]):
+                broken.add(step_id)
     finally:
         duck.close()
     steps = tuple(_with_read_plan(attrs.evolve(s, schema=schemas.get(s.id)), read_plans) for s in pipeline.steps)
@@ -80,7 +89,8 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         "unknown": {k: why[k] for k in sorted(why)},
         "sources": {k: v.source for k, v in sorted(schemas.items()) if v is not None},
     }
-    return PassResult(attrs.evolve(pipeline, steps=steps), tuple(diags))
+    attributed = None if pipeline_level else frozenset(broken)
+    return PassResult(attrs.evolve(pipeline, steps=steps), tuple(diags), attributed)
 
 
 def _infer(
@@ -111,8 +121,8 @@ def _infer(
         missing = [i.step for i in step.inputs if known.get(i.step) is None]
         if missing:
             root = _root_unknown(missing[0], known, by_id)
-            if _parse_sql(step, diags, duck, sources) and why.get(root.id) != SQL_FAILED:
-                diags.append(_syntax_only(step, root, why))  # (an upstream SQL error is reported already)
+            if _parse_sql(step, diags, duck, sources) and why.get(root.id) not in (SQL_FAILED, BROKEN):
+                diags.append(_syntax_only(step, root, why))  # (an upstream error is reported already)
             return None, f"input '{missing[0]}' has no schema at build time"
         return _describe_sql(step, known, diags, duck, sources)
     if step.component in PARSED_SOURCES:

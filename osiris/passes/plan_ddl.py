@@ -40,12 +40,16 @@ def plan_ddl(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     deferred: dict[str, str] = {}
     unknown = ctx.products.get("infer-schemas", {}).get("unknown", {})
     steps = []
+    broken: set[str] = set()
     for step in pipeline.steps:
         name = WRITER_DIALECTS.get(step.component)
-        if name is None or step.mode != "write":
+        if name is None or step.mode != "write" or step.id in ctx.skip:
             steps.append(step)
             continue
+        before = len(diags)
         plan = _plan(step, name, _spec_defaults(ctx, step.component), diags)
+        if any(d.is_error for d in diags[before:]):
+            broken.add(step.id)
         if plan is not None:
             plans[step.id] = plan
             if plan["columns"] is None:
@@ -55,7 +59,7 @@ def plan_ddl(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         steps.append(attrs.evolve(step, write=plan))
     ctx.products[PRODUCT] = plans
     ctx.products[DEFERRED] = deferred
-    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diags))
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diags), frozenset(broken))
 
 
 def _spec_defaults(ctx: PassContext, component: str) -> dict[str, Any]:

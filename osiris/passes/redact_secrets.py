@@ -189,6 +189,7 @@ class _Redactor:
 def redact_secrets(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     diagnostics: list[Diagnostic] = []
     steps = []
+    broken: set[str] = set()
     for step in pipeline.steps:
         spec = ctx.registry.get(step.component)
         marked = spec.secret_fields if spec else frozenset()
@@ -202,9 +203,12 @@ def redact_secrets(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             else:
                 new = r.scan(entry.value, entry.key)
             entries.append(entry if new is entry.value else attrs.evolve(entry, value=new))
-        diagnostics += r.diagnostics
+        # a step found broken before (ctx.skip) has its secrets masked all the same, but they are not reported
+        if r.diagnostics and step.id not in ctx.skip:
+            diagnostics += r.diagnostics
+            broken.add(step.id)
         if all(new is old for new, old in zip(entries, step.config.entries, strict=True)):
             steps.append(step)  # nothing redacted: the same step object
         else:
             steps.append(attrs.evolve(step, config=attrs.evolve(step.config, entries=tuple(entries))))
-    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics))
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics), frozenset(broken))

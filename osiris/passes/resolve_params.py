@@ -30,7 +30,7 @@ import attrs
 
 from osiris.frontend.numbers import decimal_fits, int_fits
 from osiris.ir import nodes
-from osiris.ir.diagnostics import Diagnostic, did_you_mean, error
+from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, has_errors
 from osiris.passes.base import PassContext, PassResult
 
 _CONNECTION = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
@@ -107,6 +107,7 @@ class _Resolver:
     origins: dict[str, str] = attrs.field(factory=dict)
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     invalid: set[str] = attrs.field(factory=set)  # declared, but the value was already reported (OSR-E106)
+    left: int = 0  # placeholders left unresolved (each reported, or its parameter's declaration was)
 
     def collect(self) -> None:
         """Fill ``values`` by precedence and report bad --param / profile input."""
@@ -209,6 +210,7 @@ class _Resolver:
             case nodes.ParamRef():
                 found = self.placeholder(value)
                 if found is None:
+                    self.left += 1
                     return value
                 return attrs.evolve(found, span=value.span)
             case nodes.Template():
@@ -232,7 +234,10 @@ class _Resolver:
                         )
                     ok = ok and text is not None
                     out.append(text or "")
-                return nodes.Str("".join(out), value.span) if ok else value
+                if not ok:
+                    self.left += 1
+                    return value
+                return nodes.Str("".join(out), value.span)
             case nodes.List():
                 return attrs.evolve(value, items=tuple(self.resolve(v) for v in value.items))
             case nodes.Map():
@@ -246,10 +251,26 @@ def resolve_params(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     """Replace ``ParamRef``/``Template`` in step configs by values chosen by precedence; record them."""
     resolver = _Resolver(pipeline, ctx)
     resolver.collect()
-    steps = tuple(attrs.evolve(s, config=resolver.resolve_map(s.config)) for s in pipeline.steps)
+    pipeline_level = has_errors(resolver.diagnostics)  # --param, profile or declaration problems: no step's
+    broken: set[str] = set()
+    steps = []
+    for step in pipeline.steps:
+        if step.id in ctx.skip:
+            steps.append(step)
+            continue
+        left = resolver.left
+        config = resolver.resolve_map(step.config)
+        if resolver.left > left:  # a placeholder left unresolved: reported, with the step as the place
+            broken.add(step.id)
+        steps.append(attrs.evolve(step, config=config))
     ctx.products["resolve-params"] = {
         "values": {name: nodes.plain(v) for name, v in sorted(resolver.values.items())},
         "origins": dict(sorted(resolver.origins.items())),
         "profile": ctx.profile,
     }
-    return PassResult(attrs.evolve(pipeline, steps=steps), tuple(resolver.diagnostics))
+    errors = has_errors(resolver.diagnostics)
+    return PassResult(
+        attrs.evolve(pipeline, steps=tuple(steps)),
+        tuple(resolver.diagnostics),
+        None if errors and pipeline_level else frozenset(broken),
+    )

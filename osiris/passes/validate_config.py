@@ -497,9 +497,10 @@ def validate_config(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     diagnostics: list[Diagnostic] = []
     steps = []
     memo = _SchemaMemo()
+    broken: set[str] = set()
     for step in pipeline.steps:
-        spec = ctx.registry.get(step.component)
-        if spec is None:  # bind_components reported it
+        spec = None if step.id in ctx.skip else ctx.registry.get(step.component)
+        if spec is None:  # an unknown component (bind_components reported it) or a step found broken before
             steps.append(step)
             continue
         check = _StepCheck(step, spec)
@@ -511,7 +512,9 @@ def validate_config(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             check.check_constraints(config)
             check.check_no_effect(config)
         diagnostics += check.diagnostics
+        if any(d.is_error for d in check.diagnostics):
+            broken.add(step.id)
         steps.append(attrs.evolve(step, config=check.with_defaults(config)))
     if memo.stored is not None:
         memo.stored.save()
-    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics))
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics), frozenset(broken))

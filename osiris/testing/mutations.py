@@ -78,7 +78,9 @@ def _set(step: ir.Step, key: str, value: ir.Value) -> ir.Step:
 
 
 def _pick(draw: st.DrawFn, g: GeneratedPipeline, ok: Callable[[ir.Step], bool]) -> int | None:
-    indexes = [i for i, s in enumerate(g.pipeline.steps) if ok(s)]
+    """A step ``ok`` accepts, among those of a known component (one mutated before may not be)."""
+    registry = default_registry()
+    indexes = [i for i, s in enumerate(g.pipeline.steps) if registry.get(s.component) is not None and ok(s)]
     return draw(st.sampled_from(indexes)) if indexes else None
 
 
@@ -260,6 +262,71 @@ def invalid_pipelines(draw: st.DrawFn, syntax: str = "oml", mutation: str | None
 
     reject()
     raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- several independent mutations
+
+# Mutations whose whole effect is confined to the one step they change, each reported by a check of that step alone
+# (the frontend's step rules, resolve_params, bind_components, build_dag's needs, validate_config, redact_secrets):
+# never a duplicate id (no step can be told apart then), a cycle (two steps), a pipeline-level key, or anything
+# found from an input's schema. Mutations of different steps are independent, so each must be reported.
+STEP_LOCAL: tuple[str, ...] = (
+    "unknown_component",
+    "unsupported_mode",
+    "unknown_need",
+    "self_need",
+    "unknown_key",
+    "missing_required",
+    "wrong_type",
+    "bad_enum",
+    "out_of_range",
+    "wrong_family",
+    "literal_secret",
+    "credentials_in_url",
+    "unknown_param",
+)
+
+
+@attrs.frozen
+class MultiInvalidPipeline:
+    """A valid pipeline with ``mutated`` steps, each changed by its own step-local mutation (step id, mutation)."""
+
+    generated: GeneratedPipeline
+    mutated: tuple[tuple[str, Mutation], ...]
+
+    def write_to(self, folder: Path, syntax: str = "oml") -> Path:
+        return self.generated.write_to(folder, syntax)
+
+
+@st.composite
+def independently_invalid_pipelines(draw: st.DrawFn, min_k: int = 2, max_k: int = 4) -> MultiInvalidPipeline:
+    """A valid pipeline broken by k (``min_k``..``max_k``) ``STEP_LOCAL`` mutations, each in a different step.
+
+    Each mutation is drawn, applied where it applies, and kept only when it changed exactly one step not changed
+    before; a draw that cannot reach ``min_k`` such steps is rejected (never returned with fewer)."""
+    from hypothesis import reject
+
+    g = draw(valid_pipelines())
+    if len(g.pipeline.steps) < min_k:
+        reject()
+    k = draw(st.integers(min_k, min(max_k, len(g.pipeline.steps))))
+    local = [BY_NAME[name] for name in STEP_LOCAL]
+    mutated: list[tuple[str, Mutation]] = []
+    used: set[int] = set()
+    for _ in range(k):
+        for m in draw(st.permutations(local)):
+            changed = m.apply(draw, g)
+            if changed is None:
+                continue
+            diff = [i for i, (a, b) in enumerate(zip(g.pipeline.steps, changed.pipeline.steps, strict=True)) if a != b]
+            if len(diff) == 1 and diff[0] not in used:
+                used.add(diff[0])
+                mutated.append((changed.pipeline.steps[diff[0]].id, m))
+                g = changed
+                break
+    if len(mutated) < min_k:
+        reject()
+    return MultiInvalidPipeline(g, tuple(mutated))
 
 
 # --------------------------------------------------------------------------- hostile bytes (fuzzing the frontends)

@@ -162,7 +162,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "max_retries": GQL + "test_5xx_gives_up_after_max_retries",
         "retry_delay": GQL + "test_5xx_is_retried_with_backoff_then_succeeds",
         "timeout": GQL + "test_a_timeout_is_retried_and_then_reported",
-        "validate_ssl": GQL + "test_fifty_pages_stream_every_row_exactly_in_many_batches",
+        "validate_ssl": GQL + "test_validate_ssl_refuses_a_self_signed_certificate_unless_false",
     },
     "posthog.extractor": {
         "incremental": INC + "test_posthog_events_resume_from_the_committed_mark",
@@ -180,7 +180,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "batch_size": PH + "test_events_every_row_once_over_many_pages_with_tied_timestamps",
         "max_retries": PH + "test_5xx_and_429_are_retried",
         "retry_delay": PH + "test_5xx_and_429_are_retried",
-        "timeout": PH + "test_5xx_and_429_are_retried",
+        "timeout": PH + "test_timeout_fails_the_run_naming_the_step_without_waiting_for_the_server",
     },
 }
 

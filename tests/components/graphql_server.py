@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -129,10 +130,16 @@ class _Body:
 
 
 class GraphQLServer:
-    def __init__(self, knobs: Knobs):
+    """Serves on 127.0.0.1; over HTTPS with ``tls`` (a server-side ``ssl.SSLContext`` holding its certificate)."""
+
+    def __init__(self, knobs: Knobs, tls: ssl.SSLContext | None = None):
         self.knobs = knobs
         self.httpd = make_server("127.0.0.1", 0, _app(knobs), server_class=_Server, handler_class=_Quiet)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/graphql"
+        scheme = "http"
+        if tls is not None:  # each accepted connection does the TLS handshake before the request is read
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_port}/graphql"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -44,9 +45,12 @@ class PostHog:
     project_id: str
     queries: list[str] = attrs.field(factory=list)
     statuses: list[int] = attrs.field(factory=list)  # answer the next requests with these HTTP statuses
+    delay: float = 0.0  # seconds to wait before answering
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, Any]:
+        if self.delay:
+            time.sleep(self.delay)
         if self.statuses:
             status = self.statuses.pop(0)
             return f"{status} Injected", {"type": "server_error", "code": "error", "detail": "try later", "attr": None}

@@ -4,6 +4,7 @@ graphql_server.py): cursor pagination over many pages and batches, declared colu
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,53 @@ def test_headers_from_an_environment_variable_are_a_json_object(server: GraphQLS
     with pytest.raises(StepError, match="must be a JSON object") as info:
         run(paged(server.url, headers="X-Tenant: s3cret-tenant"), tmp_path)
     assert "s3cret-tenant" not in str(info.value)
+
+
+def _self_signed(folder: Path) -> ssl.SSLContext:
+    """A server-side TLS context with a fresh self-signed certificate for 127.0.0.1 (no CA anywhere trusts it)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+def test_validate_ssl_refuses_a_self_signed_certificate_unless_false(tmp_path: Path) -> None:
+    """The same HTTPS server: validate_ssl true (the default) refuses its certificate before any request reaches it;
+    false connects and reads every row."""
+    https = GraphQLServer(Knobs(total=30), tls=_self_signed(tmp_path))
+    try:
+        assert https.url.startswith("https://")
+        for validate in ({}, {"validate_ssl": True}):
+            with pytest.raises(StepError, match=r"cannot connect: .*CERTIFICATE_VERIFY_FAILED"):
+                run(paged(https.url, max_retries=0, **validate), tmp_path)
+        assert https.knobs.requests == 0
+        table, _, _ = run(paged(https.url, max_retries=0, validate_ssl=False), tmp_path)
+        assert table.column("id").to_pylist() == list(range(30))
+        assert https.knobs.requests == 3
+    finally:
+        https.close()

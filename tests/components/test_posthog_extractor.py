@@ -372,3 +372,54 @@ def test_check_refuses(
     assert main(["check", str(pipeline)]) == 2
     out = capsys.readouterr()
     assert message in out.out + out.err and KEY not in out.out + out.err
+
+
+SLOW_PIPELINE = """\
+oml_version: "0.1.0"
+name: ph-slow
+steps:
+  - id: slow-persons
+    component: posthog.extractor
+    mode: read
+    config:
+      connection: "@posthog.main"
+      data_type: persons
+      page_size: 10000
+      max_retries: 0
+      timeout: {timeout}
+  - id: save
+    component: filesystem.csv_writer
+    mode: write
+    config:
+      path: persons.csv
+"""
+
+
+def test_timeout_fails_the_run_naming_the_step_without_waiting_for_the_server(
+    posthog: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that answers after 12 s: with timeout 5 (the smallest the spec allows; the default is 60) the run
+    fails after about 5 s, not 12, says which step and why, and writes no output; the same server answering within
+    the timeout is read and written."""
+    import time
+
+    from osiris.cli import main
+
+    ph, server = posthog
+    ph.delay = 12.0
+    monkeypatch.setenv("PH_KEY", KEY)
+    (tmp_path / "osiris_connections.yaml").write_text(
+        CONNECTIONS.format(url=server.url, project=PROJECT).split("  postgres:")[0], encoding="utf-8"
+    )
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(SLOW_PIPELINE.format(timeout=5), encoding="utf-8")
+    started = time.monotonic()
+    assert main(["run", str(pipeline), "--runs-dir", str(tmp_path / "runs")]) == 1
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert "slow-persons" in err and "no answer within 5 s (timeout)" in err, err
+    assert 4.5 < elapsed < 10.0, f"the run took {elapsed:.1f} s with a 5 s timeout and a server answering after 12 s"
+    assert not (tmp_path / "persons.csv").exists()
+    ph.delay = 0.5
+    assert main(["run", str(pipeline), "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert len((tmp_path / "persons.csv").read_text(encoding="utf-8").splitlines()) == 2500 + 1

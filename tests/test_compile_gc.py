@@ -17,9 +17,9 @@ def test_gc_is_off_inside_and_restored_after(monkeypatch: pytest.MonkeyPatch) ->
     seen: list[bool] = []
     real = compile_mod.load
 
-    def spying(*args: object) -> object:
+    def spying(*args: object, **kwargs: object) -> object:
         seen.append(gc.isenabled())
-        return real(*args)  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(compile_mod, "load", spying)
     assert gc.isenabled()

@@ -277,6 +277,15 @@ def test_a_pipeline_level_error_still_stops_before_the_passes(folder: Path) -> N
     assert result.pipeline is None
 
 
+def test_a_forbidden_top_level_key_does_not_hide_the_steps_problems(folder: Path) -> None:
+    """`tasks:` is refused and not lowered: the IR is as without it, so the steps are still checked."""
+    text = OML.replace("steps:\n", "tasks: []\nsteps:\n", 1)
+    (folder / "tasks.yaml").write_text(text, encoding="utf-8")
+    result = compile_file("tasks.yaml", env={})
+    got = [f"{d.span}: {d.code}".replace(": ", " ", 1) for d in sorted(result.diagnostics, key=sort_key) if d.is_error]
+    assert got == _expected("tasks.yaml", text, [("OSR-E021", "tasks", 1), *OML_EXPECTED])
+
+
 def test_an_unattributed_pass_error_stops_after_that_pass(folder: Path) -> None:
     """--param naming no declared parameter is no step's error: resolve_params reports all of its own and stops."""
     result = compile_file("many.yaml", env={}, params={"undeclared": "1"})

@@ -40,6 +40,11 @@ class ParseResult:
     broken: frozenset[str] = frozenset()
 
 
+# Errors outside every step that leave the IR exactly as if the offending text were absent (a forbidden top-level key
+# such as `tasks:` is reported and not lowered): the steps can still be checked.
+NOT_LOWERED = frozenset({"OSR-E021"})
+
+
 def partial_pipeline(
     pipeline: Pipeline | None, diagnostics: Sequence[Diagnostic], also: Iterable[str] = ()
 ) -> tuple[Pipeline | None, frozenset[str]]:
@@ -48,7 +53,8 @@ def partial_pipeline(
     Each error is attributed to the step whose span holds its position; ``also`` adds steps broken beyond their own
     span (the members of a dependency cycle). A broken step keeps its place (the implicit dependency of the step
     below it still holds) but becomes a root (``needs: []``; what it needs is unchecked). None, when an error lies
-    in no step (a pipeline-level problem: parameters, profiles, the header) or step ids are not unique."""
+    in no step (a pipeline-level problem: parameters, profiles, the header), unless it is one of ``NOT_LOWERED``, or
+    step ids are not unique."""
     if pipeline is None:
         return None, frozenset()
     errors = [d for d in diagnostics if d.is_error]
@@ -60,6 +66,8 @@ def partial_pipeline(
     starts = [(s.span.line, s.span.col) for s in steps if s.span is not None]
     broken = set(also)
     for d in errors:
+        if d.code in NOT_LOWERED:
+            continue
         if d.span is None:
             return None, frozenset()
         at = (d.span.line, d.span.col)

@@ -343,3 +343,16 @@ def test_print_ir_after_shows_the_partial_ir_without_secrets(
     assert SECRET not in out
     assert main(["check", "--print-ir-after", "fingerprint", "secret.yaml"]) == 2
     assert capsys.readouterr().out == ""  # the plan (and its fingerprint) exists only for a valid pipeline
+
+
+def test_a_literal_secret_of_the_wrong_type_is_one_report(folder: Path) -> None:
+    """`password: 12345` (or a list) is an inline secret (redact_secrets) and not also "must be a string"
+    (validate_config): the one fix, a reference, mends both."""
+    text = OML.replace(f"password: {SECRET}", "password: 12345")
+    (folder / "typed.yaml").write_text(text, encoding="utf-8")
+    codes = [(d.span.line, d.code) for d in compile_file("typed.yaml", env={}).diagnostics if d.span and d.is_error]
+    line = _at(text, "12345", 1)[0]
+    assert [code for at, code in codes if at == line] == ["OSR-E180"]
+    (folder / "list.yaml").write_text(OML.replace(f"password: {SECRET}", "password: [1, 2]"), encoding="utf-8")
+    codes = [(d.span.line, d.code) for d in compile_file("list.yaml", env={}).diagnostics if d.span and d.is_error]
+    assert [code for at, code in codes if at == line] == ["OSR-E180"]

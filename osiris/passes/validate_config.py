@@ -33,7 +33,7 @@ from osiris.ir.span import Span
 from osiris.passes import quick_schema
 from osiris.passes.base import PassContext, PassResult
 from osiris.passes.redact_secrets import find_secrets
-from osiris.secrets import is_placeholder, is_secret_name
+from osiris.secrets import is_secret_name
 
 if TYPE_CHECKING:
     import jsonschema
@@ -263,11 +263,13 @@ class _StepCheck:
     def check_schema(self, memo: _SchemaMemo | None = None) -> None:
         data = to_data(self.config)
         secret = self.spec.secret_fields
-        # a placeholder (${env.NAME}, @family.alias) stands for a secret: present, but not checked as if it were it
+        # a secret field's value is not checked against the schema: a placeholder (${env.NAME}, @family.alias) stands
+        # for a secret (present, but not the value itself), and a literal secret (anything else but null or "") is
+        # redact_secrets' OSR-E180, whose fix (a reference) also mends its type: one mistake, reported once
         stand_ins = {
             k
             for k, v in (data.items() if isinstance(data, dict) else ())
-            if is_placeholder(v) and (k in secret or is_secret_name(k))
+            if (k in secret or is_secret_name(k)) and v not in (None, "")
         }
         seen_data: tuple[tuple[str, bool], str] | None = None
         stored_key = ""

@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "osiris.backends"
 BUILTIN: dict[str, str] = {
     "local": "osiris.backends.local:LocalBackend",
     "e2b": "osiris.backends.e2b:E2BBackend",
+    "ray": "osiris.backends.ray:RayBackend",
 }
 
 

@@ -1,4 +1,5 @@
-"""``osirisc emit FILE --target e2b [-o DIR]``: compile a pipeline and write its sandbox bundle.
+"""``osirisc emit FILE --target e2b|ray [-o DIR]``: compile a pipeline and write its sandbox bundle (e2b), or its
+build directory plus ``ray-runtime-env.json`` (ray: osiris/backends/ray).
 
 The bundle (``DIR/<pipeline>.bundle.tar.gz``, DIR defaulting to ``build/<pipeline>/``) is byte-reproducible and
 holds no secret; run it with ``osirisc run --bundle B --target sandbox|e2b --expect FINGERPRINT``, the bundle
@@ -21,7 +22,7 @@ from osiris.backends.local import file_stem
 from osiris.cli import common
 from osiris.compile import compile_file
 
-TARGETS = ("e2b",)
+TARGETS = ("e2b", "ray")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"osirisc emit: {exc}", file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - started
+    if args.target == "ray":  # a build directory plus the workers' runtime environment (no bundle to trust)
+        info = {"dir": str(out), "files": written, "seconds": round(elapsed, 3), "target": args.target}
+        if args.format == "json":
+            print(json.dumps(info, indent=2, sort_keys=True))
+        else:
+            print(f"emitted '{result.pipeline.name}' for Ray -> {out}/ ({', '.join(written)})")
+            print(f"run it with: osirisc run --plan {out / 'plan.json'} --target ray [--address ADDR]")
+        return 0
     path = out / written[0]
     data = path.read_bytes()
     info = {

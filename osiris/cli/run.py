@@ -3,6 +3,7 @@
 Relative paths in the pipeline resolve against the pipeline's folder (``--base-dir`` for ``--plan``, default
 the working directory). Exit codes: 0 ok, 1 a step failed, 2 invalid pipeline, plan, connections or usage.
 
+``--target ray [--address ADDR]`` runs the plan on a Ray cluster (osiris/backends/ray, docs/distributed.md).
 ``--target sandbox|e2b`` (default ``local``) emits the pipeline's bundle and runs it in the local stand-in or an
 E2B sandbox; ``--bundle B`` runs an emitted bundle as it is (osiris/backends/e2b/launch.py). A bundle the entry
 point refuses exits with its own code: 10 changed files, 11 drivers, 12 install, 13 imports. ``--bundle`` needs
@@ -34,7 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", metavar="PLAN", help="run this plan.json (from `osirisc build`) instead of FILE")
     p.add_argument("--base-dir", metavar="DIR", help="where relative paths resolve (default: FILE's folder / cwd)")
     p.add_argument(
-        "--target", choices=("local", "sandbox", "e2b"), default="local", help="where to run (default: local)"
+        "--target", choices=("local", "sandbox", "e2b", "ray"), default="local", help="where to run (default: local)"
+    )
+    p.add_argument(
+        "--address", metavar="ADDR", help="ray: the cluster to join (default: start a local Ray for the run)"
     )
     p.add_argument("--bundle", metavar="BUNDLE", help="run this bundle (from `osirisc emit`) with --target sandbox|e2b")
     p.add_argument(
@@ -55,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if args.expect is not None and args.bundle is None:
         print("osirisc run: --expect goes with --bundle", file=sys.stderr)
         return 2
-    if args.target != "local" or args.bundle is not None:
+    if args.address is not None and args.target != "ray":
+        print("osirisc run: --address goes with --target ray", file=sys.stderr)
+        return 2
+    if args.target not in ("local", "ray") or args.bundle is not None:
         from osiris.cli.run_sandbox import run_sandboxed
 
         return run_sandboxed(args)
@@ -68,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         except RunError as exc:
             print(exc.render(args.plan), file=sys.stderr)
             return 2
-        return execute(plan, args, Path(args.base_dir or "."), "osirisc run")
+        requirements = Path(args.plan).parent / "requirements.txt"
+        packages = _pinned(requirements.read_text(encoding="utf-8")) if requirements.is_file() else []
+        return _execute(plan, args, Path(args.base_dir or "."), packages)
     params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
     sources = dict(result.sources)
@@ -89,4 +98,17 @@ def run(args: argparse.Namespace) -> int:
     except RunError as exc:  # the compiler produced a plan the runtime cannot run: a bug, but never a traceback
         print(f"osirisc run: internal error: {exc.render()}", file=sys.stderr)
         return 3
-    return execute(plan, args, Path(args.base_dir) if args.base_dir else Path(args.file).parent, "osirisc run")
+    packages = list((result.ctx.products.get("collect-requirements") or {}).get("packages", []))
+    return _execute(plan, args, Path(args.base_dir) if args.base_dir else Path(args.file).parent, packages)
+
+
+def _pinned(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _execute(plan: dict, args: argparse.Namespace, base_dir: Path, packages: list[str]) -> int:
+    if args.target == "ray":  # osiris/backends/ray: each step in Ray actors, the same run record
+        from osiris.backends.ray.launch import run_on_ray
+
+        return run_on_ray(plan, args, base_dir, packages)
+    return execute(plan, args, base_dir, "osirisc run")

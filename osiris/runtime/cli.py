@@ -39,8 +39,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output (default: text)")
 
 
-def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, prog: str) -> int:
+def execute(
+    plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, prog: str, scheduler: Any = None
+) -> int:
     """Run a loaded plan with the parsed options; prints progress and the outcome, returns the exit code.
+    ``scheduler`` replaces the local one (``RunOptions.scheduler``: the Ray backend's).
 
     SIGINT/SIGTERM/SIGHUP and a closed stdout/stderr cancel the run cleanly (exit 128 + signal)."""
     if args.jobs < 1:
@@ -58,6 +61,7 @@ def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, p
         listeners=[reporter],
         watch=reporter.watch,
         cancel=cancel,
+        scheduler=scheduler,
     )
     try:
         with handle_signals(cancel):

@@ -46,6 +46,9 @@ class RunOptions:
     listeners: list[Listener] = attrs.field(factory=list)  # get every event (already redacted)
     watch: Callable[[Mapping[str, StepState]], None] | None = None  # gets the live step states (for displays)
     cancel: CancelToken = attrs.field(factory=CancelToken)  # request() it to stop the run (signal handlers do)
+    # what places the steps: the local Scheduler (threads) unless a backend gives its own with the same
+    # constructor and ``run``/``order``/``state``/``stuck`` (osiris/backends/ray: one Ray actor per step)
+    scheduler: Callable[..., Any] | None = None
 
 
 PROGRESS_EVERY_S = 1.0  # a step's ``progress`` event: at its first loaded rows, then at most this often
@@ -215,7 +218,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
         bytes=0,
         duration_ms=0,
     )
-    scheduler = Scheduler(
+    scheduler = (options.scheduler or Scheduler)(
         plan,
         contexts,
         drivers,

@@ -449,6 +449,16 @@ class _StepCheck:
         for entry in config.entries:
             if entry.key in refused:
                 self.err("OSR-E161", f"'{entry.key}' is not supported by osirisc: {refused[entry.key]}", entry.key_span)
+            elif entry.key == "partition" and self.spec.raw.get("modes") == ["extract"]:
+                self.diagnostics.append(
+                    warning(
+                        "OSR-W162",
+                        "'partition' only takes effect with `osirisc run --target ray`; "
+                        "other targets read the source in one query",
+                        entry.key_span or self.where,
+                        "keep it for Ray runs (docs/distributed.md)",
+                    )
+                )
             elif entry.key in reasons:
                 self.diagnostics.append(
                     warning(

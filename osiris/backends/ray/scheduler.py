@@ -135,7 +135,7 @@ class RayScheduler:
         return self.state
 
     # ------------------------------------------------------------------------------------------------ one step
-    def _new_worker(self, step: Mapping[str, Any], label: str, spread: bool) -> Any:
+    def _new_worker(self, step: Mapping[str, Any], *, spread: bool) -> Any:
         ctx = self.contexts[step["id"]]
         options: dict[str, Any] = {"num_cpus": 0, "max_concurrency": 32, "max_restarts": 0}
         if spread:
@@ -143,7 +143,6 @@ class RayScheduler:
         return call(
             self._worker.options(**options),
             step,
-            label,
             str(ctx.base_dir),
             self.connections,
             batch_size=ctx.batch_size,
@@ -151,36 +150,28 @@ class RayScheduler:
             consumers=self.consumers[step["id"]],
         )
 
-    def _plan_units(self, sid: str) -> list[tuple[dict[str, Any], str]]:
-        """(step entry, label) per actor: one, or one per partition range (the bounds read first)."""
+    def _plan_units(self, sid: str) -> list[str | None]:
+        """The query of each actor of a step: [None] (the step as planned), or one range query per partition (the
+        bounds read first by the first partition's worker, which then reads its own range)."""
         import ray
 
         step = self.steps[sid]
         spec = partition.spec_of(step)
         if spec is None:
-            return [(dict(step), f"step '{sid}'")]
+            self.units[sid] = [self._new_worker(step, spread=False)]
+            return [None]
         column, count = spec
         dialect_name, sql = partition.source_sql(step)
-        probe_step = {**step, "config": partition.config_with_query(step["config"], "")}
-        probe_step["config"]["query"] = partition.bounds_query(dialect_name, sql, column)
-        probe_step["schema"] = None  # the probe's columns are its own
-        probe = self._new_worker(probe_step, f"step '{sid}' (partition bounds)", spread=False)
-        try:
-            rows = ray.get(call(probe.collect), timeout=PROBE_TIMEOUT_S)
-        finally:
-            ray.kill(probe)
+        first = self._new_worker(step, spread=True)
+        self.units[sid] = [first]
+        rows = ray.get(call(first.collect, partition.bounds_query(dialect_name, sql, column)), timeout=PROBE_TIMEOUT_S)
         row = rows[0] if rows else {"lo": None, "hi": None, "nulls": 0}
         lo, hi, nulls = row.get("lo"), row.get("hi"), int(row.get("nulls") or 0)
         partition.check_bounds(column, lo, hi)
-        if lo is None or hi is None:
-            return [(dict(step), f"step '{sid}'")]
+        if lo is None or hi is None:  # nothing but NULLs (or no row): one read, as planned
+            return [None]
         parts = partition.ranges(int(lo), int(hi), count)
-        units = []
-        for i, part in enumerate(parts):
-            query = partition.range_query(dialect_name, sql, column, part, nulls > 0 and i == 0)
-            units.append(
-                ({**step, "config": partition.config_with_query(step["config"], query)}, f"step '{sid}' {i + 1}")
-            )
+        self.units[sid] += [self._new_worker(step, spread=True) for _ in parts[1:]]
         self.contexts[sid].event(
             "info",
             {
@@ -188,27 +179,28 @@ class RayScheduler:
                 + (f" ({nulls} NULL row(s) in partition 1)" if nulls else "")
             },
         )
-        return units
+        return [
+            partition.range_query(dialect_name, sql, column, part, nulls > 0 and i == 0) for i, part in enumerate(parts)
+        ]
 
     def _start(self, sid: str) -> None:
         step, st = self.steps[sid], self.state[sid]
         st.status, st.started = "running", time.monotonic()
         self.emit("step_start", step=sid, component=step["component"], mode=step["mode"], **st.counters())
         try:
-            units = self._plan_units(sid)
+            queries = self._plan_units(sid)
         except Exception as exc:
-            self._fail(sid, first_line(exc) if not isinstance(exc, partition.PartitionError) else str(exc))
+            self.last[sid] = [{"state": "failed", "counters": {}} for _ in self.units.get(sid, [])]
+            self._fail(sid, str(exc) if isinstance(exc, partition.PartitionError) else first_line(exc))
             return
-        spread = len(units) > 1
-        self.units[sid] = [self._new_worker(s, label, spread) for s, label in units]
-        self.last[sid] = [{"state": "new", "counters": {}} for _ in units]
+        self.last[sid] = [{"state": "new", "counters": {}} for _ in queries]
         inputs: dict[str, list[Any]] = {}
         names: dict[str, str] = {}
         for inp in step.get("inputs", []):
             inputs[inp["step"]] = self.units[inp["step"]]
             names[inp["name"]] = inp["step"]
-        for handle in self.units[sid]:
-            call(handle.start, inputs, names)
+        for handle, query in zip(self.units[sid], queries, strict=True):
+            call(handle.start, inputs, names, query)
 
     def _poll(self, sid: str) -> None:
         import ray
@@ -223,6 +215,7 @@ class RayScheduler:
                 where = f"partition {i + 1} of " if len(units) > 1 else ""
                 answer = {
                     **answers[i],
+                    "events": [],
                     "state": "died",
                     "kind": "step",
                     "error": f"the Ray worker running {where}this step died ({first_line(exc)})",

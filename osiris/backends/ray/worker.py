@@ -50,6 +50,11 @@ class UpstreamDied(Exception):
 
 
 def first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)  # a RayTaskError wraps what the remote method raised
+    if isinstance(cause, BaseException):
+        exc = cause
+    if isinstance(exc, StepError):
+        return str(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -60,7 +65,6 @@ class StepWorker:
     def __init__(
         self,
         step: Mapping[str, Any],
-        label: str,
         base_dir: str,
         connections: str | None,
         *,
@@ -69,7 +73,6 @@ class StepWorker:
         consumers: list[str],
     ):
         self.step = dict(step)
-        self.label = label  # "step 'x'" or "step 'x' partition 2/4" (messages)
         self.consumers = list(consumers)
         self.redactor = Redactor()
         self.token = CancelToken()
@@ -115,25 +118,41 @@ class StepWorker:
     def ping(self) -> int:
         return os.getpid()
 
-    def start(self, inputs: Mapping[str, list[Any]], names: Mapping[str, str]) -> int:
+    def read(self, query: str) -> None:
+        """Read ``query`` instead of the step's table/query (a partition's range, a probe): the config's
+        ``table``/``columns``/``schema``/``query``/``partition`` give way to it; connection and secrets stay."""
+        from osiris.backends.ray.partition import config_with_query
+
+        self.step = {**self.step, "config": config_with_query(self.step.get("config") or {}, query)}
+        if self.ctx is not None:
+            self.ctx.config = config_with_query(self.ctx.config, query)
+
+    def start(self, inputs: Mapping[str, list[Any]], names: Mapping[str, str], query: str | None = None) -> int:
         """Run the driver in a thread. ``inputs``: producer step -> its workers' handles (one per partition);
-        ``names``: SQL input name -> producer step. Returns this worker's pid (for the run's info event)."""
+        ``names``: SQL input name -> producer step; ``query``: see ``read``. Returns this worker's pid."""
+        if query is not None:
+            self.read(query)
         if self.state == "new":
             self.state = "running"
             threading.Thread(target=self._run, args=(dict(inputs), dict(names)), daemon=True).start()
         return os.getpid()
 
-    def collect(self) -> list[dict[str, Any]]:
-        """Run the (read) driver to the end and return its rows: small probes such as a partition's bounds."""
+    def collect(self, query: str) -> list[dict[str, Any]]:
+        """Run the (read) driver on ``query`` to the end and return its rows: a small probe (a partition's bounds).
+        The worker stays ready for ``start`` with its own query (a partition reuses the probe's process)."""
         if self.ctx is None:
             raise StepError(self.error or "step could not be prepared")
+        step, config = self.step, self.ctx.config
         try:
-            out = self.driver_cls(self.step, self.ctx).run({})
+            self.read(query)
+            out = self.driver_cls({**self.step, "schema": None}, self.ctx).run({})
             return out.read_all().to_pylist() if out is not None else []
         except StepError as exc:
             raise StepError(self.redactor.text(str(exc))) from None
         except Exception as exc:
             raise StepError(self.redactor.text(first_line(exc))) from None
+        finally:
+            self.step, self.ctx.config = step, config
 
     def take(self, consumer: str) -> dict[str, Any]:
         """The next refs for ``consumer`` (waits up to TAKE_WAIT_S); ``state`` more | end | failed | cancelled."""
@@ -215,7 +234,9 @@ class StepWorker:
                             q.append(ref)
                         self.cond.notify_all()
             elif self.consumers:
-                raise StepError(f"{self.label} produced no output but {len(self.consumers)} step(s) read it")
+                raise StepError(
+                    f"step '{self.step['id']}' produced no output but {len(self.consumers)} step(s) read it"
+                )
         except Cancelled as exc:
             self._end("cancelled", "cancelled", str(exc))
         except (UpstreamFailed, UpstreamDied) as exc:

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compile_scaling, csv_duckdb, refenv, report, sandbox, secret_scan, transfer
+from bench import compile_scaling, csv_duckdb, ray_cluster, refenv, report, sandbox, secret_scan, transfer
 from bench.measure import CaseResult, ratio
 from bench.settings import BENCH_DIR, Settings
 
-SECTIONS = ("transfer", "mysql-csv", "memory", "csv-duckdb", "compile", "sandbox", "secrets")
+SECTIONS = ("transfer", "mysql-csv", "memory", "csv-duckdb", "compile", "sandbox", "secrets", "ray")
 FULL = {
     "transfer": [100_000, 1_000_000],
     "mysql-csv": 1_000_000,
@@ -25,6 +25,7 @@ FULL = {
     "compile": [10, 100, 1000, 5000],
     "sandbox": 100_000,
     "secrets": [10_000, 100_000, 300_000, 1_000_000],
+    "ray": 1_000_000,
 }
 QUICK = {
     "transfer": [20_000],
@@ -34,6 +35,7 @@ QUICK = {
     "compile": [10, 100, 1000],
     "sandbox": 20_000,
     "secrets": [10_000, 100_000],
+    "ray": 100_000,
 }
 TARGET_ROWS = 1_000_000
 
@@ -102,7 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes: dict[str, Any] = dict(QUICK if args.quick else FULL)
     if args.rows:
-        sizes.update({"transfer": [args.rows], "mysql-csv": args.rows, "memory": [args.rows], "csv-duckdb": args.rows})
+        sizes.update(
+            {
+                "transfer": [args.rows],
+                "mysql-csv": args.rows,
+                "memory": [args.rows],
+                "csv-duckdb": args.rows,
+                "ray": args.rows,
+            }
+        )
     if args.build_sizes:
         sizes["compile"] = [int(n) for n in args.build_sizes.split(",")]
     s = Settings.from_env()
@@ -240,6 +250,20 @@ def main(argv: list[str] | None = None) -> int:
     if "secrets" in only:
         log(f"secret scanning: {', '.join(f'{n:,}' for n in sizes['secrets'])} characters")
         sections.append(secret_scan.run_secret_scan(sizes["secrets"], max(s.repeats, 3), log))
+    if "ray" in only:
+        rows = sizes["ray"]
+        log(f"Ray: MySQL -> PostgreSQL, {rows:,} rows, 1 and 2 partitions vs local")
+        cases, figures = ray_cluster.run_ray(s, rows, log)
+        sections.append(
+            _section(
+                f"Ray: MySQL -> PostgreSQL, {rows:,} rows",
+                "local",
+                cases,
+                "`ray-N`: `osirisc run --target ray` with N partitions of the read (a local Ray started per run: "
+                "its wall time includes Ray's start); `run_s`: the runs' own durations from status.json.",
+                **figures,
+            )
+        )
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
     readme = BENCH_DIR / "README.md" if args.write_readme else None
     path = report.write(results, args.results_dir, readme)

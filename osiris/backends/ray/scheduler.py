@@ -211,6 +211,8 @@ class RayScheduler:
         for i, ref in refs:
             try:
                 answer = ray.get(ref, timeout=30)
+            except ray.exceptions.GetTimeoutError:  # alive but busy: ask again next round
+                continue
             except Exception as exc:  # RayActorError: the process is gone
                 where = f"partition {i + 1} of " if len(units) > 1 else ""
                 answer = {

@@ -111,6 +111,7 @@ class StepWorker:
                 cancel=self.token,
             )
         except Exception as exc:
+            shutil.rmtree(self.work, ignore_errors=True)
             message = getattr(exc, "message", None) or str(exc)
             self._end("failed", "step", self.redactor.text(f"{getattr(exc, 'code', '')} {message}".strip()))
 
@@ -190,9 +191,6 @@ class StepWorker:
         with self.cond:
             self.cond.notify_all()
 
-    def close(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
-
     # -- inside -----------------------------------------------------------------------------------------------
     def _progress(self, rows: int, nbytes: int) -> None:
         with self.cond:
@@ -251,8 +249,7 @@ class StepWorker:
         else:
             self._end("ok")
         finally:
-            with contextlib.suppress(Exception):
-                shutil.rmtree(self.work / "tmp", ignore_errors=True)
+            shutil.rmtree(self.work, ignore_errors=True)  # the driver's temporary files (the step has ended)
 
     def _reader(self, producer: str, handles: list[Any]) -> pa.RecordBatchReader:
         """One reader over every worker of ``producer`` (its partitions, interleaved as their batches come)."""

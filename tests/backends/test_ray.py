@@ -33,6 +33,7 @@ from osiris.backends.ray import scheduler as ray_scheduler
 from osiris.cli import main
 from osiris.compile import compile_file
 from osiris.plan import build_plan
+from osiris.runtime.cancel import CancelToken
 from osiris.runtime.engine import RunOptions, run_plan
 
 SECRET_VAR = "OSIRIS_RAY_TEST_PASSWORD"
@@ -288,12 +289,22 @@ def test_partitioned_read_with_nulls_then_a_killed_worker_leaves_the_target_unch
         if victim == "extract":
             assert result.status["steps"]["load"]["error"] == "stopped because upstream step 'extract' failed"
         assert target() == before and tables() == names  # rolled back: no row changed, no staging table left
+    # cancelled (Ctrl-C / SIGTERM ask the same token) while the source's query runs: both steps stop, nothing changes
+    result, _ = _run_killing("cancel", path, tmp_path)
+    assert result.status["state"] == "cancelled" and result.cancel is not None
+    assert {sid: st["status"] for sid, st in result.status["steps"].items()} == {
+        "extract": "cancelled",
+        "load": "cancelled",
+    }
+    assert target() == before and tables() == names
 
 
 def _run_killing(victim: str, path: Path, folder: Path) -> tuple[Any, list[int]]:
-    """Run ``path`` on Ray and SIGKILL the worker process of step ``victim`` once the source's query runs."""
+    """Run ``path`` on Ray and SIGKILL the worker process of step ``victim`` once the source's query runs (or, for
+    ``victim == "cancel"``, cancel the run then)."""
     schedulers: list[ray_scheduler.RayScheduler] = []
     killed: list[int] = []
+    cancel = CancelToken()
 
     def factory(*args: Any, **kwargs: Any) -> ray_scheduler.RayScheduler:
         connections = folder / "osiris_connections.yaml"
@@ -302,9 +313,13 @@ def _run_killing(victim: str, path: Path, folder: Path) -> tuple[Any, list[int]]
 
     def kill(record: dict[str, Any]) -> None:
         if record["event"] == "info" and "read path" in record.get("message", "") and not killed:
-            pid = schedulers[0].last[victim][0]["pid"]
+            if victim == "cancel":
+                cancel.request("test")
+                killed.append(0)
+                return
+            pid = ray.get(schedulers[0].units[victim][0].ping.remote())  # waits for a worker still starting
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    options = RunOptions(base_dir=folder, runs_dir=folder / "runs", scheduler=factory, listeners=[kill])
+    options = RunOptions(base_dir=folder, runs_dir=folder / "runs", scheduler=factory, listeners=[kill], cancel=cancel)
     return run_plan(_plan(path), options), killed

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris.runtime import drift
-from osiris.runtime.cancel import Cancelled, CancelToken
+from osiris.runtime.cancel import Cancelled, CancelToken, child_pids, terminate_children
 from osiris.runtime.connections import Connections
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.redact import Redactor
@@ -76,6 +76,7 @@ class StepWorker:
         self.consumers = list(consumers)
         self.redactor = Redactor()
         self.token = CancelToken()
+        self.keep = frozenset(child_pids())  # processes that are not this step's (a driver's client is)
         self.cond = threading.Condition()
         self.queues: dict[str, collections.deque[Any]] = {c: collections.deque() for c in consumers}
         self.state = "new"  # new | running | ok | failed | cancelled
@@ -186,8 +187,11 @@ class StepWorker:
             }
 
     def cancel(self, reason: str) -> None:
+        """As the local scheduler cancels: the token (readers raise, hooks interrupt blocking calls), then the
+        client processes the driver started (a reader blocked on their pipe returns)."""
         self.token.request(reason)
         self.token.fire()
+        terminate_children(self.keep)
         with self.cond:
             self.cond.notify_all()
 

@@ -30,6 +30,7 @@ from e2b_support import EXAMPLES, events, record_files, step_events
 
 from osiris.backends.ray import partition
 from osiris.backends.ray import scheduler as ray_scheduler
+from osiris.backends.ray.launch import cluster_runtime_env
 from osiris.cli import main
 from osiris.compile import compile_file
 from osiris.plan import build_plan
@@ -110,6 +111,8 @@ def test_emit_for_ray_writes_the_build_and_the_workers_runtime_env(tmp_path: Pat
     assert pinned and doc["runtime_env"]["pip"] == sorted(pinned) and doc["partitions"] == {}
     assert (tmp_path / "a" / "plan.json").read_bytes() == (tmp_path / "b" / "plan.json").read_bytes()
     assert main(["run", str(tmp_path / "p" / "pipeline.yaml"), "--address", "x:1"]) == 2
+    env = cluster_runtime_env(pinned)  # what workers of a real cluster (--address) install and import
+    assert env["pip"] == sorted(pinned) and Path(env["py_modules"][0], "backends", "ray", "worker.py").is_file()
 
 
 # -- on the cluster -----------------------------------------------------------------------------------------------
@@ -121,7 +124,12 @@ def test_quickstart_parity_with_the_local_backend(
         folder = tmp_path / target
         shutil.copytree(EXAMPLES / "quickstart", folder, ignore=OUTPUTS)
         runs[target] = tmp_path / f"runs-{target}"
-        code = main(["run", str(folder / "pipeline.yaml"), "--target", target, "--runs-dir", str(runs[target])])
+        if target == "local":
+            code = main(["run", str(folder / "pipeline.yaml"), "--runs-dir", str(runs[target])])
+        else:  # what `osirisc emit --target ray` wrote, run with --plan (the movies test runs FILE)
+            assert main(["emit", str(folder / "pipeline.yaml"), "--target", "ray", "-o", str(tmp_path / "b")]) == 0
+            plan = ["--plan", str(tmp_path / "b" / "plan.json"), "--base-dir", str(folder)]
+            code = main(["run", *plan, "--target", "ray", "--runs-dir", str(runs[target])])
         assert code == 0, capsys.readouterr().err
     out = {t: tmp_path / t / "output" for t in ("local", "ray")}
     assert (out["ray"] / "revenue_by_region.csv").read_bytes() == (out["local"] / "revenue_by_region.csv").read_bytes()

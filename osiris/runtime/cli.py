@@ -39,9 +39,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output (default: text)")
 
 
-def execute(
-    plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, prog: str, scheduler: Any = None
-) -> int:
+def execute(plan: Mapping[str, Any], args: argparse.Namespace, base_dir: Path, prog: str, scheduler: Any = None) -> int:
     """Run a loaded plan with the parsed options; prints progress and the outcome, returns the exit code.
     ``scheduler`` replaces the local one (``RunOptions.scheduler``: the Ray backend's).
 

@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if args.address is not None and args.target != "ray":
         print("osirisc run: --address goes with --target ray", file=sys.stderr)
         return 2
+    if args.target == "ray" and args.bundle is not None:
+        print("osirisc run: --bundle is for --target sandbox|e2b; for Ray give FILE or --plan", file=sys.stderr)
+        return 2
     if args.target not in ("local", "ray") or args.bundle is not None:
         from osiris.cli.run_sandbox import run_sandboxed
 

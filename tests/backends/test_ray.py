@@ -110,7 +110,8 @@ def test_emit_for_ray_writes_the_build_and_the_workers_runtime_env(tmp_path: Pat
     pinned = [line for line in (tmp_path / "a" / "requirements.txt").read_text().splitlines() if "==" in line]
     assert pinned and doc["runtime_env"]["pip"] == sorted(pinned) and doc["partitions"] == {}
     assert (tmp_path / "a" / "plan.json").read_bytes() == (tmp_path / "b" / "plan.json").read_bytes()
-    assert main(["run", str(tmp_path / "p" / "pipeline.yaml"), "--address", "x:1"]) == 2
+    assert main(["run", str(tmp_path / "p" / "pipeline.yaml"), "--address", "x:1"]) == 2  # --address needs ray
+    assert main(["run", "--bundle", str(tmp_path / "x.tar.gz"), "--target", "ray"]) == 2  # bundles are for sandboxes
     env = cluster_runtime_env(pinned)  # what workers of a real cluster (--address) install and import
     assert env["pip"] == sorted(pinned) and Path(env["py_modules"][0], "backends", "ray", "worker.py").is_file()
 

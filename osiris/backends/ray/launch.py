@@ -23,7 +23,10 @@ def cluster_runtime_env(packages: list[str]) -> dict[str, Any]:
     import osiris
     from osiris.backends.ray import runtime_env
 
-    return {**runtime_env(packages), "py_modules": [str(Path(osiris.__file__).parent)]}
+    env: dict[str, Any] = {"py_modules": [str(Path(osiris.__file__).parent)]}
+    if packages:  # a plan run without its requirements.txt (--plan of a hand-made folder): the cluster's own
+        env.update(runtime_env(packages))
+    return env
 
 
 def run_on_ray(

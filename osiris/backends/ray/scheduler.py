@@ -164,7 +164,14 @@ class RayScheduler:
         dialect_name, sql = partition.source_sql(step)
         first = self._new_worker(step, spread=True)
         self.units[sid] = [first]
-        rows = ray.get(call(first.collect, partition.bounds_query(dialect_name, sql, column)), timeout=PROBE_TIMEOUT_S)
+        probe = call(first.collect, partition.bounds_query(dialect_name, sql, column))
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while not ray.wait([probe], timeout=POLL_S)[0]:  # the other steps wait meanwhile; a cancellation does not
+            if self.cancel.cancelled or time.monotonic() > deadline:
+                ray.kill(first)  # ends its query (the server sees the client go)
+                why = f"run cancelled ({self.cancel.reason})" if self.cancel.cancelled else "timed out"
+                raise partition.PartitionError(f"reading the bounds of partition column '{column}': {why}")
+        rows = ray.get(probe)
         row = rows[0] if rows else {"lo": None, "hi": None, "nulls": 0}
         lo, hi, nulls = row.get("lo"), row.get("hi"), int(row.get("nulls") or 0)
         partition.check_bounds(column, lo, hi)
@@ -191,7 +198,10 @@ class RayScheduler:
             queries = self._plan_units(sid)
         except Exception as exc:
             self.last[sid] = [{"state": "failed", "counters": {}} for _ in self.units.get(sid, [])]
-            self._fail(sid, str(exc) if isinstance(exc, partition.PartitionError) else first_line(exc))
+            if self.cancel.cancelled:
+                self._finish(sid, [{"state": "cancelled", "kind": "cancelled", "counters": {}}])
+            else:
+                self._fail(sid, str(exc) if isinstance(exc, partition.PartitionError) else first_line(exc))
             return
         self.last[sid] = [{"state": "new", "counters": {}} for _ in queries]
         inputs: dict[str, list[Any]] = {}

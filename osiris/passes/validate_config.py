@@ -450,6 +450,16 @@ class _StepCheck:
             if entry.key in refused:
                 self.err("OSR-E161", f"'{entry.key}' is not supported by osirisc: {refused[entry.key]}", entry.key_span)
             elif entry.key == "partition" and self.spec.raw.get("modes") == ["extract"]:
+                part = nodes.plain(entry.value)
+                if isinstance(part, dict) and "column" not in part and any(e.key == "query" for e in config.entries):
+                    self.err(
+                        "OSR-E163",
+                        "'partition' without `column` reads ranges of the table's primary key, but this step reads a "
+                        "query",
+                        entry.key_span,
+                        "give `partition.column`: an integer column the query returns",
+                    )
+                    continue
                 self.diagnostics.append(
                     warning(
                         "OSR-W162",

@@ -116,6 +116,50 @@ def test_emit_for_ray_writes_the_build_and_the_workers_runtime_env(tmp_path: Pat
     assert env["pip"] == sorted(pinned) and Path(env["py_modules"][0], "backends", "ray", "worker.py").is_file()
 
 
+@pytest.mark.db
+def test_partition_sql_on_both_servers(mysql_db: str, pg_schema: str) -> None:
+    """The primary key lookup, the bounds and the range queries, run as the workers run them (one SELECT each)."""
+    rows = [(i, None if i % 5 == 0 else i * 3 - 40) for i in range(1, 101)]
+    my = pymysql.connect(**{**MY, "database": mysql_db}, autocommit=True)
+    with contextlib.closing(my), my.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, k INT NULL)")
+        cur.execute("CREATE TABLE u (a INT, b INT, PRIMARY KEY (a, b))")
+        cur.executemany("INSERT INTO t VALUES (%s, %s)", rows)
+
+        def mysql_rows(sql: str) -> list[dict[str, Any]]:
+            cur.execute(sql)
+            return list(cur.fetchall())
+
+        _check_partition_sql("mysql", mysql_rows, {"table": "t"}, {"table": "u"}, rows)
+    with psycopg.connect(**PG, autocommit=True, row_factory=psycopg.rows.dict_row) as pg:
+        pg.execute(f'CREATE TABLE "{pg_schema}".t (id BIGINT PRIMARY KEY, k INT NULL)')
+        pg.execute(f'CREATE TABLE "{pg_schema}".u (a INT, b INT, PRIMARY KEY (a, b))')
+        with pg.cursor() as cur:
+            cur.executemany(f'INSERT INTO "{pg_schema}".t VALUES (%s, %s)', rows)
+
+        def pg_rows(sql: str) -> list[dict[str, Any]]:
+            return list(pg.execute(sql).fetchall())
+
+        config = {"table": "t", "schema": pg_schema}
+        _check_partition_sql("postgres", pg_rows, config, {"table": "u", "schema": pg_schema}, rows)
+
+
+def _check_partition_sql(
+    dialect: str, query: Any, config: dict[str, Any], composite: dict[str, Any], rows: list[tuple[int, int | None]]
+) -> None:
+    assert partition.pick_primary_key(query(partition.primary_key_query(dialect, config)), "t") == "id"
+    with pytest.raises(partition.PartitionError, match="no single-column integer primary key"):
+        partition.pick_primary_key(query(partition.primary_key_query(dialect, composite)), "u")
+    _, sql = partition.source_sql({"component": f"{dialect}.extractor", "config": config})
+    (bounds,) = query(partition.bounds_query(dialect, sql, "k"))
+    assert (bounds["lo"], bounds["hi"], int(bounds["nulls"])) == (-37, 257, 20)
+    seen: list[tuple[int, int | None]] = []
+    parts = partition.ranges(bounds["lo"], bounds["hi"], 3)
+    for i, part in enumerate(parts):
+        seen += [(r["id"], r["k"]) for r in query(partition.range_query(dialect, sql, "k", part, nulls=i == 0))]
+    assert sorted(seen) == rows and len(parts) == 3  # every row exactly once, the NULLs included
+
+
 # -- on the cluster -----------------------------------------------------------------------------------------------
 def test_quickstart_parity_with_the_local_backend(
     ray_cluster: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -187,6 +231,9 @@ def test_movies_parity_partitioned_read_and_no_secret_in_ray(
     text = text.replace(  # the movies read in 2 ranges of movie_id on Ray (the local run reads it in one query)
         "      query: SELECT movie_id,", "      partition: {column: movie_id, count: 2}\n      query: SELECT movie_id,"
     )
+    text = text.replace(  # the directors in 2 ranges of the table's primary key (director_id), found at run time
+        "      table: directors\n", "      table: directors\n      partition: {count: 2}\n"
+    )
     pipeline.write_text(text)
 
     def target() -> list[tuple[object, ...]]:
@@ -210,7 +257,9 @@ def test_movies_parity_partitioned_read_and_no_secret_in_ray(
     assert step_events(events(run_ray))["extract-movies"][-1][:3] == ("step_complete", 0, 5)
     assert record_files(run_local) == record_files(run_ray)
     infos = [e["message"] for e in events(run_ray) if e["event"] == "info" and e.get("step") == "extract-movies"]
-    assert any("read in 2 partitions of 'movie_id'" in m for m in infos), infos
+    assert any("read in 2 partitions of 'movie_id' over 1..5" in m for m in infos), infos
+    infos = [e["message"] for e in events(run_ray) if e["event"] == "info" and e.get("step") == "extract-directors"]
+    assert any("read in 2 partitions of 'director_id' (the table's primary key) over 1..3" in m for m in infos), infos
     # no secret anywhere: remote call arguments, Ray's session logs, run records, output
     sent = [s for args in remote_args for s in strings(args)]
     assert any("extract-movies" in s for s in sent) and len(remote_args) > 8  # the check sees the real calls

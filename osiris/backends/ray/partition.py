@@ -1,4 +1,5 @@
-"""Partitioned extraction: one extractor step read as N integer ranges, in parallel (``partition: {column, count}``).
+"""Partitioned extraction: one extractor step read as N integer ranges, in parallel (``partition: {column, count}``;
+without ``column``, the ``table``'s primary key when it is one integer column, looked up in the source at run time).
 
 The source's SELECT (its ``query``, or the SELECT built from ``table``/``columns``/``schema``: the text a schema lock
 records) is wrapped twice: once for ``MIN``/``MAX``/NULL count of the column (``bounds_query``), then once per range
@@ -12,7 +13,7 @@ drivers and their errors are exactly the local ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from osiris.dialects import dialect
@@ -26,15 +27,64 @@ class PartitionError(Exception):
     """A partition spec the source cannot honour (not an integer column, no query to wrap)."""
 
 
-def spec_of(step: Mapping[str, Any]) -> tuple[str, int] | None:
-    """(column, count) of a read step with a ``partition`` of count >= 2; None when it reads as one stream."""
+def spec_of(step: Mapping[str, Any]) -> tuple[str | None, int] | None:
+    """(column, count) of a read step with a ``partition`` of count >= 2 (column None: the table's integer primary
+    key, found at run time); None when it reads as one stream."""
     part = (step.get("config") or {}).get("partition")
     if not isinstance(part, Mapping) or step.get("mode") not in ("read", "extract"):
         return None
     column, count = part.get("column"), part.get("count", 1)
-    if not isinstance(column, str) or not isinstance(count, int) or count < 2:
+    if not isinstance(count, int) or count < 2:
         return None
-    return column, count
+    return (column if isinstance(column, str) else None), count
+
+
+_INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+
+
+def _literal(text: str, dialect_name: str) -> str:
+    """A string literal (MySQL also reads backslash escapes in one; PostgreSQL's standard strings do not)."""
+    if dialect_name == "mysql":
+        text = text.replace("\\", "\\\\")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def primary_key_query(dialect_name: str, config: Mapping[str, Any]) -> str:
+    """The columns and types of the primary key of the step's ``table`` (one row per key column, in key order)."""
+    table = config.get("table")
+    if not isinstance(table, str) or not table:
+        raise PartitionError("partition without `column` needs a `table` source (a query has no primary key)")
+    schema = config.get("schema") if isinstance(config.get("schema"), str) and config.get("schema") else None
+    if "." in table:
+        schema, table = table.rsplit(".", 1)
+    if dialect_name == "mysql":
+        where_schema = f"k.TABLE_SCHEMA = {_literal(schema, 'mysql')}" if schema else "k.TABLE_SCHEMA = DATABASE()"
+        return (
+            "SELECT k.COLUMN_NAME AS name, c.DATA_TYPE AS type FROM information_schema.KEY_COLUMN_USAGE AS k "
+            "JOIN information_schema.COLUMNS AS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME "
+            f"AND c.COLUMN_NAME = k.COLUMN_NAME WHERE k.CONSTRAINT_NAME = 'PRIMARY' AND {where_schema} "
+            f"AND k.TABLE_NAME = {_literal(table, 'mysql')} ORDER BY k.ORDINAL_POSITION"
+        )
+    if dialect_name == "postgres":
+        qualified = dialect("postgres").qualify(schema or "public", table)
+        return (
+            "SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type FROM pg_index AS i "
+            "JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            f"WHERE i.indisprimary AND i.indrelid = to_regclass({_literal(qualified, 'postgres')}) "
+            "ORDER BY array_position(i.indkey, a.attnum)"
+        )
+    raise PartitionError(f"partition without `column`: no primary key lookup for {dialect_name}")
+
+
+def pick_primary_key(rows: Sequence[Mapping[str, Any]], table: str) -> str:
+    """The name of a single-column integer primary key (from ``primary_key_query``'s rows), or PartitionError."""
+    if len(rows) == 1 and str(rows[0].get("type", "")).lower() in _INTEGER_TYPES:
+        return str(rows[0]["name"])
+    found = ", ".join(f"{r.get('name')} {r.get('type')}" for r in rows) or "none"
+    raise PartitionError(
+        f"partition without `column`: table '{table}' has no single-column integer primary key "
+        f"(primary key: {found}); give `partition.column`"
+    )
 
 
 def source_sql(step: Mapping[str, Any]) -> tuple[str, str]:

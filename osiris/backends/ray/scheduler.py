@@ -153,7 +153,6 @@ class RayScheduler:
     def _plan_units(self, sid: str) -> list[str | None]:
         """The query of each actor of a step: [None] (the step as planned), or one range query per partition (the
         bounds read first by the first partition's worker, which then reads its own range)."""
-        import ray
 
         step = self.steps[sid]
         spec = partition.spec_of(step)
@@ -164,14 +163,13 @@ class RayScheduler:
         dialect_name, sql = partition.source_sql(step)
         first = self._new_worker(step, spread=True)
         self.units[sid] = [first]
-        probe = call(first.collect, partition.bounds_query(dialect_name, sql, column))
-        deadline = time.monotonic() + PROBE_TIMEOUT_S
-        while not ray.wait([probe], timeout=POLL_S)[0]:  # the other steps wait meanwhile; a cancellation does not
-            if self.cancel.cancelled or time.monotonic() > deadline:
-                ray.kill(first)  # ends its query (the server sees the client go)
-                why = f"run cancelled ({self.cancel.reason})" if self.cancel.cancelled else "timed out"
-                raise partition.PartitionError(f"reading the bounds of partition column '{column}': {why}")
-        rows = ray.get(probe)
+        picked = ""
+        if column is None:  # the table's primary key, when it is one integer column
+            config = step.get("config") or {}
+            keys = self._probe(first, partition.primary_key_query(dialect_name, config), "the primary key")
+            column = partition.pick_primary_key(keys, str(config.get("table")))
+            picked = " (the table's primary key)"
+        rows = self._probe(first, partition.bounds_query(dialect_name, sql, column), f"partition column '{column}'")
         row = rows[0] if rows else {"lo": None, "hi": None, "nulls": 0}
         lo, hi, nulls = row.get("lo"), row.get("hi"), int(row.get("nulls") or 0)
         partition.check_bounds(column, lo, hi)
@@ -182,13 +180,28 @@ class RayScheduler:
         self.contexts[sid].event(
             "info",
             {
-                "message": f"read in {len(parts)} partitions of '{column}' over {lo}..{hi}"
+                "message": f"read in {len(parts)} partitions of '{column}'{picked} over {lo}..{hi}"
                 + (f" ({nulls} NULL row(s) in partition 1)" if nulls else "")
             },
         )
         return [
             partition.range_query(dialect_name, sql, column, part, nulls > 0 and i == 0) for i, part in enumerate(parts)
         ]
+
+    def _probe(self, worker: Any, query: str, what: str) -> list[dict[str, Any]]:
+        """The rows of a small query the worker runs through its driver; waits in POLL_S steps, so a cancellation
+        (or PROBE_TIMEOUT_S) ends it instead of blocking the run (the other steps wait meanwhile)."""
+        import ray
+
+        ref = call(worker.collect, query)
+        deadline = time.monotonic() + PROBE_TIMEOUT_S
+        while not ray.wait([ref], timeout=POLL_S)[0]:
+            if self.cancel.cancelled or time.monotonic() > deadline:
+                ray.kill(worker)  # ends its query (the server sees the client go)
+                why = f"run cancelled ({self.cancel.reason})" if self.cancel.cancelled else "timed out"
+                raise partition.PartitionError(f"reading {what}: {why}")
+        rows: list[dict[str, Any]] = ray.get(ref)
+        return rows
 
     def _start(self, sid: str) -> None:
         step, st = self.steps[sid], self.state[sid]

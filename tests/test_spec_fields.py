@@ -189,8 +189,8 @@ OWN_WARNING: dict[tuple[str, str], tuple[str, Any]] = {
     ("filesystem.csv_extractor", "newline"): ("OSR-W212", "crlf"),  # infer_schemas: the reader ends rows at any
     # validate_config: only --target ray reads in ranges (honoured there: tests/backends/test_ray.py
     # test_partitioned_read_*); every other target reads in one query, and check says so
-    ("mysql.extractor", "partition"): ("OSR-W162", {"column": "id", "count": 2}),
-    ("postgres.extractor", "partition"): ("OSR-W162", {"column": "id", "count": 2}),
+    ("mysql.extractor", "partition"): ("OSR-W165", {"column": "id", "count": 2}),
+    ("postgres.extractor", "partition"): ("OSR-W165", {"column": "id", "count": 2}),
 }
 
 # A config that compiles cleanly for each component, to which one field at a time is added.

@@ -90,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
         base = Path(args.base_dir) if args.base_dir else Path(args.file).parent
         found = connection_diagnostics(result.pipeline, result.ctx.registry, base, sources, args.connections)
         result = attrs.evolve(result, diagnostics=(*result.diagnostics, *found))
-    if args.target == "ray":  # OSR-W162 says `partition` matters only on Ray: this run is on Ray
-        result = attrs.evolve(result, diagnostics=tuple(d for d in result.diagnostics if d.code != "OSR-W162"))
+    if args.target == "ray":  # OSR-W165 says `partition` matters only on Ray: this run is on Ray
+        result = attrs.evolve(result, diagnostics=tuple(d for d in result.diagnostics if d.code != "OSR-W165"))
     failed = common.report(result.diagnostics, sources, "text")
     if failed or result.pipeline is None or result.ctx is None:
         if args.format == "json":

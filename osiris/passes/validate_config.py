@@ -453,7 +453,7 @@ class _StepCheck:
                 part = nodes.plain(entry.value)
                 if isinstance(part, dict) and "column" not in part and any(e.key == "query" for e in config.entries):
                     self.err(
-                        "OSR-E163",
+                        "OSR-E165",
                         "'partition' without `column` reads ranges of the table's primary key, but this step reads a "
                         "query",
                         entry.key_span,
@@ -462,7 +462,7 @@ class _StepCheck:
                     continue
                 self.diagnostics.append(
                     warning(
-                        "OSR-W162",
+                        "OSR-W165",
                         "'partition' only takes effect with `osirisc run --target ray`; "
                         "other targets read the source in one query",
                         entry.key_span or self.where,

@@ -231,7 +231,7 @@ class _Builder:
                     entries.pop(key, None)
         if upstream is not None and "primary_key" in entries:  # the key must name input columns
             entries["primary_key"] = ir.Str(self.draw(st.sampled_from(upstream)))
-        part = entries.get("partition")  # a query has no primary key to split on: it names its column (OSR-E163)
+        part = entries.get("partition")  # a query has no primary key to split on: it names its column (OSR-E165)
         if isinstance(part, ir.Map) and "query" in entries and all(e.key != "column" for e in part.entries):
             entries["partition"] = ir.Map((ir.Entry("column", ir.Str("id")), *part.entries))
 

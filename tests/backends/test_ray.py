@@ -246,11 +246,11 @@ def test_movies_parity_partitioned_read_and_no_secret_in_ray(
     with psycopg.connect(**PG, autocommit=True) as pg:
         pg.execute(f'DROP TABLE "{pg_schema}".director_stats')
     printed = [capsys.readouterr()]
-    assert "OSR-W162" in printed[0].err  # the local run reads in one query, and says so
+    assert "OSR-W165" in printed[0].err  # the local run reads in one query, and says so
     code = main(["run", str(pipeline), "--target", "ray", "--runs-dir", str(tmp_path / "runs-ray")])
     printed.append(capsys.readouterr())
     assert code == 0, printed[-1].err
-    assert "OSR-W162" not in printed[-1].err
+    assert "OSR-W165" not in printed[-1].err
     assert target() == local_rows
     run_local, run_ray = only_run(tmp_path / "runs-local"), only_run(tmp_path / "runs-ray")
     assert step_events(events(run_local)) == step_events(events(run_ray))

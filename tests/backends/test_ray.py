@@ -41,9 +41,12 @@ SECRET_VAR = "OSIRIS_RAY_TEST_PASSWORD"
 OUTPUTS = shutil.ignore_patterns("output", "out", "runs", "build")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    """(Ray's temp dir, the secret its workers see as $OSIRIS_RAY_TEST_PASSWORD)."""
+    """(Ray's temp dir, the secret its workers see as $OSIRIS_RAY_TEST_PASSWORD).
+
+    Module-scoped: Ray starts once for this file and its processes are gone before the rest of the suite runs.
+    """
     secret = f"ray-secret-{uuid.uuid4().hex}"
     os.environ[SECRET_VAR] = secret  # before ray.init: a local cluster's workers inherit the environment
     temp = Path(tmp_path_factory.mktemp("ray"))

@@ -41,6 +41,8 @@ INC = "tests/components/test_incremental.py::"
 
 _WRITER = T + "test_writer_fields_end_to_end"
 _WRITER_FIELDS = ("connection", "schema", "table", "write_mode", "primary_key", "create_if_missing", "schema_evolution")
+MODES = "tests/components/test_writer_modes.py::"
+_STRATEGY = MODES + "test_replace_strategy_statements_and_result"
 _PG_CONNECT = ("host", "port", "database", "user", "password", "sslmode", "pg_dsn")
 _MY_CONNECT = ("host", "port", "database", "user", "password")
 
@@ -59,6 +61,7 @@ HONOURED: dict[str, dict[str, str]] = {
     "duckdb.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
         "path": DUCK + "test_modes",
+        "replace_strategy": _STRATEGY,
         "lock_timeout": CONC + "test_held_duckdb_file_fails_clearly_after_lock_timeout",
     },
     "filesystem.csv_extractor": {
@@ -102,6 +105,7 @@ HONOURED: dict[str, dict[str, str]] = {
     "mysql.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
         **dict.fromkeys(_MY_CONNECT, T + "test_mysql_connection_fields"),
+        "replace_strategy": _STRATEGY,
         "lock_timeout": MY_LOCK + "test_a_table_locked_by_another_session_fails_after_lock_timeout",
     },
     "postgres.extractor": {
@@ -115,6 +119,7 @@ HONOURED: dict[str, dict[str, str]] = {
     "postgres.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
         **dict.fromkeys(_PG_CONNECT, T + "test_postgres_writer_connection_fields"),
+        "replace_strategy": _STRATEGY,
         "lock_timeout": CONC + "test_locked_postgres_table_fails_clearly_after_lock_timeout",
     },
     "supabase.extractor": {
@@ -132,6 +137,7 @@ HONOURED: dict[str, dict[str, str]] = {
     "supabase.writer": {
         **dict.fromkeys(_WRITER_FIELDS, _WRITER),
         **dict.fromkeys(_PG_CONNECT, T + "test_postgres_writer_connection_fields"),
+        "replace_strategy": _STRATEGY,
         "timeout": T + "test_supabase_writer_timeout_and_retries",
         "retries": T + "test_supabase_writer_timeout_and_retries",
         "lock_timeout": T + "test_supabase_writer_lock_timeout",

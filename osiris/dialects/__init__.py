@@ -11,7 +11,15 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from osiris.dialects.base import EVOLUTIONS, MODES, Dialect, PlanError, TableCheck
+from osiris.dialects.base import (
+    DEFAULT_REPLACE_STRATEGY,
+    EVOLUTIONS,
+    MODES,
+    REPLACE_STRATEGIES,
+    Dialect,
+    PlanError,
+    TableCheck,
+)
 from osiris.dialects.types import TypeParseError, columns_from_arrow, normalize
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "check_existing",
     "columns_from_arrow",
     "dialect",
+    "load_directly",
     "plan_write",
 ]
 
@@ -46,8 +55,10 @@ def plan_write(
     *,
     schema_evolution: str = "fail",
     create_if_missing: bool = True,
+    replace_strategy: str | None = None,
 ) -> dict[str, Any]:
-    """The write plan of docs/ddl.md. ``target`` is ``{"schema": str|None, "table": str}``.
+    """The write plan of docs/ddl.md. ``target`` is ``{"schema": str|None, "table": str}``; ``replace_strategy``
+    (``staging`` or ``truncate``, default staging) is kept in the plan of a `replace` only.
 
     Raises PlanError (with ``field`` = the config key at fault) for a write that cannot be planned.
     """
@@ -59,6 +70,12 @@ def plan_write(
     if schema_evolution not in EVOLUTIONS:
         raise PlanError(
             f"unknown schema_evolution '{schema_evolution}' (expected fail or add_columns)", "schema_evolution"
+        )
+    strategy = replace_strategy or DEFAULT_REPLACE_STRATEGY
+    if strategy not in REPLACE_STRATEGIES:
+        raise PlanError(
+            f"unknown replace_strategy '{strategy}' (expected one of {', '.join(REPLACE_STRATEGIES)})",
+            "replace_strategy",
         )
     pk = [primary_key] if isinstance(primary_key, str) else list(primary_key or [])
     if mode == "upsert" and not pk:
@@ -83,6 +100,8 @@ def plan_write(
         "create_if_missing": bool(create_if_missing),
         "warnings": [],
     }
+    if mode == "replace" and name != "csv":
+        plan["replace_strategy"] = strategy
     if name == "csv":
         plan.update(
             target={"schema": None, "table": table, "qualified": table},
@@ -101,7 +120,7 @@ def plan_write(
         if d.check_ident(k):
             raise PlanError(f"primary_key: {d.check_ident(k)}", "primary_key", k)
     plan["target"] = {"schema": schema, "table": table, "qualified": d.qualify(schema, table)}
-    staged = mode in ("replace", "upsert")
+    staged = mode == "upsert" or (mode == "replace" and strategy == "staging")
     load = d.staging_name(table) if staged else table
     load_schema = d.staging_schema(schema) if staged else schema
     plan["load_table"] = {"schema": load_schema, "table": load, "qualified": d.qualify(load_schema, load)}
@@ -117,6 +136,19 @@ def plan_write(
             plan["warnings"].append(f"column '{c['name']}' ({c['type']}): {lossy}")
     plan["load_columns"] = [c["name"] for c in cols]
     plan["statements"] = d.write_statements(plan)
+    return plan
+
+
+def load_directly(write_plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The plan for a target this run creates or found empty under its write lock: the bulk load goes straight into
+    the target and no statement empties it (`replace` needs no staging table then). Other modes are returned as
+    they are: append and truncate load into the target anyway, and an upsert keeps its staging table (it keeps the
+    LAST row of a key that appears twice in the input, which a load into the keyed target would refuse)."""
+    plan = dict(write_plan)
+    if plan["mode"] != "replace" or plan.get("columns") is None:
+        return plan
+    plan.update(load_table=dict(plan["target"]), empty=True)
+    plan["statements"] = dialect(plan["dialect"]).write_statements(plan)
     return plan
 
 

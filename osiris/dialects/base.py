@@ -15,6 +15,11 @@ from osiris.dialects.types import LogicalType, format_type, parse_type
 
 MODES = ("append", "replace", "upsert", "truncate")
 EVOLUTIONS = ("fail", "add_columns")
+# How `replace` swaps an existing table's rows (docs/ddl.md, "Replace strategies"): load a staging table and then
+# DELETE + INSERT ... SELECT (readers are never blocked), or empty the target in the transaction and load straight
+# into it (Postgres TRUNCATE: readers wait until commit; MariaDB and DuckDB DELETE: readers see the old rows).
+REPLACE_STRATEGIES = ("staging", "truncate")
+DEFAULT_REPLACE_STRATEGY = "staging"
 STAGING_PREFIX = "osiris_stg_"
 
 
@@ -151,14 +156,20 @@ class Dialect(abc.ABC):
         return name
 
     def write_statements(self, plan: dict[str, Any]) -> dict[str, list[str]]:
-        """``{prepare, finalize}`` for the plan's mode (docs/ddl.md)."""
+        """``{prepare, finalize}`` for the plan's mode (docs/ddl.md). ``load_table`` says where the bulk load goes:
+        when it is the target itself, `replace` empties the target first (or nothing at all: ``plan["empty"]``,
+        a table this run creates or found empty under its lock) and needs no staging table."""
         target = plan["target"]["qualified"]
         cols = ", ".join(self.quote_ident(str(c["name"])) for c in plan["columns"])
         prepare = [self.create_table(plan)] if plan["create_if_missing"] else []
         finalize: list[str] = []
         mode = plan["mode"]
+        direct = plan["load_table"]["qualified"] == target
         if mode == "truncate":
             prepare.append(self.truncate_sql.format(t=target))
+        elif mode == "replace" and direct:
+            if not plan.get("empty"):  # Postgres TRUNCATE; MariaDB/DuckDB DELETE (MariaDB's TRUNCATE commits)
+                prepare.append(self.truncate_sql.format(t=target))
         elif mode in ("replace", "upsert"):
             staging = plan["load_table"]["qualified"]
             prepare += [self.drop_staging(plan), self.create_staging(plan)]

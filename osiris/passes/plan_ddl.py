@@ -1,7 +1,7 @@
 """plan_ddl: for every writer, its target and the exact statements of its write mode (docs/ddl.md).
 
 Reads the writer's config (``table``, ``schema``, ``write_mode``, ``primary_key``, ``create_if_missing``,
-``schema_evolution``; Osiris's mysql.writer spellings ``mode``, ``upsert_keys``, ``create_table``,
+``schema_evolution``, ``replace_strategy``; Osiris's mysql.writer spellings ``mode``, ``upsert_keys``, ``create_table``,
 ``truncate_before`` too) and its input columns from ``infer_schemas``, and sets ``Step.write`` to
 ``osiris.dialects.plan_write(...)``. Unknown columns give a plan with ``columns: null``: the writer completes it at
 run time with the same function. Lossy type mappings are warnings at the column.
@@ -85,6 +85,7 @@ def _plan(step: nodes.Step, name: str, defaults: dict[str, Any], diags: list[Dia
         "write_mode": _get(step, "write_mode", "mode")[1],
         "primary_key": _get(step, "primary_key", "upsert_keys")[1],
         "schema_evolution": _get(step, "schema_evolution")[1],
+        "replace_strategy": _get(step, "replace_strategy")[1],
     }
     table = cfg.get("table", cfg.get("path") if name == "csv" else None)
     schema = cfg.get("schema", defaults.get("schema"))
@@ -96,6 +97,7 @@ def _plan(step: nodes.Step, name: str, defaults: dict[str, Any], diags: list[Dia
     pk = cfg.get("primary_key", cfg.get("upsert_keys"))
     create = cfg.get("create_if_missing", cfg.get("create_table", defaults.get("create_if_missing", True)))
     evolution = cfg.get("schema_evolution", defaults.get("schema_evolution", "fail"))
+    strategy = cfg.get("replace_strategy", defaults.get("replace_strategy"))
     columns = None
     col_spans: dict[str, Span | None] = {}
     if step.schema is not None:
@@ -110,6 +112,7 @@ def _plan(step: nodes.Step, name: str, defaults: dict[str, Any], diags: list[Dia
             pk if isinstance(pk, str | list) else None,
             schema_evolution=str(evolution),
             create_if_missing=bool(create),
+            replace_strategy=str(strategy) if strategy is not None else None,
         )
     except PlanError as exc:
         span = col_spans.get(exc.column or "") if exc.field == "columns" else spans.get(exc.field)

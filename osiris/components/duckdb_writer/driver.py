@@ -80,6 +80,7 @@ class Driver:
                 write.get("primary_key", cfg.get("primary_key")),
                 schema_evolution=write.get("schema_evolution") or cfg.get("schema_evolution", "fail"),
                 create_if_missing=write.get("create_if_missing", cfg.get("create_if_missing", True)),
+                replace_strategy=write.get("replace_strategy") or cfg.get("replace_strategy"),
             )
         except dialects.PlanError as exc:
             raise StepError(f"cannot plan the write: {exc}") from None
@@ -98,6 +99,7 @@ class Driver:
             check = dialects.check_existing("duckdb", con, plan)
             if check.status in ("incompatible", "missing"):
                 raise StepError(check.message)
+            plan = self._choose_load(con, plan, check, executed)
             for sql in [*check.statements, *plan["statements"]["prepare"]]:
                 executed.append(sql)
                 con.execute(sql)
@@ -131,6 +133,19 @@ class Driver:
         unhook()
         duckdb_files.release(path, con)
         self._record(executed, target, path)
+
+    @staticmethod
+    def _choose_load(con: Any, plan: dict[str, Any], check: Any, executed: list[str]) -> dict[str, Any]:
+        """A `replace` into a table this run creates or finds empty loads straight into it (no staging table); the
+        file has one writing process (this one), so nothing can fill the table meanwhile."""
+        if plan["mode"] != "replace":
+            return plan
+        if check.status != "create":
+            probe = f"SELECT count(*) = 0 FROM (SELECT 1 FROM {plan['target']['qualified']} LIMIT 1)"
+            executed.append(probe)
+            if not con.execute(probe).fetchone()[0]:
+                return plan
+        return dialects.load_directly(plan)
 
     def _record(self, executed: list[str], target: str, path: Path) -> None:
         if executed:

@@ -1,9 +1,10 @@
 """mysql.writer: execute the step's write plan (docs/ddl.md) on MySQL/MariaDB.
 
 DDL (create, add columns) runs first because MySQL commits it implicitly; every data change (prepare DML, the
-bulk load, finalize) is in one transaction, rolled back on any failure. The bulk load is ``LOAD DATA LOCAL INFILE``
-of one temporary file per batch (``connectors.mysqlload``) when the server allows it (``@@local_infile``) and every
-column type has an exact text form; otherwise multi-row INSERTs.
+bulk load, finalize) is in one transaction, rolled back on any failure. The bulk load goes into the target itself
+when a ``replace`` finds it new or empty (``_choose_load``), else where the plan says; it is ``LOAD DATA LOCAL
+INFILE`` of one temporary file per batch (``connectors.mysqlload``) when the server allows it (``@@local_infile``)
+and every column type has an exact text form; otherwise multi-row INSERTs.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class Driver:
             conn = mysql.connect_pymysql(p, autocommit=False, local_infile=self.bulk is not False)
         except Exception as exc:
             raise step_error("connect to", target, exc, secrets, retryable=True) from None
-        write = _Write(self, conn, plan, timeout)
+        write = _Write(self, conn, plan, timeout, reconnect=lambda: mysql.connect_pymysql(p, autocommit=True))
         try:
             write.run(reader, p.get("database"))
         except Exception as exc:
@@ -83,7 +84,7 @@ class Driver:
             raise StepError(scrub(message, secrets), retryable=isinstance(exc, StepError) and exc.retryable) from None
         finally:
             with contextlib.suppress(Exception):
-                conn.close()  # also releases the named lock
+                write.conn.close()  # also releases the named lock
             if write.executed:  # what ran, committed or rolled back (never row data)
                 self.ctx.event("ddl", {"statements": write.executed, "target": target})
 
@@ -91,8 +92,9 @@ class Driver:
 class _Write:
     """One execution of the write plan on ``conn``; ``failure`` rolls back, undoes the DDL and words the error."""
 
-    def __init__(self, driver: Driver, conn: Any, plan: Mapping[str, Any], timeout: int):
+    def __init__(self, driver: Driver, conn: Any, plan: Mapping[str, Any], timeout: int, *, reconnect: Any):
         self.driver, self.ctx, self.conn, self.plan, self.timeout = driver, driver.ctx, conn, plan, timeout
+        self.reconnect = reconnect  # a new connection, for undoing DDL when the server ended this one (KILL)
         self.target = str(plan["target"]["qualified"])
         self.names = (str(plan["target"]["schema"] or ""), str(plan["target"]["table"]))
         self.phase = "connect to"
@@ -125,10 +127,15 @@ class _Write:
                 self._execute(cur, sql)
                 self.undo.append(mysqlwrite.drop_added_column(sql))
             self.phase = "prepare"
-            for sql in plan["statements"]["prepare"]:
+            ddl = [sql for sql in plan["statements"]["prepare"] if sql.startswith("CREATE TABLE")]
+            for sql in ddl:  # commits implicitly: before the transaction's first data statement
                 self._execute(cur, sql)
-                if result.status == "create" and sql.startswith("CREATE TABLE") and cur.warning_count == 0:
+                if result.status == "create" and cur.warning_count == 0:
                     self.undo.append(f"DROP TABLE IF EXISTS {self.target}")  # created now, not there before
+            self.plan = plan = self._choose_load(cur, result.status)
+            for sql in plan["statements"]["prepare"]:
+                if sql not in ddl:
+                    self._execute(cur, sql)
             self.phase = "load"
             self._load(cur, reader)
             self.phase = "finalize"
@@ -141,6 +148,19 @@ class _Write:
         self.phase = "commit"
         self.executed.append("COMMIT")
         self.conn.commit()
+
+    def _choose_load(self, cur: Any, status: str) -> Mapping[str, Any]:
+        """A `replace` into a table this run creates or finds empty loads straight into it (no staging table, no
+        second copy). The probe is a locking read: on an empty InnoDB table it locks the end of the key range, so
+        no other session can insert until this transaction ends."""
+        if self.plan["mode"] != "replace":
+            return self.plan
+        if status != "create":
+            probe = f"SELECT 1 FROM {self.target} LIMIT 1 FOR UPDATE"
+            self._execute(cur, probe)
+            if cur.fetchone() is not None:
+                return self.plan
+        return dialects.load_directly(self.plan)
 
     def _load(self, cur: Any, reader: pa.RecordBatchReader) -> None:
         names = list(self.plan["load_columns"])
@@ -203,12 +223,35 @@ class _Write:
         if refused is None:
             return f"{type(exc).__name__}: {exc}"
         table = self.target if self.phase != "load" else str(self.plan["load_table"]["qualified"])
-        staged = self.phase == "load" and table != self.target
+        # in the load, a duplicate key is one the input holds twice: staging has no other rows, nor has the target
+        # a `replace` emptied (or found empty) before loading into it
+        staged = self.phase == "load" and (table != self.target or self.plan["mode"] == "replace")
         with self.conn.cursor() as cur:
             return mysqlwrite.refusal(cur, refused, table, staged=staged)
 
+    def _alive(self) -> bool:
+        """The connection still works; else (the server ended it: KILL, restart) a new one holding the target's
+        named lock again, so the undo cannot hit a table another run has begun writing meanwhile."""
+        try:
+            self.conn.ping(reconnect=False)
+            return True
+        except Exception:
+            pass
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        try:
+            self.conn = self.reconnect()
+            with self.conn.cursor() as cur:
+                mysqlwrite.setup_session(cur, self.timeout, self.executed)
+                mysqlwrite.acquire(cur, *self.names, self.timeout, done=self.executed, on_wait=self._waiting)
+            return True
+        except Exception:
+            return False
+
     def _undo(self) -> str:
         """Reverse the DDL this run committed (newest first); a note when that fails too."""
+        if self.undo and not self._alive():
+            return f"; could not undo (no connection): {'; '.join(reversed(self.undo))}"
         failed = []
         with self.conn.cursor() as cur:
             for sql in reversed(self.undo):

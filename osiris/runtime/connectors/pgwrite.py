@@ -3,7 +3,8 @@
 The transaction first bounds every lock wait (``SET LOCAL lock_timeout``) and takes an advisory lock keyed on
 the target (``pg_advisory_xact_lock``), so two runs writing one table run one after the other instead of
 interleaving (a doubled ``replace``, two colliding ``CREATE TABLE``); then it checks the existing table, runs
-``prepare``, binary ``COPY``s the Arrow batches into ``load_table`` (``pgcopy``, vectorised), runs ``finalize``
+``prepare``, binary ``COPY``s the Arrow batches into ``load_table`` (the target itself when a ``replace`` finds
+it new or empty: ``choose_load``) (``pgcopy``, vectorised), runs ``finalize``
 and commits. Any failure rolls everything back. The statements executed (never row data) are reported as a
 ``ddl`` event, recorded in ``<run>/ddl/<step>.sql``.
 """
@@ -117,6 +118,28 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: " + "; ".join(parts)
 
 
+def choose_load(cur: Any, plan: Mapping[str, Any], check: Any, *, done: list[str]) -> dict[str, Any]:
+    """The load path, from what is true now (under the write lock): a `replace` into a table this run creates or
+    finds empty loads straight into it (``dialects.load_directly``: no staging table, no second copy). Emptiness
+    is probed, then the table is locked against other writers (EXCLUSIVE: readers go on) and probed again, so no
+    row another session commits meanwhile can survive the replace."""
+    from osiris import dialects
+
+    if plan["mode"] != "replace":
+        return dict(plan)
+    if check.status == "create":
+        return dialects.load_directly(plan)
+    target = plan["target"]["qualified"]
+    probe = f"SELECT NOT EXISTS (SELECT 1 FROM {target})"
+    done.append(probe)
+    if not cur.execute(probe).fetchone()[0]:
+        return dict(plan)
+    done.append(f"LOCK TABLE {target} IN EXCLUSIVE MODE")
+    cur.execute(done[-1])
+    done.append(probe)
+    return dialects.load_directly(plan) if cur.execute(probe).fetchone()[0] else dict(plan)
+
+
 def run_plan(
     conn: Any,
     plan: Mapping[str, Any],
@@ -127,8 +150,10 @@ def run_plan(
     executed: list[str],
 ) -> int:
     """Execute the write plan on ``conn`` in one transaction; returns the rows loaded. Every statement run is
-    appended to ``executed`` (COMMIT or ROLLBACK last). Rolls back on any error; a failure of the upstream
-    stream (``UpstreamFailed``) propagates as it is, anything else becomes a StepError."""
+    appended to ``executed`` (COMMIT or ROLLBACK last). The transaction is: lock, check, choose the load path,
+    prepare, load, finalize, the incremental state (``incremental.before_commit``), COMMIT.
+    Rolls back on any error; a failure of the upstream stream (``UpstreamFailed``) propagates as it is, anything
+    else becomes a StepError."""
     import psycopg
 
     from osiris import dialects
@@ -145,6 +170,7 @@ def run_plan(
             result = dialects.check_existing(plan["dialect"], conn, plan)
             if result.status in ("incompatible", "missing"):
                 raise StepError(result.message or f"target table is {result.status}")
+            plan = choose_load(cur, plan, result, done=executed)
             step = "prepare"
             for sql in [*result.statements, *plan["statements"]["prepare"]]:
                 executed.append(sql)

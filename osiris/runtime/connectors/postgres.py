@@ -71,6 +71,7 @@ def resolve_plan(step: Mapping[str, Any], schema: pa.Schema) -> dict[str, Any]:
                 plan["dialect"], target, plan["mode"], dialects.columns_from_arrow(schema), plan.get("primary_key"),
                 schema_evolution=plan.get("schema_evolution", "fail"),
                 create_if_missing=plan.get("create_if_missing", True),
+                replace_strategy=plan.get("replace_strategy"),
             )  # fmt: skip
         except dialects.PlanError as exc:
             raise StepError(f"cannot plan the write: {exc}") from None

@@ -155,7 +155,9 @@ def test_the_executed_statements_are_recorded(db: str, tmp_path: Path, bulk: boo
     assert statements[2].startswith(f"CREATE TABLE IF NOT EXISTS `{db}`.`made`")
     # a replace into a table this run creates loads straight into it (no staging table)
     into = f"`{db}`.`made` "
-    load = f"LOAD DATA LOCAL INFILE '<one temporary file per batch>' INTO TABLE {into}" if bulk else f"INSERT INTO {into}"
+    load = (
+        f"LOAD DATA LOCAL INFILE '<one temporary file per batch>' INTO TABLE {into}" if bulk else f"INSERT INTO {into}"
+    )
     assert any(s.startswith(load) for s in statements), statements
     assert not any("osiris_stg_made" in s for s in statements), statements
     assert statements[-1] == "COMMIT"

@@ -1,9 +1,10 @@
 """Per-column checksums of the benchmark table in MariaDB, PostgreSQL and DuckDB (for CSV files).
 
-For every column: count of non-NULL values, sum/min/max for numeric columns, and md5 of the values' canonical text
-joined in id order. The join is done per chunk of ids (string_agg / GROUP_CONCAT stay far below MariaDB's packet
-limit) and the chunk digests are hashed together here. NULL is spelled ``\\N``. Source and copy must agree exactly;
-a copy that changed a value (rounding, time zone, truncation, lost NULL) fails.
+For every column: count of non-NULL values, sum/min/max for numeric columns, and a digest of the values' canonical
+text in id order, each value hashed on its own (so the text 'NULL' or '\\N' never passes for NULL, nor one value
+for two). The digests are taken per chunk of ids (GROUP_CONCAT stays far below MariaDB's packet limit) and hashed
+together here. Source and copy must agree exactly; a copy that changed a value (rounding, time zone, truncation, a
+lost NULL, an escape left in or taken out) fails.
 """
 
 from __future__ import annotations
@@ -50,13 +51,11 @@ _NUMTYPE = {"mysql": "DECIMAL(20,2)", "pg": "numeric(20,2)", "duckdb": "DECIMAL(
 
 
 def _agg(dialect: str, expr: str) -> str:
-    null = {"mysql": "'\\\\N'", "pg": "E'\\\\N'", "duckdb": "'\\N'"}[dialect]  # each spells backslash-N
-    text = f"COALESCE({expr}, {null})"
+    """The digest of one column's values in id order: each value is hashed on its own (``md5('=' || text)``, NULL
+    is ``null``), so no text can pass for NULL or for two values (``NULL``, ``\\N``, separators in the text)."""
     if dialect == "mysql":
-        return f"MD5(GROUP_CONCAT({text} ORDER BY id SEPARATOR '\\n'))"
-    if dialect == "pg":
-        return f"md5(string_agg({text}, E'\\n' ORDER BY id))"
-    return f"md5(string_agg({text}, chr(10) ORDER BY id))"
+        return f"MD5(GROUP_CONCAT(COALESCE(MD5(CONCAT('=', {expr})), 'null') ORDER BY id SEPARATOR ','))"
+    return f"md5(string_agg(COALESCE(md5('=' || {expr}), 'null'), ',' ORDER BY id))"
 
 
 def queries(dialect: str, relation: str) -> tuple[str, str]:
@@ -102,8 +101,9 @@ def _fold(totals: tuple[Any, ...] | None, chunks: list[tuple[Any, ...]]) -> dict
     return out
 
 
-def mysql_checksums(settings: Settings, table: str) -> dict[str, Any]:
-    totals_q, chunks_q = queries("mysql", f"`{settings.mysql_db}`.`{table}`")
+def mysql_checksums(settings: Settings, table: str, relation: str | None = None) -> dict[str, Any]:
+    """Checksums of ``<mysql_db>.<table>``, or of ``relation`` (a derived table, e.g. an expected result)."""
+    totals_q, chunks_q = queries("mysql", relation or f"`{settings.mysql_db}`.`{table}`")
     conn = settings.mysql_connect()
     try:
         with conn.cursor() as cur:

@@ -4,11 +4,12 @@ table (per ``replace_strategy``: staging, truncate); upsert of 10% changed and 1
 
 The source is MariaDB ``awk_<rows>`` (awkward text: tabs, newlines, carriage returns, backslashes, quotes, the texts
 ``NULL`` and ``\\N``, emoji, NULLs, empty strings). The native dump is ``mariadb --batch --raw`` of a SELECT that
-escapes the text on the server, in utf8mb4 (the client's default utf8 turns emoji into ``?``; ``mariadb --batch`` alone leaves carriage returns raw and spells NULL as ``NULL``,
-which the text ``NULL`` cannot be told from: its copies are wrong); it is piped into ``psql \\copy`` or ``LOAD DATA
-LOCAL INFILE '/dev/stdin'``, with the statement sequence around it typed as a person would. Existing targets are
-filled before each run (untimed): replace cases start from the upsert input's rows, so a replace that kept any old
-row is caught; every copy is verified value by value against the source (or the expected upsert result)."""
+escapes the text on the server, in utf8mb4 (the client's default utf8 turns emoji into ``?``; ``mariadb --batch``
+alone leaves carriage returns raw and spells NULL as ``NULL``, which the text ``NULL`` cannot be told from: its
+copies are wrong); it is piped into ``psql \\copy`` or ``LOAD DATA LOCAL INFILE '/dev/stdin'``, with the statement
+sequence around it typed as a person would. Existing targets are filled before each run (untimed): replace cases
+start from the upsert input's rows, so a replace that kept any old row is caught; every copy is verified value by
+value against the source (or the expected upsert result)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compile_scaling, csv_duckdb, modes, ray_cluster, refenv, report, sandbox, secret_scan, transfer
+from bench import (
+    compile_scaling,
+    csv_duckdb,
+    modes,
+    osiris_ref,
+    ray_cluster,
+    refenv,
+    report,
+    sandbox,
+    secret_scan,
+    transfer,
+)
 from bench.measure import CaseResult, ratio
 from bench.settings import BENCH_DIR, Settings
 
@@ -40,6 +51,10 @@ QUICK = {
     "modes": 20_000,
 }
 TARGET_ROWS = 1_000_000
+OSIRIS_NOTE = (
+    f"`{osiris_ref.NAME}`: Osiris from PyPI (`osiris-pipeline==0.5.7`, its own venv) running the same job with "
+    f"`osiris run`. No Osiris row for PostgreSQL targets: {osiris_ref.NO_POSTGRES}."
+)
 MODES_NOTE = (
     "Source: MariaDB table with awkward text (tabs, newlines, CR, backslashes, quotes, the texts NULL and \\N, "
     "emoji, 10% NULL, 0.2% empty). `native-*`: `mariadb --batch --raw` of a server-escaped SELECT piped into "
@@ -142,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     if refs_skip is None and only & {"transfer"}:
         failed = refenv.ensure(s.ref_python.parent.parent, log)
         refs_skip = f"reference venv unavailable: {failed}" if failed else None
+    osiris_skip: str | None = "not requested (--no-ref)" if args.no_ref else None
+    if osiris_skip is None and only & {"mysql-csv", "csv-duckdb"}:
+        failed = osiris_ref.ensure(log)
+        osiris_skip = f"Osiris venv unavailable: {failed}" if failed else None
     results: dict[str, Any] = {
         "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
         "repeats": s.repeats,
@@ -188,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     if "mysql-csv" in only:
         rows = sizes["mysql-csv"]
         log(f"MySQL -> CSV, {rows:,} rows")
-        cases = transfer.run_mysql_csv(s, rows, log)
-        sections.append(_section(f"MySQL -> CSV, {rows:,} rows", "mariadb-batch", cases))
+        cases = transfer.run_mysql_csv(s, rows, log, osiris_skip=osiris_skip)
+        sections.append(_section(f"MySQL -> CSV, {rows:,} rows", "mariadb-batch", cases, OSIRIS_NOTE))
         if rows == TARGET_ROWS:
             r = ratio(_median(cases, "osirisc"), _median(cases, "mariadb-batch"))
             targets.append(_target("MySQL -> CSV 1M: osirisc <= 1.5x `mariadb --batch > file`", r, (r or 99) <= 1.5))
@@ -214,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     if "csv-duckdb" in only:
         rows = sizes["csv-duckdb"]
         log(f"CSV -> DuckDB -> CSV, {rows:,} rows")
-        cases = csv_duckdb.run_csv_duckdb(s, rows, log)
-        sections.append(_section(f"CSV -> DuckDB GROUP BY -> CSV, {rows:,} rows", "duckdb", cases))
+        cases = csv_duckdb.run_csv_duckdb(s, rows, log, osiris_skip=osiris_skip)
+        sections.append(_section(f"CSV -> DuckDB GROUP BY -> CSV, {rows:,} rows", "duckdb", cases, OSIRIS_NOTE))
         if rows == TARGET_ROWS:
             r = ratio(_median(cases, "osirisc"), _median(cases, "duckdb"))
             targets.append(_target("CSV -> DuckDB -> CSV 1M: osirisc <= 1.3x DuckDB alone", r, (r or 99) <= 1.3))

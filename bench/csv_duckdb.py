@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench import datagen
+from bench import datagen, osiris_ref
 from bench.measure import Case, CaseResult, interleave
 from bench.settings import BENCH_DIR, Settings
 
@@ -45,7 +45,10 @@ def _differs(a: Path, b: Path) -> str | None:
     return None
 
 
-def run_csv_duckdb(s: Settings, rows: int, log: Callable[[str], None], repeats: int | None = None) -> list[CaseResult]:
+def run_csv_duckdb(
+    s: Settings, rows: int, log: Callable[[str], None], repeats: int | None = None, osiris_skip: str | None = ""
+) -> list[CaseResult]:
+    """osirisc and DuckDB alone, and Osiris 0.5.7 (``osiris_skip``: why not; "" leaves it out)."""
     src = s.data_dir / f"orders_{rows}.csv"
     datagen.write_csv(src, rows)
     out = s.work_dir / "csv_duckdb"
@@ -80,8 +83,15 @@ def run_csv_duckdb(s: Settings, rows: int, log: Callable[[str], None], repeats: 
     def cleanup(case: str) -> Callable[[int], None]:
         return lambda rep: path(case, rep).unlink(missing_ok=True)
 
+    def osiris(rep: int) -> list[str]:
+        path("osiris", rep).unlink(missing_ok=True)
+        return osiris_ref.csv_duckdb_argv(s, src, SQL.replace("input_df", "df_orders"), path("osiris", rep))[0]
+
     cases = [
         Case("duckdb", ref, verify("duckdb"), cleanup("duckdb")),
         Case("osirisc", osirisc, verify("osirisc"), cleanup("osirisc"), cwd=BENCH_DIR / "pipelines"),
     ]
+    if osiris_skip != "":
+        folder = osiris_ref.project(s, "csv_duckdb", "")
+        cases.append(Case(osiris_ref.NAME, osiris, verify("osiris"), cleanup("osiris"), cwd=folder, skip=osiris_skip))
     return interleave(cases, repeats or s.repeats, s.child_env(), s.timeout, log)

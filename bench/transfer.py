@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import checksums, datagen
+from bench import checksums, datagen, osiris_ref
 from bench.measure import Case, CaseResult, interleave
 from bench.settings import BENCH_DIR, Settings
 
@@ -164,19 +164,25 @@ def fastest_correct_dlt(results: Sequence[CaseResult]) -> str | None:
     return min(good, key=lambda r: r.wall_median or 0.0).name.removeprefix("dlt-") if good else None
 
 
-def csv_relation(path: Path, native: bool) -> str:
-    """DuckDB relation over an exported file, with the table's column types (NULL spelled per writer)."""
+def csv_relation(path: Path, native: bool, by_name: bool = False) -> str:
+    """DuckDB relation over an exported file, with the table's column types (NULL spelled per writer); ``by_name``:
+    the file's header names the columns in another order (Osiris sorts them)."""
     types = (
         "{'id': 'BIGINT', 'customer_id': 'INTEGER', 'amount': 'DECIMAL(12,2)', 'status': 'VARCHAR', "
         "'created_at': 'TIMESTAMP', 'note': 'VARCHAR'}"
     )
+    if by_name:
+        return f"read_csv('{path}', header=true, types={types})"
     if native:
         return f"read_csv('{path}', delim='\t', header=true, nullstr='NULL', quote='', escape='', columns={types})"
     return f"read_csv('{path}', header=true, columns={types})"
 
 
-def run_mysql_csv(s: Settings, rows: int, log: Log, repeats: int | None = None) -> list[CaseResult]:
-    """MySQL -> CSV: osirisc (mysql.extractor -> filesystem.csv_writer) against `mariadb --batch > file`."""
+def run_mysql_csv(
+    s: Settings, rows: int, log: Log, repeats: int | None = None, osiris_skip: str | None = ""
+) -> list[CaseResult]:
+    """MySQL -> CSV: osirisc (mysql.extractor -> filesystem.csv_writer) against `mariadb --batch > file`, and Osiris
+    0.5.7 doing the same (``osiris_skip``: why not; "" leaves it out)."""
     source = datagen.ensure_mysql_source(s, rows)
     sums = checksums.mysql_checksums(s, source)
     out = s.work_dir / "mysql_csv"
@@ -201,9 +207,16 @@ def run_mysql_csv(s: Settings, rows: int, log: Log, repeats: int | None = None) 
             f"out_path={path('osirisc', rep)}",
         ]
 
+    def osiris(rep: int) -> list[str]:
+        path("osiris", rep).unlink(missing_ok=True)
+        return osiris_ref.mysql_csv_argv(s, source, path("osiris", rep))[0]
+
     def verify(case: str) -> Callable[[int], str | None]:
         return lambda rep: checksums.compare(
-            sums, checksums.duckdb_checksums(csv_relation(path(case, rep), native=case == "native"))
+            sums,
+            checksums.duckdb_checksums(
+                csv_relation(path(case, rep), native=case == "native", by_name=case == "osiris")
+            ),
         )
 
     def cleanup(case: str) -> Callable[[int], None]:
@@ -213,6 +226,9 @@ def run_mysql_csv(s: Settings, rows: int, log: Log, repeats: int | None = None) 
         Case("mariadb-batch", native, verify("native"), cleanup("native")),
         Case("osirisc", osirisc, verify("osirisc"), cleanup("osirisc"), cwd=PIPELINES),
     ]
+    if osiris_skip != "":
+        folder = osiris_ref.project(s, "mysql_csv", "")
+        cases.append(Case(osiris_ref.NAME, osiris, verify("osiris"), cleanup("osiris"), cwd=folder, skip=osiris_skip))
     return interleave(cases, repeats or s.repeats, s.child_env(), s.timeout, log)
 
 

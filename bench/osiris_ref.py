@@ -28,7 +28,7 @@ connections:
       port: ${BENCH_MYSQL_PORT}
       database: ${BENCH_MYSQL_DATABASE}
       user: ${BENCH_MYSQL_USER}
-      password: ${BENCH_MYSQL_PASSWORD}
+      password: {password}
 """
 MYSQL_CSV = """oml_version: "0.1.0"
 name: osiris-mysql-csv
@@ -100,7 +100,9 @@ def project(s: Settings, name: str, pipeline: str) -> Path:
     """A folder holding the connections file and ``pipeline`` (Osiris runs from it and writes its logs there)."""
     folder = s.work_dir / "osiris" / name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "osiris_connections.yaml").write_text(CONNECTIONS)
+    # an empty password is written as "" (Osiris refuses an empty ${VAR}); any other stays in the environment
+    password = "${BENCH_MYSQL_PASSWORD}" if s.mysql_password else '""'
+    (folder / "osiris_connections.yaml").write_text(CONNECTIONS.replace("{password}", password))
     (folder / "pipeline.yaml").write_text(pipeline)
     return folder
 

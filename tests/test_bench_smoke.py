@@ -98,3 +98,46 @@ def test_failed_case_reports_stderr_and_no_number(tmp_path: Path) -> None:
     assert res["good"].ok and len(res["good"].samples) == 2 and res["good"].wall_median is not None
     assert res["bad"].error == "exit code 3: boom" and res["bad"].wall_median is None and len(res["bad"].samples) == 1
     assert res["wrong"].status == "FAILED" and "rows 1 != 2" in (res["wrong"].error or "")
+
+
+def test_modes_native_references_copy_awkward_text_exactly(mysql_db: str, pg_schema: str, tmp_path: Path) -> None:
+    """The modes section's native dump (server-escaped, utf8mb4) loads the awkward text exactly into both servers;
+    the checksums tell the text 'NULL' and '\\N' from NULL (each value is hashed on its own)."""
+    from bench import modes
+
+    s = _settings(mysql_db, pg_schema, tmp_path)
+    source = datagen.ensure_mysql_awkward(s, 400)
+    want = checksums.mysql_checksums(s, source)
+    notes = {r[0] for r in s.pg_connect().execute("SELECT 1").fetchall()}  # the servers answer
+    assert notes == {1}
+    for kind in ("pg", "mysql"):
+        target = modes.Target(s, kind, 400)
+        table = target.name("copy", 0)
+        target.drop(table)
+        (modes._pg_sql if kind == "pg" else modes._my_sql)(s, target.create(table, key=True))  # type: ignore[operator]
+        subprocess.run(modes.piped(s, source, target.load_argv(table)), env=s.child_env(), check=True)
+        assert checksums.compare(want, target.sums(table)) is None, kind
+    conn = s.mysql_connect(mysql_db)
+    with conn.cursor() as cur:  # the data holds what breaks naive copies
+        cur.execute(
+            f"SELECT SUM(note = 'NULL'), SUM(note = '\\\\N'), SUM(note = ''), SUM(note LIKE '%\\r%') FROM {source}"
+        )
+        assert all(n and n > 0 for n in cur.fetchone())
+        cur.execute(
+            f"UPDATE `{modes.Target(s, 'mysql', 400).name('copy', 0)}` SET note = NULL WHERE note = 'NULL' LIMIT 1"
+        )
+    conn.close()
+    problem = checksums.compare(want, modes.Target(s, "mysql", 400).sums(modes.Target(s, "mysql", 400).name("copy", 0)))
+    assert problem is not None and "note" in problem
+
+
+def test_osiris_connection_file_holds_no_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import osiris_ref
+
+    monkeypatch.setenv("MYSQL_PWD", "s3cret-bench-password")
+    s = Settings.from_env()
+    s.work_dir = tmp_path
+    folder = osiris_ref.project(s, "mysql_csv", osiris_ref.MYSQL_CSV.format(table="t", out=tmp_path / "o.csv"))
+    text = (folder / "osiris_connections.yaml").read_text()
+    assert "s3cret" not in text and "${BENCH_MYSQL_PASSWORD}" in text
+    assert "s3cret" not in (folder / "pipeline.yaml").read_text()

@@ -283,3 +283,17 @@ def test_text_decoding_inverts_the_client_escaping(rows: list[tuple[str | None, 
     for i, name in enumerate(("a", "b")):
         got = mysqlcli.text_column(parsed.column(name).combine_chunks(), pc.equal(parsed.column(f"{name}_null"), "1"))
         assert got.to_pylist() == [row[i] for row in rows]
+
+
+_PIECES = ["\\\\", "\\t", "\\n", "\\0", "\\r", "\\x", "a", "é", "😀", "n", "t", "0", " ", "NULL"]
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), min_size=1, max_size=40),
+    st.integers(0, 3),
+)
+def test_vectorised_unescape_is_the_per_value_one(values: list[str], skip: int) -> None:
+    """``unescape`` (numpy over the whole buffer) undoes the client's escapes exactly like the per-value regex:
+    runs of backslashes, escapes at value starts and ends, multi-byte text, a sliced array."""
+    arr = pa.array(values, pa.string()).slice(min(skip, len(values) - 1))
+    assert mysqlcli.unescape(arr).to_pylist() == [mysqlcli._unescape_value(v) for v in arr.to_pylist()]

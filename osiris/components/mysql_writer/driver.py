@@ -151,15 +151,16 @@ class _Write:
 
     def _choose_load(self, cur: Any, status: str) -> Mapping[str, Any]:
         """A `replace` into a table this run creates or finds empty loads straight into it (no staging table, no
-        second copy). The probe is a locking read: on an empty InnoDB table it locks the end of the key range, so
-        no other session can insert until this transaction ends."""
+        second copy). A table that looks empty is probed again with a locking read: on an empty InnoDB table it
+        locks the end of the key range, so no other session can insert until this transaction ends (a table with
+        rows is not locked by the probe)."""
         if self.plan["mode"] != "replace":
             return self.plan
         if status != "create":
-            probe = f"SELECT 1 FROM {self.target} LIMIT 1 FOR UPDATE"
-            self._execute(cur, probe)
-            if cur.fetchone() is not None:
-                return self.plan
+            for probe in (f"SELECT 1 FROM {self.target} LIMIT 1", f"SELECT 1 FROM {self.target} LIMIT 1 FOR UPDATE"):
+                self._execute(cur, probe)
+                if cur.fetchone() is not None:
+                    return self.plan
         return dialects.load_directly(self.plan)
 
     def _load(self, cur: Any, reader: pa.RecordBatchReader) -> None:

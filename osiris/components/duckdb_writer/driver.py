@@ -99,7 +99,7 @@ class Driver:
             check = dialects.check_existing("duckdb", con, plan)
             if check.status in ("incompatible", "missing"):
                 raise StepError(check.message)
-            plan = self._choose_load(con, plan, check, executed)
+            plan = self._choose_load(con, plan, check)
             for sql in [*check.statements, *plan["statements"]["prepare"]]:
                 executed.append(sql)
                 con.execute(sql)
@@ -135,15 +135,14 @@ class Driver:
         self._record(executed, target, path)
 
     @staticmethod
-    def _choose_load(con: Any, plan: dict[str, Any], check: Any, executed: list[str]) -> dict[str, Any]:
+    def _choose_load(con: Any, plan: dict[str, Any], check: Any) -> dict[str, Any]:
         """A `replace` into a table this run creates or finds empty loads straight into it (no staging table); the
         file has one writing process (this one), so nothing can fill the table meanwhile."""
         if plan["mode"] != "replace":
             return plan
         if check.status != "create":
             probe = f"SELECT count(*) = 0 FROM (SELECT 1 FROM {plan['target']['qualified']} LIMIT 1)"
-            executed.append(probe)
-            if not con.execute(probe).fetchone()[0]:
+            if not con.execute(probe).fetchone()[0]:  # a read: not in the record, which lists changes from CREATE on
                 return plan
         return dialects.load_directly(plan)
 

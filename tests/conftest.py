@@ -22,8 +22,8 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# Hermetic tests: no answers kept from earlier runs (spec checks, DuckDB describes/sniffs) - every test, and every
-# osirisc it starts, computes them; tests of those caches point OSIRIS_CACHE_DIR at a temp folder themselves.
+# Hermetic tests: no DuckDB answers (describes, CSV read plans) kept from earlier runs - every test, and every osirisc
+# it starts, computes them; tests of that cache (passes/duck_cache.py) point OSIRIS_CACHE_DIR at a temp folder.
 os.environ["OSIRIS_CACHE_DIR"] = ""
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -154,7 +154,7 @@ def test_duplicate_names_are_an_error(tmp_path: Path) -> None:
 def test_each_spec_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     real = mod.parse_spec
-    monkeypatch.setattr(mod, "parse_spec", lambda text, origin: calls.append(origin) or real(text, origin))
+    monkeypatch.setattr(mod, "parse_spec", lambda text, origin, **kw: calls.append(origin) or real(text, origin, **kw))
     path = write_spec(tmp_path / "a", "once.extractor")
     registry = Registry.from_files([("a/spec.yaml", path)])
     for _ in range(3):

@@ -5,6 +5,10 @@ Built-in components live in ``osiris/components/<folder>/spec.yaml``; other pack
 folder holds one). Every spec is parsed once, when the registry is built; two components with the same name are an
 error. Drivers are imported only when a run asks for them (``load_driver``).
 
+The jsonschema checks (the spec against ``meta-schema.json``, its configSchema against JSON Schema 2020-12) run at
+load for third-party specs only: the built-in specs ship with osirisc and are checked by the tests
+(tests/components/test_builtin_specs.py), so start-up neither imports jsonschema nor walks 11 specs with it.
+
 Spec fields are normalized here so passes read one form: ``connection_fields`` is ``field -> allowed | forbidden |
 warning`` (Osiris's list form ``[{name, override}]`` is accepted) and ``constraints`` is a tuple of
 ``{when, require | require_one_of, message}`` (Osiris's ``{required: [{when, must, error}]}`` is accepted:
@@ -23,8 +27,6 @@ from typing import Any, Protocol
 
 import attrs
 import yaml
-
-from osiris.components import spec_cache
 
 MODE_ALIASES = {"read": "extract", "extract": "extract", "write": "write", "transform": "transform"}
 ENTRY_POINT_GROUP = "osiris.components"
@@ -98,7 +100,7 @@ def meta_schema() -> dict[str, Any]:
 @functools.cache
 def _validators() -> tuple[Any, Any]:
     """(spec validator, JSON Schema 2020-12 meta-validator): built once, reused for every spec."""
-    import jsonschema  # only a spec not seen before (see spec_cache) needs the jsonschema checks
+    import jsonschema  # only third-party specs are checked at load (built-ins: by the tests)
 
     draft = jsonschema.Draft202012Validator
     return draft(meta_schema()), draft(draft.META_SCHEMA, format_checker=draft.FORMAT_CHECKER)
@@ -149,23 +151,18 @@ def _constraints(value: Any) -> tuple[dict[str, Any], ...]:
     return tuple(dict(c) for c in value or ())
 
 
-def parse_spec(text: str, origin: str) -> ComponentSpec:
+def parse_spec(text: str, origin: str, *, check: bool = True) -> ComponentSpec:
     """Parse and validate one spec document; a broken spec raises SpecError naming file and field.
 
-    The jsonschema checks are skipped for a text that passed them before, and its YAML is read back from JSON
-    (spec_cache); the rest always runs."""
-    raw: Any = spec_cache.parsed_doc(text)
-    if raw is None:
-        try:
-            raw = _load_yaml(text)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"{origin}: not valid YAML: {exc}") from None
-        spec_cache.remember_doc(text, raw)  # before anything reads it; a broken spec is still re-checked each time
+    ``check=False`` skips the jsonschema checks (``_check``: the built-in specs, checked by the tests); the rest
+    (the pointers and field names jsonschema cannot check) always runs."""
+    try:
+        raw = _load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{origin}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{origin}: field '(document)': a spec must be a mapping")
-    verdict = spec_cache.key(text, meta_schema_text())
-    checked = verdict not in spec_cache.known()
-    if checked:
+    if check:
         _check(raw, origin)
     properties = raw["configSchema"].get("properties", {})
     secrets = tuple(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
@@ -210,8 +207,6 @@ def parse_spec(text: str, origin: str) -> ComponentSpec:
         origin=origin,
         connection_secrets=connection_secrets,
     )
-    if checked:
-        spec_cache.remember(verdict)
     return spec
 
 
@@ -226,7 +221,9 @@ def builtin_spec_files() -> Iterator[tuple[str, _Readable]]:
 
 def entry_point_spec_files(group: str = ENTRY_POINT_GROUP) -> Iterator[tuple[str, _Readable]]:
     """(origin, file) for every entry point of the group: its target is a folder path, or a module (its folder)."""
-    for ep in sorted(spec_cache.entry_points(group), key=lambda e: (e.name, e.value)):
+    from importlib import metadata  # ~30 ms of imports (email, zipfile): paid once per start, never cached
+
+    for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, e.value)):
         origin = f"entry-point:{ep.name} ({ep.value})"
         try:
             target = ep.load()
@@ -260,17 +257,20 @@ class Registry:
         self._specs[spec.name] = spec
 
     @classmethod
-    def from_files(cls, files: Iterable[tuple[str, _Readable]]) -> Registry:
-        """Build from (origin, path-like) pairs; each file is read and parsed once. A duplicate name is SpecError."""
+    def from_files(cls, files: Iterable[tuple[str, _Readable]], *, check: bool = True) -> Registry:
+        """Build from (origin, path-like) pairs; each file is read and parsed once (``check``: see ``parse_spec``).
+        A duplicate name is SpecError."""
         registry = cls()
+        registry.extend(files, check=check)
+        return registry
+
+    def extend(self, files: Iterable[tuple[str, _Readable]], *, check: bool = True) -> None:
         for origin, path in files:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise SpecError(f"{origin}: cannot read: {exc}") from None
-            registry.add(parse_spec(text, origin))
-        spec_cache.save_docs()
-        return registry
+            self.add(parse_spec(text, origin, check=check))
 
     def names(self) -> list[str]:
         return sorted(self._specs)
@@ -305,5 +305,7 @@ class Registry:
 
 @functools.cache
 def default_registry() -> Registry:
-    """Built-ins plus installed entry points."""
-    return Registry.from_files([*builtin_spec_files(), *entry_point_spec_files()])
+    """Built-ins (not re-checked by jsonschema: the tests do that) plus installed entry points (checked)."""
+    registry = Registry.from_files(builtin_spec_files(), check=False)
+    registry.extend(entry_point_spec_files())
+    return registry

@@ -1,16 +1,18 @@
-"""DuckDB's answers to infer_schemas, kept across runs: a warm compile need not import or start DuckDB (~0.1 s).
+"""DuckDB's answers to infer_schemas, kept across runs: a warm compile need not import or start DuckDB, nor import
+pyarrow for a CSV sample (bench/README.md, "Start-up": the quickstart's check in ~40% of its cold time).
 
-Two kinds of answer, each keyed by everything it depends on plus the installed DuckDB version:
+Three kinds of answer, each keyed by everything it depends on plus the installed DuckDB version:
 
 - a DESCRIBE of a query: the query text and the ``CREATE TABLE`` of each input table it names (the same key as
   the pass's in-run memo; the answer is a function of them);
 - a CSV read plan (``infer_schemas.plan_csv``: DuckDB's sniff checked by reading the first block as the run
   will): the file's absolute path, size, inode and modification/change times in nanoseconds (any write changes
-  the change time, which no user call can set back), and the config fields the plan depends on.
+  the change time, which no user call can set back), and the config fields the plan depends on;
+- that a query parses (its text).
 
 Only successes are stored, so every SQL error and unreadable file is reported by DuckDB itself, as before. The
-answers live in one JSON file next to the spec cache (``$OSIRIS_CACHE_DIR``; ``""`` disables); a missing, broken
-or unwritable file only means asking DuckDB. They hold column names, types and CSV dialects, never data or secrets.
+answers live in one JSON file in ``$OSIRIS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/osirisc`` or ``~/.cache/osirisc``;
+``""`` disables); a missing, broken or unwritable file only means asking DuckDB. They hold column names, types and CSV dialects, never data or secrets.
 """
 
 from __future__ import annotations
@@ -22,16 +24,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from osiris.components.spec_cache import cache_dir, installed
-
 FILE_NAME = "duckdb-answers.json"
 FORMAT = "2"  # bump when an answer's shape or the rules producing it change
 MAX_ENTRIES = 4096
 
 
+def cache_dir() -> Path | None:
+    """The cache folder, or None when disabled (``OSIRIS_CACHE_DIR`` set to the empty string) or homeless."""
+    explicit = os.environ.get("OSIRIS_CACHE_DIR")
+    if explicit is not None:
+        return Path(explicit) if explicit else None
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    try:
+        base = Path(xdg) if xdg else Path("~").expanduser() / ".cache"
+    except RuntimeError:  # no home folder (HOME unset, no passwd entry)
+        return None
+    return base / "osirisc" if base.is_absolute() else None  # never a folder under the working directory
+
+
 def _duckdb_version() -> str | None:
-    version: str | None = installed()["versions"].get("duckdb")
-    return version
+    from importlib import metadata  # already imported by the registry (entry points)
+
+    try:
+        return metadata.version("duckdb")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class DuckAnswers:

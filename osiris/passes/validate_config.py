@@ -17,22 +17,18 @@ false, schema_evolution: fail, batch_size: 10000, ...}``.
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from osiris import canonical
 from osiris.components.registry import ComponentSpec
-from osiris.components.spec_cache import Verdicts, jsonschema_version
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, warning
 from osiris.ir.span import Span
 from osiris.passes import quick_schema
 from osiris.passes.base import PassContext, PassResult
-from osiris.passes.redact_secrets import find_secrets
 from osiris.secrets import is_secret_name
 
 if TYPE_CHECKING:
@@ -128,61 +124,17 @@ def _expected(schema: dict[str, Any]) -> str:
     return "a valid value"
 
 
-VERDICTS_FILE = "valid-configs.json"
-
-
 @attrs.define
 class _SchemaMemo:
     """For one run of the pass: a validator per (component, with connection), and the (schema, data) pairs found
-    valid (canonical JSON of the data), so repeated configs are validated once. ``stored`` are the verdicts kept
-    across runs (spec_cache.Verdicts): sha256 of (jsonschema version, schema, data) of configs found valid that
-    hold nothing secret-looking, so a warm compile need not import jsonschema at all. Errors are never kept."""
+    valid (canonical JSON of the data), so repeated configs are validated once. Errors are never kept."""
 
     validators: dict[tuple[str, bool], Any] = attrs.Factory(dict)
     valid: set[tuple[tuple[str, bool], str]] = attrs.Factory(set)
-    schema_salts: dict[tuple[str, bool], bytes] = attrs.Factory(dict)
-    stored: Verdicts | None = None
-
-    def verdicts(self) -> Verdicts:
-        if self.stored is None:
-            self.stored = Verdicts(VERDICTS_FILE)
-        return self.stored
-
-    def stored_key(self, schema_key: tuple[str, bool], schema: dict[str, Any], data_json: str) -> str:
-        """The verdict key, or "" when the schema is not canonical JSON (then nothing is kept)."""
-        salt = self.schema_salts.get(schema_key)
-        if salt is None:
-            try:
-                text = f"osirisc-config-verdict 1\0{jsonschema_version()}\0{canonical.dumps(schema)}\0"
-            except (TypeError, ValueError):
-                text = ""
-            salt = self.schema_salts[schema_key] = text.encode("utf-8")
-        if not salt:
-            return ""
-        return hashlib.sha256(salt + data_json.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def _nothing_secret(data: Any, spec: ComponentSpec) -> bool:
-    """No secret field and no secret-looking text anywhere: only then is a hash of the data kept on disk."""
-    if not isinstance(data, dict) or any(k in spec.secret_fields or is_secret_name(str(k)) for k in data):
-        return False
-    return not any(next(find_secrets(text), None) for text in _strings(data))
 
 
 def _draft() -> Any:
-    import jsonschema  # only a config not judged valid before needs it (~50 ms of start-up)
+    import jsonschema  # only a config quick_schema cannot call valid needs it (~25 ms of start-up)
 
     return jsonschema.Draft202012Validator
 
@@ -272,7 +224,6 @@ class _StepCheck:
             if (k in secret or is_secret_name(k)) and v not in (None, "")
         }
         seen_data: tuple[tuple[str, bool], str] | None = None
-        stored_key = ""
         validator: Any
         if memo is None:
             validator = _draft()(self.schema())
@@ -288,11 +239,6 @@ class _StepCheck:
                 if seen_data is not None:
                     memo.valid.add(seen_data)
                 return
-            if seen_data is not None and _nothing_secret(data, self.spec):
-                stored_key = memo.stored_key(schema_key, self.schema(), seen_data[1])
-                if stored_key in memo.verdicts():
-                    memo.valid.add(seen_data)
-                    return
             validator = memo.validators.get(schema_key)
             if validator is None:
                 validator = memo.validators[schema_key] = _draft()(self.schema())
@@ -307,8 +253,6 @@ class _StepCheck:
                 self.report(e)
         if memo is not None and seen_data is not None and not errors:
             memo.valid.add(seen_data)
-            if stored_key:
-                memo.verdicts().add(stored_key)
 
     def report(self, e: jsonschema.ValidationError) -> None:
         path = list(e.absolute_path)
@@ -537,6 +481,4 @@ def validate_config(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         if any(d.is_error for d in check.diagnostics):
             broken.add(step.id)
         steps.append(attrs.evolve(step, config=check.with_defaults(config)))
-    if memo.stored is not None:
-        memo.stored.save()
     return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diagnostics), frozenset(broken))

@@ -153,3 +153,23 @@ def test_syntax_only_parse_is_kept_but_its_errors_are_not(tmp_path: Path, cache:
     bad = _unlocked(tmp_path, "SELEC customer FROM input_df")
     for _ in range(2):
         assert _schemas(bad)[1] == ["OSR-E203"] and _Counting.connects == 1
+
+
+def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("OSIRIS_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert duck_cache.cache_dir() == tmp_path / "xdg" / "osirisc"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert duck_cache.cache_dir() == tmp_path / "home" / ".cache" / "osirisc"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # never a folder under the working directory
+    assert duck_cache.cache_dir() is None
+    monkeypatch.setenv("OSIRIS_CACHE_DIR", "")
+    assert duck_cache.cache_dir() is None
+
+
+def test_answers_are_keyed_by_the_installed_duckdb_version(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert duck_cache._duckdb_version() == duckdb.__version__
+    key = duck_cache.DuckAnswers().key("parse", "SELECT 1")
+    monkeypatch.setattr(duck_cache, "_duckdb_version", lambda: "0.0.0-other")
+    assert duck_cache.DuckAnswers().key("parse", "SELECT 1") != key

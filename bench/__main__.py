@@ -22,12 +22,24 @@ from bench import (
     report,
     sandbox,
     secret_scan,
+    startup,
     transfer,
 )
 from bench.measure import CaseResult, ratio
 from bench.settings import BENCH_DIR, Settings
 
-SECTIONS = ("transfer", "mysql-csv", "memory", "csv-duckdb", "compile", "sandbox", "secrets", "ray", "modes")
+SECTIONS = (
+    "transfer",
+    "mysql-csv",
+    "memory",
+    "csv-duckdb",
+    "compile",
+    "startup",
+    "sandbox",
+    "secrets",
+    "ray",
+    "modes",
+)
 FULL = {
     "transfer": [100_000, 1_000_000],
     "mysql-csv": 1_000_000,
@@ -261,6 +273,23 @@ def main(argv: list[str] | None = None) -> int:
         for label, g in build_growth.items():
             if "x10 " in label:
                 targets.append(_target(f"build {label} <= 12x", g, (g or 99) <= 12))
+    if "startup" in only:
+        log("start-up: a cold `osirisc check` of the quickstart (no cache), median of >= 5")
+        cases = startup.run_startup(s, log)
+        figures = startup.figures(cases)
+        sections.append(
+            _section(
+                "Start-up: `osirisc check examples/quickstart/pipeline.yaml`",
+                "python-start",
+                cases,
+                "`check-cold`: no cache at all (OSIRIS_CACHE_DIR=); `check-duck-cache`: DuckDB's answers kept "
+                "(passes/duck_cache.py, warmed untimed); `check-no-quick-schema`: cold, every config judged by "
+                "jsonschema (passes/quick_schema.py off). Medians of at least 5 interleaved runs.",
+                **figures,
+            )
+        )
+        cold = figures["check cold s"]
+        targets.append(_target("cold check of the quickstart <= 0.30 s, no cache", cold, (cold or 99) <= 0.30))
     if "sandbox" in only:
         rows = sizes["sandbox"]
         log(f"sandbox overhead, {rows:,} rows")

@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 targets.append(_target(f"build {label} <= 12x", g, (g or 99) <= 12))
     if "startup" in only:
         log("start-up: a cold `osirisc check` of the quickstart (no cache), median of >= 5")
-        cases = startup.run_startup(s, log)
+        cases = startup.run_startup(s, log, max(5, s.repeats))
         figures = startup.figures(cases)
         sections.append(
             _section(

@@ -29,8 +29,9 @@ def run_startup(s: Settings, log: Callable[[str], None], repeats: int = 5) -> li
     check = [str(s.osirisc), "check", str(PIPELINE)]
     env = s.child_env()
     warm = run_measured([ENV, f"OSIRIS_CACHE_DIR={cache}", *check], env, ROOT, s.timeout)  # untimed warm-up
-    if not warm.ok or not any(cache.iterdir()):
-        log(f"  check-duck-cache: the warm-up did not fill the cache: {warm.stderr.strip()}")
+    cold_cache = None
+    if not warm.ok or not cache.is_dir() or not any(cache.iterdir()):
+        cold_cache = f"the warm-up did not fill the cache: {warm.stderr.strip()[-300:]}"
 
     def argv(*args: str) -> Callable[[int], list[str]]:
         return lambda rep: [ENV, *args]
@@ -38,7 +39,7 @@ def run_startup(s: Settings, log: Callable[[str], None], repeats: int = 5) -> li
     cases = [
         Case("python-start", argv("OSIRIS_CACHE_DIR=", str(s.python), "-c", "pass"), verifies=False),
         Case("check-cold", argv("OSIRIS_CACHE_DIR=", *check), verifies=False, cwd=ROOT),
-        Case("check-duck-cache", argv(f"OSIRIS_CACHE_DIR={cache}", *check), verifies=False, cwd=ROOT),
+        Case("check-duck-cache", argv(f"OSIRIS_CACHE_DIR={cache}", *check), verifies=False, cwd=ROOT, skip=cold_cache),
         Case(
             "check-no-quick-schema",
             argv("OSIRIS_CACHE_DIR=", str(s.python), "-c", NO_QUICK, "check", str(PIPELINE)),
@@ -47,7 +48,7 @@ def run_startup(s: Settings, log: Callable[[str], None], repeats: int = 5) -> li
         ),
     ]
     try:
-        return interleave(cases, max(repeats, s.repeats), env, s.timeout, log)
+        return interleave(cases, repeats, env, s.timeout, log)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # bench/ is a top-level folder of the checkout, not part of the installed package
     sys.path.insert(0, str(ROOT))
 
-from bench import checksums, datagen, transfer  # noqa: E402
+from bench import checksums, datagen, startup, transfer  # noqa: E402
 from bench.measure import Case, interleave  # noqa: E402
 from bench.settings import Settings  # noqa: E402
 
@@ -141,3 +141,15 @@ def test_osiris_connection_file_holds_no_password(tmp_path: Path, monkeypatch: p
     text = (folder / "osiris_connections.yaml").read_text()
     assert "s3cret" not in text and "${BENCH_MYSQL_PASSWORD}" in text
     assert "s3cret" not in (folder / "pipeline.yaml").read_text()
+
+
+def test_startup_section_measures_every_case(tmp_path: Path) -> None:
+    s = Settings.from_env()
+    s.work_dir = tmp_path / "work"
+    s.work_dir.mkdir()
+    cases = startup.run_startup(s, lambda msg: None, repeats=1)
+    assert [c.name for c in cases] == ["python-start", "check-cold", "check-duck-cache", "check-no-quick-schema"]
+    assert all(c.ok and c.wall_median is not None for c in cases), [c.to_json() for c in cases]
+    figures = startup.figures(cases)
+    assert figures["check cold s"] == cases[1].wall_median and figures["check cold x python -c pass"] is not None
+    assert not (s.work_dir / "startup-cache").exists()  # the warmed cache is removed afterwards

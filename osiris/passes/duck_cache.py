@@ -12,7 +12,8 @@ Three kinds of answer, each keyed by everything it depends on plus the installed
 
 Only successes are stored, so every SQL error and unreadable file is reported by DuckDB itself, as before. The
 answers live in one JSON file in ``$OSIRIS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/osirisc`` or ``~/.cache/osirisc``;
-``""`` disables); a missing, broken or unwritable file only means asking DuckDB. They hold column names, types and CSV dialects, never data or secrets.
+``""`` disables); a missing, broken or unwritable file only means asking DuckDB. They hold column names, types and
+CSV dialects, never data or secrets.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ class Sample:
     stdout: str = ""
     stderr: str = ""
     timed_out: bool = False
+    cpu: float | None = None  # user + system seconds of the child (GNU time), steadier than wall on a busy machine
 
     @property
     def ok(self) -> bool:
@@ -44,7 +45,7 @@ def run_measured(
     """Start ``argv`` in its own process group under GNU time; return wall seconds and peak RSS in MB."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile() as rss:
         start = time.perf_counter()
-        wrapped = [GNU_TIME, "-f", "%M", "-o", rss.name, *argv] if Path(GNU_TIME).exists() else list(argv)
+        wrapped = [GNU_TIME, "-f", "%M %U %S", "-o", rss.name, *argv] if Path(GNU_TIME).exists() else list(argv)
         proc = subprocess.Popen(wrapped, env=dict(env), cwd=cwd, stdout=out, stderr=err, start_new_session=True)
         deadline = start + timeout
         timed_out = False
@@ -64,11 +65,13 @@ def run_measured(
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-        text = Path(rss.name).read_text().split()
-        peak_kb = int(text[-1]) if text and text[-1].isdigit() else usage.ru_maxrss
+        fields = Path(rss.name).read_text().splitlines()[-1:]
+        text = fields[0].split() if fields else []
+        peak_kb = int(text[0]) if len(text) == 3 and text[0].isdigit() else usage.ru_maxrss
+        cpu = float(text[1]) + float(text[2]) if len(text) == 3 else usage.ru_utime + usage.ru_stime
     if wrapped[0] == GNU_TIME and proc.returncode:  # GNU time exits with the child's code and notes it on stderr
         stderr = "\n".join(ln for ln in stderr.splitlines() if not ln.startswith("Command exited with non-zero"))
-    return Sample(wall, peak_kb / 1024.0, proc.returncode, stdout, stderr[-TAIL:], timed_out)
+    return Sample(wall, peak_kb / 1024.0, proc.returncode, stdout, stderr[-TAIL:], timed_out, cpu)
 
 
 @dataclass
@@ -89,6 +92,11 @@ class CaseResult:
     @property
     def wall_median(self) -> float | None:
         good = [s.wall for s in self.samples if s.ok]
+        return statistics.median(good) if good and self.ok else None
+
+    @property
+    def cpu_median(self) -> float | None:
+        good = [s.cpu for s in self.samples if s.ok and s.cpu is not None]
         return statistics.median(good) if good and self.ok else None
 
     @property
@@ -114,6 +122,7 @@ class CaseResult:
             "skipped": self.skipped,
             "wall_median_s": self.wall_median,
             "rss_median_mb": self.rss_median,
+            "cpu_median_s": self.cpu_median,
             "wall_runs_s": [round(s.wall, 4) for s in self.samples],
             "rss_runs_mb": [round(s.rss_mb, 1) for s in self.samples],
             **self.extra,

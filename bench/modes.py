@@ -177,7 +177,9 @@ def ensure_pg_base(s: Settings, source: str, want: dict[str, Any]) -> None:
         raise RuntimeError(f"the PostgreSQL copy of {source} differs: {problem}")
 
 
-def run_modes(s: Settings, rows: int, log: Log, kinds: tuple[str, ...] = ("pg", "mysql")) -> list[dict[str, Any]]:
+def run_modes(  # noqa: C901 — every scenario per target kind, in order; new code of the modes branch
+    s: Settings, rows: int, log: Log, kinds: tuple[str, ...] = ("pg", "mysql")
+) -> list[dict[str, Any]]:
     """Every scenario for every target kind; returns ``[{title, reference, cases, kind, scenario}]``."""
     source = datagen.ensure_mysql_awkward(s, rows)
     upd = datagen.ensure_mysql_upsert_input(s, rows)

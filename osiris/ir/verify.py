@@ -76,37 +76,49 @@ def verify(
         problems.append(f"duplicate step ids: {sorted({i for i in ids if ids.count(i) > 1})}")
     known = set(ids)
     for step in pipeline.steps:
-        problems += _walk(memo, "values", step.config, f"steps/{step.id}/config")
-        for need in step.needs or ():
-            if need not in known:
-                problems.append(f"step {step.id!r} needs unknown step {need!r}")
-            if need == step.id:
-                problems.append(f"step {step.id!r} needs itself")
-        names = [i.name for i in step.inputs]
-        if len(set(names)) != len(names):
-            problems.append(f"step {step.id!r} has duplicate input names {names}")
-        for inp in step.inputs:
-            if inp.step not in (step.needs or ()):
-                problems.append(f"step {step.id!r} has input {inp.name!r} from {inp.step!r}, which it does not need")
-        if "resolve-params" in passes_run and step.id not in broken:
-            problems += [
-                f"unresolved placeholder at {p}"
-                for p in _walk(memo, "placeholders", step.config, f"steps/{step.id}/config")
-            ]
-        if "build-dag" in passes_run and step.needs is None:
-            problems.append(f"step {step.id!r} has no effective needs after build-dag")
+        problems += _step_problems(step, known, passes_run, memo, step.id in broken)
     if pipeline.order:
-        if sorted(pipeline.order) != sorted(ids):
-            problems.append(f"order {list(pipeline.order)} is not a permutation of the step ids")
-        else:
-            seen: set[str] = set()
-            by_id = {s.id: s for s in pipeline.steps}
-            for sid in pipeline.order:
-                found = by_id.get(sid)
-                late = [n for n in (found.needs if found else None) or () if n not in seen]
-                if late:
-                    problems.append(f"order puts {sid!r} before what it needs: {late}")
-                seen.add(sid)
+        problems += _order_problems(pipeline, ids)
     elif "build-dag" in passes_run and pipeline.steps:
         problems.append("no order after build-dag")
+    return problems
+
+
+def _step_problems(
+    step: nodes.Step, known: set[str], passes_run: Collection[str], memo: Memo | None, broken: bool
+) -> list[str]:
+    problems = list(_walk(memo, "values", step.config, f"steps/{step.id}/config"))  # a copy: the memo keeps its own
+    for need in step.needs or ():
+        if need not in known:
+            problems.append(f"step {step.id!r} needs unknown step {need!r}")
+        if need == step.id:
+            problems.append(f"step {step.id!r} needs itself")
+    names = [i.name for i in step.inputs]
+    if len(set(names)) != len(names):
+        problems.append(f"step {step.id!r} has duplicate input names {names}")
+    for inp in step.inputs:
+        if inp.step not in (step.needs or ()):
+            problems.append(f"step {step.id!r} has input {inp.name!r} from {inp.step!r}, which it does not need")
+    if "resolve-params" in passes_run and not broken:
+        problems += [
+            f"unresolved placeholder at {p}"
+            for p in _walk(memo, "placeholders", step.config, f"steps/{step.id}/config")
+        ]
+    if "build-dag" in passes_run and step.needs is None:
+        problems.append(f"step {step.id!r} has no effective needs after build-dag")
+    return problems
+
+
+def _order_problems(pipeline: nodes.Pipeline, ids: list[str]) -> list[str]:
+    if sorted(pipeline.order) != sorted(ids):
+        return [f"order {list(pipeline.order)} is not a permutation of the step ids"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    by_id = {s.id: s for s in pipeline.steps}
+    for sid in pipeline.order:
+        found = by_id.get(sid)
+        late = [n for n in (found.needs if found else None) or () if n not in seen]
+        if late:
+            problems.append(f"order puts {sid!r} before what it needs: {late}")
+        seen.add(sid)
     return problems

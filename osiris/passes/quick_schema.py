@@ -10,6 +10,7 @@ number, 1.0 is an integer, ``pattern`` is ``re.search``); tests/passes/test_quic
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 ANNOTATIONS = frozenset(("description", "default", "title", "examples", "$comment", "deprecated"))
@@ -82,58 +83,74 @@ def verdict(schema: Any, data: Any) -> bool | None:
 def _keyword(key: str, arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
     if key in ANNOTATIONS:
         return True
-    if key == "type":
-        names = arg if isinstance(arg, list) else [arg]
-        found = [_is_type(n, data) for n in names]
-        return None if None in found else any(found)
-    if key == "enum":
-        if not isinstance(arg, list) or not isinstance(data, _SCALARS):
-            return None
-        if not all(isinstance(e, _SCALARS) for e in arg):
-            return None
-        return any(_same_scalar(e, data) for e in arg)
-    if key in ("minLength", "maxLength"):
-        if not isinstance(data, str):
-            return True
-        return len(data) >= arg if key == "minLength" else len(data) <= arg
-    if key == "pattern":
-        if not isinstance(data, str):
-            return True
-        try:
-            return re.search(arg, data) is not None
-        except (re.error, TypeError):
-            return None
-    if key in ("minimum", "maximum"):
-        if not isinstance(data, int | float) or isinstance(data, bool):
-            return True
-        return not (data < arg) if key == "minimum" else not (data > arg)
-    if key in ("minItems", "maxItems"):
-        if not isinstance(data, list):
-            return True
-        return len(data) >= arg if key == "minItems" else len(data) <= arg
-    if key == "uniqueItems":
-        if not arg or not isinstance(data, list):
-            return True
-        if not all(isinstance(v, str) for v in data):
-            return None
-        return len(set(data)) == len(data)
-    if key == "items":
-        return _all(verdict(arg, v) for v in data) if isinstance(data, list) else True
-    if key == "required":
-        return not isinstance(data, dict) or all(k in data for k in arg)
-    if key == "properties":
-        if not isinstance(data, dict):
-            return True
-        return _all(verdict(sub, data[name]) for name, sub in arg.items() if name in data)
-    if key == "additionalProperties":
-        if not isinstance(data, dict):
-            return True
-        extras = [k for k in data if k not in schema.get("properties", {})]
-        return _all(verdict(arg, data[k]) for k in extras)
-    if key == "oneOf":
-        found = [verdict(sub, data) for sub in arg]
-        return None if None in found else found.count(True) == 1
-    return None
+    check = _CHECKS.get(key)
+    return check(arg, schema, data) if check is not None else None
+
+
+def _type(arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
+    found = [_is_type(n, data) for n in (arg if isinstance(arg, list) else [arg])]
+    return None if None in found else any(found)
+
+
+def _enum(arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
+    if not isinstance(arg, list) or not isinstance(data, _SCALARS) or not all(isinstance(e, _SCALARS) for e in arg):
+        return None
+    return any(_same_scalar(e, data) for e in arg)
+
+
+def _pattern(arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
+    if not isinstance(data, str):
+        return True
+    try:
+        return re.search(arg, data) is not None
+    except (re.error, TypeError):
+        return None
+
+
+def _unique(arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
+    if not arg or not isinstance(data, list):
+        return True
+    if not all(isinstance(v, str) for v in data):
+        return None
+    return len(set(data)) == len(data)
+
+
+def _number(data: Any) -> bool:
+    return isinstance(data, int | float) and not isinstance(data, bool)
+
+
+def _additional(arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
+    if not isinstance(data, dict):
+        return True
+    return _all(verdict(arg, data[k]) for k in data if k not in schema.get("properties", {}))
+
+
+def _one_of(arg: Any, schema: dict[str, Any], data: Any) -> bool | None:
+    found = [verdict(sub, data) for sub in arg]
+    return None if None in found else found.count(True) == 1
+
+
+_Check = Callable[[Any, dict[str, Any], Any], bool | None]
+_CHECKS: dict[str, _Check] = {  # one per keyword of KEYWORDS: True/False, or None for "ask jsonschema"
+    "type": _type,
+    "enum": _enum,
+    "minLength": lambda arg, _, data: not isinstance(data, str) or len(data) >= arg,
+    "maxLength": lambda arg, _, data: not isinstance(data, str) or len(data) <= arg,
+    "pattern": _pattern,
+    "minimum": lambda arg, _, data: not _number(data) or not data < arg,
+    "maximum": lambda arg, _, data: not _number(data) or not data > arg,
+    "minItems": lambda arg, _, data: not isinstance(data, list) or len(data) >= arg,
+    "maxItems": lambda arg, _, data: not isinstance(data, list) or len(data) <= arg,
+    "uniqueItems": _unique,
+    "items": lambda arg, _, data: _all(verdict(arg, v) for v in data) if isinstance(data, list) else True,
+    "required": lambda arg, _, data: not isinstance(data, dict) or all(k in data for k in arg),
+    "properties": lambda arg, _, data: (
+        _all(verdict(sub, data[name]) for name, sub in arg.items() if name in data) if isinstance(data, dict) else True
+    ),
+    "additionalProperties": _additional,
+    "oneOf": _one_of,
+}
+assert set(_CHECKS) == KEYWORDS
 
 
 def _all(verdicts: Any) -> bool | None:

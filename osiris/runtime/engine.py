@@ -118,7 +118,7 @@ def resolve_steps(
         raise RunError(exc.code, redactor.text(exc.message), invalid=exc.invalid) from None
 
 
-def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:
+def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:  # noqa: C901 — the run in order; emit() nests
     """Execute a validated plan (``plan.validate_plan``) and return its status."""
     redactor = Redactor()
     env = dict(os.environ if options.env is None else options.env)

@@ -90,7 +90,7 @@ class CommentFilter:
             return self._next_mark
         return max(chunk.rfind(b"\n", i, quote), chunk.rfind(b"\r", i, quote)) + 1
 
-    def __call__(self, chunk: bytes) -> bytes:
+    def __call__(self, chunk: bytes) -> bytes:  # noqa: C901 — one scanner loop: its states share i/keep/out
         out: list[bytes] = []
         i, keep, n = 0, 0, len(chunk)
         self._next_mark = -1

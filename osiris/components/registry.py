@@ -7,7 +7,7 @@ error. Drivers are imported only when a run asks for them (``load_driver``).
 
 The jsonschema checks (the spec against ``meta-schema.json``, its configSchema against JSON Schema 2020-12) run at
 load for third-party specs only: the built-in specs ship with osirisc and are checked by the tests
-(tests/components/test_builtin_specs.py), so start-up neither imports jsonschema nor walks 11 specs with it.
+(tests/components/test_builtin_specs.py), so start-up neither imports jsonschema nor walks every spec with it.
 
 Spec fields are normalized here so passes read one form: ``connection_fields`` is ``field -> allowed | forbidden |
 warning`` (Osiris's list form ``[{name, override}]`` is accepted) and ``constraints`` is a tuple of

@@ -96,3 +96,25 @@ def test_builtins_parse_as_pyyaml_reads_them() -> None:
     for origin, path in BUILTIN:
         spec = parse_spec(path.read_text(encoding="utf-8"), origin, check=False)
         assert spec.raw == yaml.safe_load(path.read_text(encoding="utf-8"))  # libyaml = PyYAML here
+
+
+def test_the_default_registry_checks_an_installed_entry_point_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third-party spec reached through the ``osiris.components`` entry-point group gets the jsonschema checks."""
+    pkg = tmp_path / "broken_osiris_comp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "spec.yaml").write_text(BROKEN, encoding="utf-8")
+    info = tmp_path / "broken_osiris_comp-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken_osiris_comp\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[osiris.components]\nb = broken_osiris_comp\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    default_registry.cache_clear()
+    try:
+        with pytest.raises(SpecError, match=r"^entry-point:b \(broken_osiris_comp\): field 'configSchema/properties"):
+            default_registry()
+    finally:
+        default_registry.cache_clear()
+        sys.modules.pop("broken_osiris_comp", None)

@@ -119,7 +119,7 @@ def test_no_secret_in_run_records_or_output(pg_schema: str, pg_secret: str, my_s
         (folder / "data.csv").write_text("id,label\n" + rows, encoding="utf-8")
         ok = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env)
         assert ok.returncode == 0, ok.stderr
-        assert (folder / "cache" / "parsed-specs.json").is_file()  # the cache was written, and is scanned
+        assert (folder / "cache" / "duckdb-answers.json").is_file()  # the cache was written, and is scanned
         assert _scan(folder, pg_secret, ok) == []
         built = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env, "build", "p.yaml", "-o", "b")
         emitted = _run(folder, PIPELINE.format(schema=pg_schema, table=f"t{n}"), env, "emit", "p.yaml", "-o", "e")

@@ -221,7 +221,7 @@ def builtin_spec_files() -> Iterator[tuple[str, _Readable]]:
 
 def entry_point_spec_files(group: str = ENTRY_POINT_GROUP) -> Iterator[tuple[str, _Readable]]:
     """(origin, file) for every entry point of the group: its target is a folder path, or a module (its folder)."""
-    from importlib import metadata  # ~30 ms of imports (email, zipfile): paid once per start, never cached
+    from importlib import metadata  # ~15 ms per start (its imports and one scan of the installed distributions)
 
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: (e.name, e.value)):
         origin = f"entry-point:{ep.name} ({ep.value})"

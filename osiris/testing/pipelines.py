@@ -15,6 +15,7 @@ Osiris alias spellings (``x-aliases``) are not generated (mutations cover them).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -282,7 +283,16 @@ class _Builder:
         entries[key] = ir.ParamRef(name)
 
 
-_SQL_SAFE = st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True)
+@functools.cache
+def _sql_keywords() -> frozenset[str]:
+    """DuckDB's keywords that cannot stand as a bare name everywhere (``is`` in ``FROM is``): all but unreserved."""
+    import duckdb
+
+    rows = duckdb.sql("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'").fetchall()
+    return frozenset(str(r[0]).lower() for r in rows)
+
+
+_SQL_SAFE = st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True).filter(lambda t: t not in _sql_keywords())
 
 
 def _field_value(key: str, schema: dict[str, Any], b: _Builder, upstream: list[str] | None) -> st.SearchStrategy[Any]:

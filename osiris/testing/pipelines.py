@@ -288,7 +288,9 @@ def _sql_keywords() -> frozenset[str]:
     """DuckDB's keywords that cannot stand as a bare name everywhere (``is`` in ``FROM is``): all but unreserved."""
     import duckdb
 
-    rows = duckdb.sql("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'").fetchall()
+    query = "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+    with duckdb.connect() as con:
+        rows = con.execute(query).fetchall()
     return frozenset(str(r[0]).lower() for r in rows)
 
 

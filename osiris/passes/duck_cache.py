@@ -1,5 +1,5 @@
 """DuckDB's answers to infer_schemas, kept across runs: a warm compile need not import or start DuckDB, nor import
-pyarrow for a CSV sample (bench/README.md, "Start-up": the quickstart's check in ~40% of its cold time).
+pyarrow for a CSV sample (bench/README.md, "Start-up": the quickstart's check in about a third of its cold time).
 
 Three kinds of answer, each keyed by everything it depends on plus the installed DuckDB version:
 

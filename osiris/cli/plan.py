@@ -141,6 +141,19 @@ def _live(pipeline: Any, ctx: Any, sid: str, info: dict[str, Any], base: Path) -
         return {"this_run_error": redactor.text(f"cannot read the state: {type(exc).__name__}: {exc}")}
 
 
+def _incremental_lines(inc: dict[str, Any]) -> list[str]:
+    lines = [f"   incremental source '{inc['source']}': rows ordered by {inc['order_by']}"]
+    if "this_run_error" in inc:
+        lines.append(f"     this run: {inc['this_run_error']}")
+    if "this_run" in inc:
+        lines.append(f"     this run: WHERE {inc['this_run']}")
+    elif "this_run_error" not in inc:
+        lines.append(f"     first run: {'WHERE ' if inc['first_run'] != 'every row' else ''}{inc['first_run']}")
+        lines.append(f"     later runs: WHERE {inc['next_runs']}")
+    lines.append(f"     state: {inc['state']}")
+    return lines
+
+
 def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
     if not report:
         return "no writers\n"
@@ -169,15 +182,7 @@ def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
         for sql in statements.get("finalize", []):
             lines.append(f"   {sql};")
         for inc in entry.get("incremental", []):
-            lines.append(f"   incremental source '{inc['source']}': rows ordered by {inc['order_by']}")
-            if "this_run_error" in inc:
-                lines.append(f"     this run: {inc['this_run_error']}")
-            if "this_run" in inc:
-                lines.append(f"     this run: WHERE {inc['this_run']}")
-            elif "this_run_error" not in inc:
-                lines.append(f"     first run: {'WHERE ' if inc['first_run'] != 'every row' else ''}{inc['first_run']}")
-                lines.append(f"     later runs: WHERE {inc['next_runs']}")
-            lines.append(f"     state: {inc['state']}")
+            lines += _incremental_lines(inc)
         if "against" in entry:
             a = entry["against"]
             lines.append(f"   against target: {a['status']}: {a['message']}")

@@ -255,7 +255,7 @@ class StepWorker:
         finally:
             shutil.rmtree(self.work, ignore_errors=True)  # the driver's temporary files (the step has ended)
 
-    def _reader(self, producer: str, handles: list[Any]) -> pa.RecordBatchReader:
+    def _reader(self, producer: str, handles: list[Any]) -> pa.RecordBatchReader:  # noqa: C901 — 3 closures share q
         """One reader over every worker of ``producer`` (its partitions, interleaved as their batches come)."""
         import ray
 

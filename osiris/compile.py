@@ -113,4 +113,5 @@ def _compile_file(
             raise
         diag = error("OSR-E009", f"internal compiler error: {type(exc).__name__}: {exc}")
         return CompileResult(None, (*parsed.diagnostics, diag), sources)
+    ctx = attrs.evolve(ctx, products=result.product)  # every pass's product
     return CompileResult(result.pipeline, parsed.diagnostics + result.diagnostics, sources, ctx)

@@ -47,12 +47,12 @@ class Tools:
     def _guard(self, file: Path, text: str | None = None) -> None:
         """Refuse a pipeline whose steps reference files outside the workspace (checked before compiling)."""
         from osiris.compile import compile_file
-        from osiris.plan import plan_value
+        from osiris.ir import nodes
 
         parsed = compile_file(str(file), text=text, until="resolve-params", env=self.env)
         if parsed.pipeline is None:
             return  # it does not parse: compiling reports why and reads no file
-        configs = [plan_value(s.config) for s in parsed.pipeline.steps]
+        configs = [nodes.data(s.config) for s in parsed.pipeline.steps]
         problems = self.ws.check_references(file, [c for c in configs if isinstance(c, dict)])
         if problems:
             raise ToolError("refused: " + "; ".join(problems))

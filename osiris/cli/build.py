@@ -14,6 +14,8 @@ from pathlib import Path
 
 from osiris.backends import BackendError, get_backend
 from osiris.backends.local import file_stem
+from osiris.backends.local.plan import build_plan
+from osiris.canonical import sha256
 from osiris.cli import common
 from osiris.compile import compile_file, gc_paused
 from osiris.render import render_json
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else str(Path("build") / file_stem(pipeline.name))
     with gc_paused():
         written = backend.emit(result, Path(out))
-    plan_sha = result.ctx.products.get("fingerprint", {}).get("plan")
+    plan_sha = sha256(build_plan(pipeline, result.ctx))  # what fingerprints.json's "plan" says, for any backend
     steps = []
     by_id = {s.id: s for s in pipeline.steps}
     for sid in pipeline.order:

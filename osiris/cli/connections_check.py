@@ -20,7 +20,7 @@ from osiris.components.registry import ComponentSpec, Registry
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, warning
 from osiris.ir.span import Span
-from osiris.runtime.connections import DIALECT_OF_FAMILY, find_file, route_problems
+from osiris.runtime.connections import SERVER_DIALECTS, find_file, route_problems
 from osiris.secrets import marker_of
 
 # Fields of Osiris's connection files (its `osiris init` template) that no component config has: family -> field
@@ -168,8 +168,8 @@ def _step_diagnostics(
                     value_span,
                     redact=[value_span] if secret and value_span else [],
                 )
-    dialect = DIALECT_OF_FAMILY.get(spec.family)
-    if dialect is None:
+    dialect = spec.dialect
+    if dialect is None or dialect not in SERVER_DIALECTS:
         return
     config = {e.key: e.value for e in step.config.entries if e.key != "connection"}
     given = {k: _given_value(v) for k, v in config.items()}

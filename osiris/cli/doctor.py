@@ -28,8 +28,8 @@ def _steps_by_ref(pipeline: str | None) -> dict[str, list[dict[str, Any]]]:
     """Plan steps of ``pipeline`` grouped by the connection they use (``@family.alias``; None alias = default)."""
     if pipeline is None:
         return {}
+    from osiris.backends.local.plan import build_plan
     from osiris.compile import compile_file
-    from osiris.plan import build_plan
     from osiris.runtime.errors import RunError
 
     result = compile_file(pipeline)
@@ -80,10 +80,11 @@ def _is_default(conns: Any, family: str, name: str) -> bool:
 
 
 def _check(family: str, fields: dict[str, Any], steps: list[dict[str, Any]], timeout: int, out: dict[str, Any]) -> None:
-    from osiris.runtime.connections import DIALECT_OF_FAMILY, route_problems
+    from osiris.components.registry import default_registry
+    from osiris.runtime.connections import SERVER_DIALECTS, route_problems
 
-    dialect = DIALECT_OF_FAMILY.get(family)
-    if dialect is None:
+    dialect = default_registry().dialect_of_family(family)
+    if dialect is None or dialect not in SERVER_DIALECTS:
         out["checks"].append(f"family '{family}' has no server to connect to (nothing to test)")
         return
     problems = route_problems(dialect, fields)

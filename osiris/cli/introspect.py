@@ -36,7 +36,7 @@ def _describe(dialect_name: str, conn: Any, query: str) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     from osiris.cli import targets
-    from osiris.cli.targets import DIALECT_OF, ConnectError, connect
+    from osiris.cli.targets import ConnectError, connect
     from osiris.compile import compile_file
     from osiris.dialects import lock
     from osiris.ir import nodes
@@ -51,16 +51,17 @@ def run(args: argparse.Namespace) -> int:
     entries: dict[str, Any] = {}
     diags = []
     for step in result.pipeline.steps:
-        name = DIALECT_OF.get(step.component)
-        if name is None or not step.component.endswith(".extractor"):
+        spec = result.ctx.registry.get(step.component) if result.ctx else None
+        if spec is None or spec.schema_kind != "connection":  # x-compiler.schema: described from its source
             continue
+        name = str(spec.dialect)
         config = nodes.plain(step.config)
         assert isinstance(config, dict)
         query = lock.source_select(name, config)  # what the lock records, and what infer_schemas compares
         if query is None:
             continue
         try:
-            _, conn = connect(step, base)
+            conn = connect(step, name, base)
         except ConnectError as exc:
             diags.append(error("OSR-E208", str(exc), step.id_span or step.span))
             continue

@@ -36,7 +36,7 @@ def against(step: Any, write: dict[str, Any], base: Path) -> dict[str, Any]:
     if write["columns"] is None:
         return {"status": "unknown", "message": "columns unknown until run time", "statements": []}
     try:
-        _, conn = connect(step, base)
+        conn = connect(step, write["dialect"], base)
     except ConnectError as exc:
         if exc.missing:
             return {"status": "create", "message": f"{write['target']['qualified']} will be created", "statements": []}
@@ -58,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
     from osiris.backends.local import ddl_text, file_stem
     from osiris.canonical import write_atomic
     from osiris.compile import compile_file
-    from osiris.passes.plan_ddl import DEFERRED
 
     params = common.parse_params(args.param)
     result = compile_file(args.file, syntax=args.syntax, params=params, profile=args.profile)
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if failed or result.pipeline is None or result.ctx is None:
         return 2
     pipeline, ctx = result.pipeline, result.ctx
-    deferred = ctx.products.get(DEFERRED, {})
+    deferred = ctx.products.plan_ddl.steps if ctx.products.plan_ddl else {}
     writers = [s for s in pipeline.steps if s.write is not None]
     base = Path(args.file).parent
     report: list[dict[str, Any]] = []

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import attrs
 
+from osiris.backends.local.plan import build_plan
 from osiris.cli import common
 from osiris.compile import compile_file
-from osiris.plan import build_plan
 from osiris.render import render_json
 from osiris.runtime.cli import add_run_options, execute, open_std_fds
 from osiris.runtime.errors import RunError

@@ -15,18 +15,6 @@ from typing import Any
 from osiris.ir import nodes
 from osiris.secrets import Masker, replace_markers, secret_values
 
-DIALECT_OF = {
-    "mysql.extractor": "mysql",
-    "mysql.writer": "mysql",
-    "postgres.extractor": "postgres",
-    "postgres.writer": "postgres",
-    "supabase.extractor": "postgres",
-    "supabase.writer": "postgres",
-    "duckdb.extractor": "duckdb",
-    "duckdb.writer": "duckdb",
-}
-
-
 masker = Masker()  # every secret value a build-time connection resolved; messages about targets pass through it
 
 
@@ -61,11 +49,11 @@ def _value(marker: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
     return value
 
 
-def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
-    """(dialect, open connection) for a database step, every parameter explicit (``osiris.runtime.connections``:
-    no PG*/MYSQL* variable, password or option file fills a gap). Raises ConnectError."""
-    dialect = DIALECT_OF.get(step.component)
-    if dialect is None:
+def connect(step: nodes.Step, dialect: str | None, base: Path) -> Any:
+    """An open connection for a database step whose spec says ``dialect``, every parameter explicit
+    (``osiris.runtime.connections``: no PG*/MYSQL* variable, password or option file fills a gap). Raises
+    ConnectError."""
+    if dialect not in ("postgres", "mysql", "duckdb"):
         raise ConnectError(f"step '{step.id}': {step.component} has no database to connect to")
     config = nodes.plain(step.config)
     assert isinstance(config, dict)
@@ -83,7 +71,7 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
             path = path if path.is_absolute() else base / path
             if not path.is_file():
                 raise ConnectError(f"step '{step.id}': DuckDB file {merged.get('path')} does not exist", missing=True)
-            return dialect, duckdb.connect(str(path), read_only=True)
+            return duckdb.connect(str(path), read_only=True)
         try:
             params: dict[str, Any] = (
                 connections.mysql_params(merged) if dialect == "mysql" else connections.libpq_params(merged)
@@ -95,10 +83,10 @@ def connect(step: nodes.Step, base: Path) -> tuple[str, Any]:
         if dialect == "mysql":
             import pymysql
 
-            return dialect, pymysql.connect(**params, connect_timeout=10)
+            return pymysql.connect(**params, connect_timeout=10)
         import psycopg
 
-        return dialect, psycopg.connect(**params)
+        return psycopg.connect(**params)
     except ConnectError:
         raise
     except Exception as exc:  # driver errors of three libraries; the class name and first line are enough

@@ -13,6 +13,10 @@ Spec fields are normalized here so passes read one form: ``connection_fields`` i
 warning`` (Osiris's list form ``[{name, override}]`` is accepted) and ``constraints`` is a tuple of
 ``{when, require | require_one_of, message}`` (Osiris's ``{required: [{when, must, error}]}`` is accepted:
 ``must``'s keys become ``require``).
+
+What the compiler, CLI and runtime know about a component beyond its config is declared here too, once:
+``x-compiler`` gives its ``dialect``, how its ``schema`` is inferred and the extra ``connection-families`` it
+accepts; its role (extractor, processor, writer) is its modes. No other module keys a table by component name.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from typing import Any, Protocol
 import attrs
 import yaml
 
+from osiris.canonical import sha256
+
 MODE_ALIASES = {"read": "extract", "extract": "extract", "write": "write", "transform": "transform"}
+ROLES = {"extract": "extractor", "transform": "processor", "write": "writer"}
 ENTRY_POINT_GROUP = "osiris.components"
 
 
@@ -58,6 +65,9 @@ class ComponentSpec:
     raw: dict[str, Any] = attrs.field(eq=False, repr=False)
     origin: str = ""  # relative: "osiris/components/mysql_extractor/spec.yaml" or "entry-point:NAME (VALUE)"
     connection_secrets: tuple[str, ...] = ()  # Osiris's ``/resolved_connection/<field>`` pointers: connection fields
+    dialect: str | None = None  # x-compiler.dialect: postgres, mysql, duckdb, csv (None: an API)
+    schema_kind: str = "none"  # x-compiler.schema: sql, csv, connection, none (how infer_schemas finds columns)
+    extra_families: tuple[str, ...] = ()  # x-compiler.connection-families: accepted besides its own
 
     @property
     def family(self) -> str:
@@ -76,6 +86,20 @@ class ComponentSpec:
     def secret_fields(self) -> frozenset[str]:
         """Top-level config keys that hold secrets (from the JSON pointers ``/password`` ...)."""
         return frozenset(p.split("/")[1].replace("~1", "/").replace("~0", "~") for p in self.secrets)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The connection families a step of this component may reference: its own first."""
+        return (self.family, *self.extra_families)
+
+    @property
+    def role(self) -> str:
+        """extractor, processor or writer: what its first pipeline mode makes it."""
+        return ROLES[self.pipeline_modes[0]]
+
+    def identity(self) -> dict[str, str]:
+        """What a build records of it (plan.json's ``registry``, the fingerprint): version, driver, spec hash."""
+        return {"version": self.version, "driver": self.driver, "spec_sha256": sha256(self.raw)}
 
     def supports(self, mode: str) -> bool:
         return MODE_ALIASES.get(mode, mode) in self.modes
@@ -189,6 +213,9 @@ def parse_spec(text: str, origin: str, *, check: bool = True) -> ComponentSpec:
         for field in raw.get(kind, {}):
             if field not in properties:
                 raise SpecError(f"{origin}: field '{kind}': '{field}' names no property of configSchema")
+    facts = raw.get("x-compiler", {})
+    if facts.get("schema") == "connection" and facts.get("dialect") not in ("postgres", "mysql", "duckdb"):
+        raise SpecError(f"{origin}: field 'x-compiler/schema': 'connection' needs a database dialect")
     runtime = raw.get("x-runtime", {})
     requirements = runtime.get("requirements", {})
     spec = ComponentSpec(
@@ -206,6 +233,9 @@ def parse_spec(text: str, origin: str, *, check: bool = True) -> ComponentSpec:
         raw=raw,
         origin=origin,
         connection_secrets=connection_secrets,
+        dialect=facts.get("dialect"),
+        schema_kind=facts.get("schema", "none"),
+        extra_families=tuple(facts.get("connection-families", ())),
     )
     return spec
 
@@ -283,6 +313,10 @@ class Registry:
 
     def get(self, name: str) -> ComponentSpec | None:
         return self._specs.get(name)
+
+    def dialect_of_family(self, family: str) -> str | None:
+        """The dialect of a connection family: that of the components accepting it (None: an API's)."""
+        return next((s.dialect for s in self if family in s.families and s.dialect), None)
 
     def load_driver(self, name: str) -> Any:
         """The driver class of a component, imported now (``module:Class`` or Osiris's ``module.Class``)."""

@@ -59,15 +59,6 @@ def read_lock(path: Path) -> dict[str, Any]:
     return steps
 
 
-# the extractors whose source a lock records, and the SQL dialect their query is written in
-SOURCE_DIALECTS = {
-    "mysql.extractor": "mysql",
-    "postgres.extractor": "postgres",
-    "supabase.extractor": "postgres",
-    "duckdb.extractor": "duckdb",
-}
-
-
 def source_select(dialect_name: str, config: Mapping[str, Any]) -> str | None:
     """What decides an extractor's columns: its ``query`` (trimmed, without a final ``;``), or ``SELECT <columns
     (or Osiris's ``select`` list) or *> FROM <schema.table>``; None when it has neither. Row filters (limit,

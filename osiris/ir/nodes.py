@@ -222,6 +222,19 @@ class Pipeline:
         return None
 
 
+def data(value: Value) -> Any:
+    """A config value as data (JSON Schema validation, the plan, fingerprints): ``plain``, but a connection reference
+    is its ``@family.alias`` text."""
+    match value:
+        case ConnectionRef():
+            return str(value)
+        case List():
+            return [data(v) for v in value.items]
+        case Map():
+            return {e.key: data(e.value) for e in value.entries}
+    return plain(value)
+
+
 def plain(value: Value) -> object:
     """A config value as plain Python data (for JSON Schema validation and the plan).
 

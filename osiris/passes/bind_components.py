@@ -2,8 +2,7 @@
 
 Before: ``- {id: a, component: mysql.extractr, mode: read}`` -> OSR-E120 at ``mysql.extractr`` ("did you mean
 'mysql.extractor'?"). ``mode: write`` on ``mysql.extractor`` -> OSR-E121 at the mode, listing ``read``.
-OML's ``read`` is the spec's ``extract``. The IR is unchanged; ``ctx.products["bind_components"]`` maps step id
-to ``name@version`` of its component.
+OML's ``read`` is the spec's ``extract``. The IR is unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ OML_MODE = {"extract": "read", "write": "write", "transform": "transform"}
 
 def bind_components(pipeline: Pipeline, ctx: PassContext) -> PassResult:
     diagnostics: list[Diagnostic] = []
-    bound: dict[str, str] = {}
     broken: set[str] = set()
     for step in pipeline.steps:
         if step.id in ctx.skip:
@@ -48,6 +46,4 @@ def bind_components(pipeline: Pipeline, ctx: PassContext) -> PassResult:
             )
             broken.add(step.id)
             continue
-        bound[step.id] = f"{spec.name}@{spec.version}"
-    ctx.products["bind_components"] = bound
     return PassResult(pipeline, tuple(diagnostics), frozenset(broken))

@@ -6,9 +6,9 @@ import at module level) plus each used component's ``x-runtime.requirements.pack
 ``tools/lock_requirements.py``), and their dependencies come along through the lock's ``via`` edges, so a
 build's ``requirements.txt`` is the closed set the test suite ran with.
 
-Before: steps using ``mysql.extractor`` and ``postgres.writer`` -> ``ctx.products["collect-requirements"] =
-{"packages": ["attrs==…", "psycopg[binary]==…", "psycopg-binary==…", "pymysql==…", "pyarrow==…", ...],
-"by_component": {"mysql.extractor": ["pymysql==…", "pyarrow==…"], ...}}`` (sorted by normalized name).
+Before: steps using ``mysql.extractor`` and ``postgres.writer`` -> product ``Requirements(packages=("attrs==…",
+"psycopg[binary]==…", "psycopg-binary==…", "pymysql==…", "pyarrow==…", ...), by_component={"mysql.extractor":
+("pymysql==…", "pyarrow==…"), ...})`` (sorted by normalized name).
 A package missing from the lock is OSR-E145 (regenerate the lock).
 """
 
@@ -22,7 +22,7 @@ import attrs
 
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error
-from osiris.passes.base import PassContext, PassResult
+from osiris.passes.base import PassContext, PassResult, Requirements
 
 # Distributions osiris.runtime / osiris.dialects import at module level (tests/test_requirements_lock.py checks).
 RUNTIME_PACKAGES: tuple[str, ...] = ("attrs", "pyarrow", "PyYAML", "rich")
@@ -127,5 +127,5 @@ def collect_requirements(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResu
     for key in sorted(lock.closure(set(roots))):
         written, version = lock.pins[key]
         packages.append(f"{written}{roots.get(key, '')}=={version}")
-    ctx.products["collect-requirements"] = {"packages": packages, "by_component": by_component}
-    return PassResult(pipeline, tuple(diags))
+    product = Requirements(tuple(packages), {k: tuple(v) for k, v in by_component.items()})
+    return PassResult(pipeline, tuple(diags), product=product)

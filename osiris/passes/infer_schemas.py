@@ -3,10 +3,11 @@
 Sources, in order of preference (docs/ddl.md): columns declared in the config (``columns: [{name, type,
 nullable}]`` or ``{name: type}``; ``dtype`` of the CSV extractor overrides sniffed types), the schema lock file
 ``<pipeline>.schema.lock.json`` written by ``osirisc introspect``, CSV sniffing with DuckDB when the file exists at
-build time (the step's config also gets the ``read_plan`` the run reads with: docs/runtime.md), and for
-``duckdb.processor`` the SQL described by DuckDB over empty typed tables named as the step sees its inputs. SQL
-errors are reported at the query with DuckDB's message. A writer's schema is its input's.
-SQL that cannot be described (an input's columns unknown, a ``duckdb.extractor`` query) is still parsed, so syntax
+build time (the step's config also gets the ``read_plan`` the run reads with: docs/runtime.md), and for a
+processor the SQL described by DuckDB over empty typed tables named as the step sees its inputs. Which applies is
+the spec's ``x-compiler.schema`` (csv, sql, connection: lock only, none). SQL errors are reported at the query with
+DuckDB's message. A writer's schema is its input's.
+SQL that cannot be described (an input's columns unknown, a DuckDB source's query) is still parsed, so syntax
 errors are always reported; a transform that could only be parsed gets OSR-W211 naming the unknown step and the fix.
 A lock entry is used only while its component and source are the step's (else OSR-E211: the lock is stale).
 
@@ -25,22 +26,19 @@ from typing import Any
 import attrs
 
 from osiris.components.filesystem_csv_extractor import rules as csv_rules
+from osiris.components.registry import ComponentSpec
 from osiris.dialects import csv as csv_dialect
 from osiris.dialects import dialect
-from osiris.dialects.lock import SOURCE_DIALECTS, lock_path, normalize_source, read_lock, source_select
+from osiris.dialects.lock import lock_path, normalize_source, read_lock, source_select
 from osiris.dialects.types import TypeParseError, normalize
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error, warning
 from osiris.ir.span import Span
-from osiris.passes.base import PassContext, PassResult
+from osiris.passes.base import PassContext, PassResult, Schemas
 from osiris.passes.duck_cache import DuckAnswers, file_identity
 
-PRODUCT = "infer-schemas"
-SQL_COMPONENTS = ("duckdb.processor",)
 SQL_FAILED = "its SQL has an error"
 BROKEN = "an error was reported for it"  # a step found broken by an earlier pass (passes/poison.py)
-PARSED_SOURCES = ("duckdb.extractor",)  # DuckDB SQL read from a database file: parsed, bound only at run time
-CSV_COMPONENTS = ("filesystem.csv_extractor",)
 
 
 def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
@@ -71,6 +69,7 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                 lock,
                 schemas,
                 diags,
+                spec=ctx.registry.get(step.component),
                 duck=duck,
                 sources=sources,
                 read_plans=read_plans,
@@ -85,12 +84,12 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     finally:
         duck.close()
     steps = tuple(_with_read_plan(attrs.evolve(s, schema=schemas.get(s.id)), read_plans) for s in pipeline.steps)
-    ctx.products[PRODUCT] = {
-        "unknown": {k: why[k] for k in sorted(why)},
-        "sources": {k: v.source for k, v in sorted(schemas.items()) if v is not None},
-    }
+    product = Schemas(
+        unknown={k: why[k] for k in sorted(why)},
+        sources={k: v.source for k, v in sorted(schemas.items()) if v is not None},
+    )
     attributed = None if pipeline_level else frozenset(broken)
-    return PassResult(attrs.evolve(pipeline, steps=steps), tuple(diags), attributed)
+    return PassResult(attrs.evolve(pipeline, steps=steps), tuple(diags), attributed, product=product)
 
 
 def _infer(
@@ -100,6 +99,7 @@ def _infer(
     known: dict[str, nodes.Schema | None],
     diags: list[Diagnostic],
     *,
+    spec: ComponentSpec | None,
     duck: _Duck,
     sources: dict[str, str],
     read_plans: dict[str, nodes.Map],
@@ -111,13 +111,14 @@ def _infer(
         return declared, ""
     entry = lock.get(step.id)
     if entry is not None and isinstance(entry.get("columns"), list):
-        _check_lock_entry(step, entry, diags)
+        _check_lock_entry(step, spec, entry, diags)
         cols = tuple(nodes.Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in entry["columns"])
         return nodes.Schema(cols, "lock"), ""
-    if step.component in CSV_COMPONENTS:
+    kind = spec.schema_kind if spec is not None else "none"  # x-compiler.schema
+    if kind == "csv":
         return _sniff_csv(step, base, diags, duck, read_plans)
     upstream = [known.get(i) for i in dict.fromkeys(i.step for i in step.inputs)]
-    if step.component in SQL_COMPONENTS:
+    if kind == "sql":
         missing = [i.step for i in step.inputs if known.get(i.step) is None]
         if missing:
             root = _root_unknown(missing[0], known, by_id)
@@ -125,7 +126,7 @@ def _infer(
                 diags.append(_syntax_only(step, root, why))  # (an upstream error is reported already)
             return None, f"input '{missing[0]}' has no schema at build time"
         return _describe_sql(step, known, diags, duck, sources)
-    if step.component in PARSED_SOURCES:
+    if kind == "connection" and spec is not None and spec.dialect == "duckdb":  # parsed, bound only at run time
         _parse_sql(step, diags, duck, sources)
     if step.mode == "write":
         if len(upstream) == 1 and upstream[0] is not None:
@@ -194,9 +195,11 @@ def _load_lock(pipeline: nodes.Pipeline, diags: list[Diagnostic]) -> dict[str, A
         return {}
 
 
-def _check_lock_entry(step: nodes.Step, entry: dict[str, Any], diags: list[Diagnostic]) -> None:
+def _check_lock_entry(
+    step: nodes.Step, spec: ComponentSpec | None, entry: dict[str, Any], diags: list[Diagnostic]
+) -> None:
     """OSR-E211 when the lock was written for another component or source than the step's current one."""
-    name = SOURCE_DIALECTS.get(step.component)
+    name = spec.dialect if spec is not None and spec.schema_kind == "connection" else None
     config = nodes.plain(step.config)
     now = source_select(name, config) if name is not None and isinstance(config, dict) else None
     recorded = entry.get("source")

@@ -60,8 +60,9 @@ def run_passes(
     errors are not attributed to steps stops the compile after it, and once anything is broken only the passes
     that know about broken steps still run (the plan is never built). The result's ``broken`` lists every broken
     step. ``until`` stops after the named pass; ``after(name, ir)`` is called after each pass
-    (``--print-ir-after``). The IR is verified after every pass (osiris/ir/verify.py), except for the invariants a
-    broken step cannot keep; a failure there is a compiler bug (OSR-E009).
+    (``--print-ir-after``). Each pass sees the products of those before it in ``ctx.products``; the result's
+    ``product`` is all of them (``Products``). The IR is verified after every pass (osiris/ir/verify.py), except
+    for the invariants a broken step cannot keep; a failure there is a compiler bug (OSR-E009).
     """
     diagnostics: list[Diagnostic] = []
     done: list[str] = []
@@ -74,7 +75,7 @@ def run_passes(
         result = load()(pipeline, attrs.evolve(ctx, skip=skip) if skip or ctx.skip else ctx)
         diagnostics += result.diagnostics
         if has_errors(result.diagnostics) and not result.broken:  # not attributed to steps: stop here
-            return PassResult(pipeline, tuple(diagnostics), frozenset(poison.broken))
+            return PassResult(pipeline, tuple(diagnostics), frozenset(poison.broken), product=ctx.products)
         poison = poison.add(name, result.broken or ())
         done.append(name)
         problems = verify(result.pipeline, done, memo, poison.unverified())
@@ -82,10 +83,11 @@ def run_passes(
             diagnostics.append(
                 error("OSR-E009", f"internal compiler error: pass '{name}' produced invalid IR", None, *problems)
             )
-            return PassResult(pipeline, tuple(diagnostics), frozenset(poison.broken))
+            return PassResult(pipeline, tuple(diagnostics), frozenset(poison.broken), product=ctx.products)
         pipeline = result.pipeline
+        ctx = attrs.evolve(ctx, products=ctx.products.merged(name, result.product))
         if after is not None:
             after(name, pipeline)
         if name == until:
             break
-    return PassResult(pipeline, tuple(diagnostics), frozenset(poison.broken))
+    return PassResult(pipeline, tuple(diagnostics), frozenset(poison.broken), product=ctx.products)

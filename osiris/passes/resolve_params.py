@@ -18,7 +18,7 @@ Precedence (first that has a value wins): ``--param NAME=VALUE`` (``ctx.params``
 
 Before: ``query: "SELECT * FROM t WHERE n > ${params.min}"``, ``limit: ${params.lim}`` with ``--param min=2``
 and default ``lim: 10`` -> ``query: "SELECT * FROM t WHERE n > 2"``, ``limit: 10`` (an Int).
-The values used are recorded in ``ctx.products["resolve-params"]``.
+The values used are its product (``Params``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import attrs
 from osiris.frontend.numbers import decimal_fits, int_fits
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, did_you_mean, error, has_errors
-from osiris.passes.base import PassContext, PassResult
+from osiris.passes.base import Params, PassContext, PassResult
 
 _CONNECTION = re.compile(r"^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
@@ -263,14 +263,15 @@ def resolve_params(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         if resolver.left > left:  # a placeholder left unresolved: reported, with the step as the place
             broken.add(step.id)
         steps.append(attrs.evolve(step, config=config))
-    ctx.products["resolve-params"] = {
-        "values": {name: nodes.plain(v) for name, v in sorted(resolver.values.items())},
-        "origins": dict(sorted(resolver.origins.items())),
-        "profile": ctx.profile,
-    }
+    product = Params(
+        values={name: nodes.plain(v) for name, v in sorted(resolver.values.items())},
+        origins=dict(sorted(resolver.origins.items())),
+        profile=ctx.profile,
+    )
     errors = has_errors(resolver.diagnostics)
     return PassResult(
         attrs.evolve(pipeline, steps=tuple(steps)),
         tuple(resolver.diagnostics),
         None if errors and pipeline_level else frozenset(broken),
+        product=product,
     )

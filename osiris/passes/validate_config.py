@@ -3,8 +3,9 @@ effective config with the schema's defaults filled in.
 
 - Every schema error is reported at the offending value (walking the IR by the error's path), an unknown key at
   the key (with "did you mean"), a missing key at the step's config. Messages never quote a secret field's value.
-- ``connection: "@family.alias"``: the family must be the component's (``postgres.*`` also accept ``@supabase`` and
-  Osiris's ``@postgresql``: a Supabase project is a PostgreSQL database). Fields the connection provides
+- ``connection: "@family.alias"``: the family must be one the component accepts (``ComponentSpec.families``: its
+  own, plus its spec's ``x-compiler.connection-families``; ``postgres.*`` also accept ``@supabase`` and Osiris's
+  ``@postgresql``: a Supabase project is a PostgreSQL database). Fields the connection provides
   (``x-connection-fields``) are then not required; a step overriding a ``forbidden`` one is an error, a
   ``warning`` one a warning.
 - Spec ``constraints`` (``when`` -> ``require`` / ``require_one_of``), e.g. replace/upsert need ``primary_key``.
@@ -34,8 +35,6 @@ from osiris.secrets import is_secret_name
 if TYPE_CHECKING:
     import jsonschema
 
-# Connection families a component family accepts besides its own.
-EXTRA_FAMILIES = {"postgres": ("postgresql", "supabase")}
 _RANGE = {
     "minimum": "at least {v}",
     "maximum": "at most {v}",
@@ -55,21 +54,6 @@ _TYPE_NAMES = {
     "object": "a mapping",
     "null": "null",
 }
-
-
-def accepted_families(spec: ComponentSpec) -> tuple[str, ...]:
-    return (spec.family, *EXTRA_FAMILIES.get(spec.family, ()))
-
-
-def to_data(value: nodes.Value) -> Any:
-    """Plain data for JSON Schema; a connection reference validates as its ``@family.alias`` string."""
-    if isinstance(value, nodes.ConnectionRef):
-        return str(value)
-    if isinstance(value, nodes.Map):
-        return {e.key: to_data(e.value) for e in value.entries}
-    if isinstance(value, nodes.List):
-        return [to_data(v) for v in value.items]
-    return nodes.plain(value)
 
 
 def from_data(data: Any) -> nodes.Value:
@@ -162,8 +146,8 @@ class _StepCheck:
             return
         value = entry.value
         if isinstance(value, nodes.ConnectionRef):
-            if value.family not in accepted_families(self.spec):
-                want = " or ".join(f'"@{f}.<alias>"' for f in accepted_families(self.spec))
+            if value.family not in self.spec.families:
+                want = " or ".join(f'"@{f}.<alias>"' for f in self.spec.families)
                 self.err(
                     "OSR-E156",
                     f"connection family '{value.family}' does not match component '{self.spec.name}'",
@@ -213,7 +197,7 @@ class _StepCheck:
         return schema
 
     def check_schema(self, memo: _SchemaMemo | None = None) -> None:
-        data = to_data(self.config)
+        data = nodes.data(self.config)
         secret = self.spec.secret_fields
         # a secret field's value is not checked against the schema: a placeholder (${env.NAME}, @family.alias) stands
         # for a secret (present, but not the value itself), and a literal secret (anything else but null or "") is
@@ -345,7 +329,7 @@ class _StepCheck:
         return attrs.evolve(self.config, entries=tuple(entries))
 
     def check_constraints(self, config: nodes.Map) -> None:
-        data = to_data(config)
+        data = nodes.data(config)
         for rule in self.spec.constraints:
             when = rule.get("when", {})
             if not all(_matches(data.get(k), v) for k, v in when.items()):

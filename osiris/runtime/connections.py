@@ -29,8 +29,7 @@ from osiris.secrets import Masker, dsn_passwords, replace_markers, secret_values
 
 FILENAME = "osiris_connections.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-# the client library a component family connects with
-DIALECT_OF_FAMILY = {"postgres": "postgres", "postgresql": "postgres", "supabase": "postgres", "mysql": "mysql"}
+SERVER_DIALECTS = ("postgres", "mysql")  # the dialects whose connections are routed (a step's plan names its own)
 SUPABASE_FIX = (
     "Supabase: give the database connection string from the project's Connect panel as `pg_dsn` "
     "(url and service_role_key are API credentials; they do not reach the database)"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from osiris.dialects.lock import SOURCE_DIALECTS, check_drift
+from osiris.dialects.lock import check_drift
 from osiris.runtime.driver import StepError
 
 CODE = "OSR-E206"
@@ -28,7 +28,7 @@ def check_stream(step: Mapping[str, Any], reader: pa.RecordBatchReader) -> None:
     schema = step.get("schema")
     if not isinstance(schema, Mapping) or schema.get("source") != "lock" or step.get("mode") not in ("read", "extract"):
         return
-    problem = check_drift(schema, reader.schema, SOURCE_DIALECTS.get(str(step.get("component"))))
+    problem = check_drift(schema, reader.schema, step.get("dialect"))  # the plan's: the spec's x-compiler.dialect
     if problem is not None:
         reader.close()  # release the source's connection / reader threads: nothing will be read
         del reader  # the exception's traceback keeps this frame: it must not keep the reader (and its connection)

@@ -22,7 +22,7 @@ import attrs
 
 from osiris.runtime import incremental
 from osiris.runtime.cancel import CancelToken
-from osiris.runtime.connections import DIALECT_OF_FAMILY, Connections, find_file, resolve_secrets, route_problems
+from osiris.runtime.connections import SERVER_DIALECTS, Connections, find_file, resolve_secrets, route_problems
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
@@ -87,8 +87,8 @@ def _preflight(
         conn_ref = s.get("connection")
         connection = conns.resolve(conn_ref["family"], conn_ref.get("alias"), secret_fields) if conn_ref else None
         config = resolve_secrets(copy.deepcopy(s.get("config", {})), connection, env, redactor, resolve_ref)
-        dialect = DIALECT_OF_FAMILY.get(str(s["component"]).split(".", 1)[0])
-        if conn_ref and dialect:
+        dialect = s.get("dialect")  # the plan's, from the spec's x-compiler.dialect
+        if conn_ref and dialect in SERVER_DIALECTS:
             merged = {**connection, **{k: v for k, v in config.items() if v is not None}} if connection else config
             problems = route_problems(dialect, merged)
             if problems:

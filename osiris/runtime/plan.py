@@ -95,6 +95,8 @@ def validate_plan(data: Any) -> None:
             f"{where}.connection",
             'expected null or {"family": F, "alias": A|null}',
         )
+        dialect = step.get("dialect")
+        _need(dialect is None or isinstance(dialect, str), f"{where}.dialect", "expected null or a dialect name")
         for key in ("schema", "write"):
             _need(step.get(key) is None or isinstance(step[key], dict), f"{where}.{key}", "expected null or an object")
         seen.add(sid)

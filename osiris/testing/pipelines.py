@@ -194,9 +194,9 @@ class _Builder:
                 entries[key] = self.env_ref()
             else:
                 entries[key] = _to_ir(draw(_field_value(key, props[key], self, upstream)))
-        if spec.name == "duckdb.processor":
+        if spec.schema_kind == "sql":  # a DuckDB query over the inputs
             entries["query"] = self.query(inputs)
-        if spec.name == "filesystem.csv_extractor":
+        if spec.schema_kind == "csv":  # a CSV file to read
             self.csv_file(step_id, entries)
         self.constraints(spec, entries, upstream, use_connection)
         if draw(st.integers(0, 4)) == 0:
@@ -394,7 +394,7 @@ def valid_pipelines(
         assert spec is not None
         inputs = [ids[j] for j in node.needs]
         config = b.config(spec, ids[i], inputs, node.role)
-        if component == "duckdb.processor":
+        if spec.schema_kind == "sql":
             b.columns[ids[i]] = None if "COUNT" not in str(ir.plain(config.get("query") or ir.Null())) else ["n"]
             query = config.get("query")
             if str(ir.plain(query or ir.Null())).startswith("SELECT * ") and len(inputs) == 1:

@@ -71,14 +71,15 @@ def _all_specs() -> list:  # type: ignore[type-arg]
 def test_pins_components_and_their_dependencies() -> None:
     p = pipeline(step("a", component="mysql.extractor"), step("w", "write", component="postgres.writer"))
     c = ctx()
-    assert cr.collect_requirements(p, c).diagnostics == ()
-    product = c.products["collect-requirements"]
-    names = [line.split("==")[0] for line in product["packages"]]
+    result = cr.collect_requirements(p, c)
+    assert result.diagnostics == ()
+    product = result.product
+    names = [line.split("==")[0] for line in product.packages]
     assert names == sorted(names, key=lambda n: cr.normalize(n.split("[")[0]))
     assert {"attrs", "pyarrow", "PyYAML", "PyMySQL", "psycopg[binary]", "psycopg-binary"} <= set(names)
     assert "duckdb" not in names
     version = metadata.version("psycopg")
-    assert f"psycopg[binary]=={version}" in product["by_component"]["postgres.writer"]
+    assert f"psycopg[binary]=={version}" in product.by_component["postgres.writer"]
 
 
 def test_package_missing_from_lock(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from osiris.backends.local import fingerprints
+from osiris.backends.local.plan import build_plan
 from osiris.compile import compile_file
 from osiris.components.registry import default_registry
 
@@ -32,7 +34,8 @@ def _prints(tmp_path: Path, text: str, name: str = "p.yaml", **params: str) -> d
     result = compile_file(str(path), params=params, env={})
     assert not result.failed, result.diagnostics
     assert result.ctx is not None
-    return dict(result.ctx.products["fingerprint"])
+    assert result.pipeline is not None
+    return fingerprints(result, build_plan(result.pipeline, result.ctx))  # what fingerprints.json holds
 
 
 def _changed(a: dict, b: dict) -> set[str]:  # type: ignore[type-arg]
@@ -59,7 +62,7 @@ def test_each_input_moves_its_own_hashes(tmp_path: Path) -> None:
 def test_compiler_version_and_specs_are_covered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base = _prints(tmp_path, TEXT)
     monkeypatch.setattr("osiris.passes.fingerprint.__version__", "9.9.9")
-    monkeypatch.setattr("osiris.plan.__version__", "9.9.9")
+    monkeypatch.setattr("osiris.backends.local.plan.__version__", "9.9.9")
     assert _changed(base, _prints(tmp_path, TEXT)) == {"compiler", "plan"}
     monkeypatch.undo()
     spec = default_registry().get("duckdb.processor")

@@ -1,21 +1,46 @@
-"""The fingerprint pass keeps the plan it hashed (products["plan"]); backends emit it instead of building it again,
-so it must be exactly what build_plan gives for the final IR."""
+"""The backend hashes the plan it writes: fingerprints.json's ``plan`` is the sha256 of plan.json's data, and the
+passes' products are frozen and typed (the manager merges one per pass)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import attrs
+import pytest
+
+from osiris.backends.local import LocalBackend
 from osiris.canonical import sha256
 from osiris.compile import compile_file
-from osiris.plan import build_plan
+from osiris.passes.base import Deferred, Fingerprints, Params, Products, Requirements, Schemas
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 
-def test_kept_plan_is_the_final_irs_plan() -> None:
+def test_fingerprints_hash_the_written_plan(tmp_path: Path) -> None:
     for name in ("csv_to_csv.yaml", "fan_in_join.yaml", "mysql_to_supabase.yaml"):
         result = compile_file(str(EXAMPLES / name), env={"MYSQL_PASSWORD": "x", "SUPABASE_PASSWORD": "y"})
         assert result.pipeline is not None and result.ctx is not None, name
-        kept = result.ctx.products["plan"]
-        assert kept == build_plan(result.pipeline, result.ctx), name
-        assert sha256(kept) == result.ctx.products["fingerprint"]["plan"], name
+        out = tmp_path / name
+        LocalBackend().emit(result, out)
+        plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+        prints = json.loads((out / "fingerprints.json").read_text(encoding="utf-8"))
+        assert prints["plan"] == sha256(plan), name
+        assert result.ctx.products.fingerprint is not None
+        assert {**result.ctx.products.fingerprint.hashes, "plan": prints["plan"]} == prints, name
+
+
+def test_every_pass_product_is_typed_and_frozen() -> None:
+    result = compile_file(str(EXAMPLES / "csv_to_csv.yaml"), env={})
+    assert result.ctx is not None
+    products = result.ctx.products
+    assert isinstance(products.resolve_params, Params)
+    assert isinstance(products.infer_schemas, Schemas)
+    assert isinstance(products.plan_ddl, Deferred)
+    assert isinstance(products.collect_requirements, Requirements)
+    assert isinstance(products.fingerprint, Fingerprints)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        products.fingerprint = None  # type: ignore[misc]
+    assert Products().merged("bind-components", None) == Products()  # a pass without a product changes nothing
+    with pytest.raises(TypeError):
+        Products().merged("no-such-pass", Params({}, {}, None))

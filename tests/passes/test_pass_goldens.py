@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
 from osiris.compile import CompileResult, compile_file
+from osiris.ir import nodes
 from osiris.passes.collect_requirements import split_requirement
-from osiris.plan import plan_value
 from osiris.render import render_plain
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "passes"
@@ -23,8 +24,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "passes"
 def _resolve_params(result: CompileResult) -> Any:
     assert result.pipeline is not None and result.ctx is not None
     return {
-        "configs": {s.id: plan_value(s.config) for s in result.pipeline.steps},
-        "product": result.ctx.products.get("resolve-params"),
+        "configs": {s.id: nodes.data(s.config) for s in result.pipeline.steps},
+        "product": attrs.asdict(result.ctx.products.resolve_params) if result.ctx.products.resolve_params else None,
     }
 
 
@@ -41,11 +42,12 @@ def _build_dag(result: CompileResult) -> Any:
 
 def _collect_requirements(result: CompileResult) -> Any:
     assert result.ctx is not None
-    product = result.ctx.products.get("collect-requirements") or {}
+    product = result.ctx.products.collect_requirements
+    assert product is not None
     names = lambda pins: [p.split("==")[0] for p in pins]  # noqa: E731 - versions follow the lock, names are the point
     return {
-        "packages": names(product.get("packages", [])),
-        "by_component": {c: names(p) for c, p in product.get("by_component", {}).items()},
+        "packages": names(product.packages),
+        "by_component": {c: names(p) for c, p in product.by_component.items()},
         "roots_parse": [list(split_requirement(r)) for r in ("psycopg[binary]>=3", "PyYAML")],
     }
 

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from osiris.ir import Bool, ConnectionRef, Entry, Float, Int, List, Map, Null, Param, ParamRef, Profile, Str
 from osiris.ir.verify import verify
+from osiris.passes.base import Params
 from osiris.passes.resolve_params import env_names, format_value, parse_scalar, resolve_params
 
 from .helpers import cfg, ctx, pipeline, span, step, template
@@ -15,7 +16,7 @@ def _one(config_value, declared=(), profiles=(), **kw):  # type: ignore[no-untyp
     p = pipeline(step("a", config=cfg(v=config_value)), params=declared, profiles=profiles)
     c = ctx(**kw)
     result = resolve_params(p, c)
-    return result.pipeline.steps[0].config.get("v"), result.diagnostics, c
+    return result.pipeline.steps[0].config.get("v"), result.diagnostics, result.product
 
 
 def test_precedence_cli_env_profile_default() -> None:
@@ -24,11 +25,11 @@ def test_precedence_cli_env_profile_default() -> None:
     assert _one(ParamRef("n"), params)[0] == Int(1)
     assert _one(ParamRef("n"), params, profiles, profile="dev")[0] == Int(3)
     assert _one(ParamRef("n"), params, profiles, profile="dev", env={"OSIRIS_PARAM_N": "4"})[0] == Int(4)
-    value, diags, c = _one(
+    value, diags, product = _one(
         ParamRef("n"), params, profiles, profile="dev", env={"OSIRIS_PARAM_N": "4"}, params={"n": "5"}
     )
     assert value == Int(5) and diags == ()
-    assert c.products["resolve-params"] == {"values": {"n": 5}, "origins": {"n": "cli"}, "profile": "dev"}
+    assert product == Params(values={"n": 5}, origins={"n": "cli"}, profile="dev")
 
 
 def test_env_exact_spelling_wins_over_upper_case() -> None:

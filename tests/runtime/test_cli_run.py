@@ -70,6 +70,11 @@ def test_usage_and_invalid_plans(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text('{"plan_version": 9}')
     assert runtime_main([str(bad)]) == 2
     assert "error[OSR-E302]" in capsys.readouterr().err
+    p = plan(step("a", "filesystem.csv_extractor", {}))
+    p["steps"][0]["dialect"] = ["csv"]
+    bad.write_text(json.dumps(p))
+    assert runtime_main([str(bad)]) == 2
+    assert "error[OSR-E301]: invalid plan: steps[0].dialect: expected null or a dialect name" in capsys.readouterr().err
     p = plan(step("a", "test.extractor", {}, driver="no.such.module:Driver"))
     bad.write_text(json.dumps(p))
     assert runtime_main([str(bad), "--runs-dir", str(tmp_path / "runs")]) == 2

@@ -17,7 +17,6 @@ COMPILER = [
     "osiris.backends",
     "osiris.cli",
     "osiris.compile",
-    "osiris.plan",
     "osiris.render",
     "osiris.components.registry",
     "lark",

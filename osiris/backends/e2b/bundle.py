@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import osiris
 from osiris.backends.e2b import entrypoint
 from osiris.backends.e2b.tarball import write_tar_gz
-from osiris.backends.local import file_stem
+from osiris.backends.local import file_stem, fingerprints
+from osiris.backends.local.plan import build_plan
 from osiris.canonical import dumps_file
-from osiris.plan import build_plan, plan_value
+from osiris.ir import nodes
 
 if TYPE_CHECKING:
     from osiris.compile import CompileResult
@@ -44,7 +45,6 @@ COMPILER_MODULES = (
     "osiris.backends",
     "osiris.cli",
     "osiris.compile",
-    "osiris.plan",
     "osiris.canonical",
     "osiris.render",
     "osiris.components.registry",
@@ -195,9 +195,9 @@ def build_bundle(compiled: CompileResult) -> bytes:
         specs[name] = spec.raw
     files = bundle_files(
         plan,
-        {s.id: plan_value(s.config) for s in pipeline.steps},
-        list((ctx.products.get("collect-requirements") or {}).get("packages", [])),
-        dict(ctx.products.get("fingerprint", {})),
+        {s.id: nodes.data(s.config) for s in pipeline.steps},
+        list(ctx.products.collect_requirements.packages if ctx.products.collect_requirements else ()),
+        fingerprints(compiled, plan),
         specs,
     )
     return write_tar_gz(files, executable=("entrypoint.py",))

@@ -14,8 +14,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris.canonical import dumps_file, write_many
-from osiris.plan import build_plan, plan_value
+from osiris.backends.local.plan import build_plan
+from osiris.canonical import dumps_file, sha256, write_many
+from osiris.ir import nodes
 
 if TYPE_CHECKING:
     from osiris.compile import CompileResult
@@ -54,6 +55,19 @@ def ddl_text(plan: dict[str, Any]) -> str | None:
     return "\n".join(chunks) if chunks else None
 
 
+def requirements_text(compiled: CompileResult) -> str:
+    products = compiled.ctx.products if compiled.ctx else None
+    packages = products.collect_requirements.packages if products and products.collect_requirements else ()
+    header = "# Pinned by osirisc from osiris/runtime/requirements.lock: the runtime and the components used.\n"
+    return header + "".join(f"{p}\n" for p in packages)
+
+
+def fingerprints(compiled: CompileResult, plan: dict[str, Any]) -> dict[str, Any]:
+    """The fingerprint pass's hashes plus ``plan``, the hash of the plan data written (fingerprints.json)."""
+    product = compiled.ctx.products.fingerprint if compiled.ctx else None
+    return {**(product.hashes if product else {}), "plan": sha256(plan)}
+
+
 class LocalBackend:
     name = "local"
 
@@ -61,15 +75,12 @@ class LocalBackend:
         pipeline, ctx = compiled.pipeline, compiled.ctx
         if pipeline is None or ctx is None or compiled.failed:
             raise ValueError("emit needs a pipeline compiled without errors")
-        # the fingerprint pass (the last) built the plan of this very IR; build_plan does not read its products
-        plan = ctx.products.get("plan") or build_plan(pipeline, ctx)
+        plan = build_plan(pipeline, ctx)
         files: dict[str, str] = {"plan.json": dumps_file(plan)}
         for step in pipeline.steps:
-            files[f"steps/{file_stem(step.id)}.json"] = dumps_file(plan_value(step.config))
-        packages = (ctx.products.get("collect-requirements") or {}).get("packages", [])
-        header = "# Pinned by osirisc from osiris/runtime/requirements.lock: the runtime and the components used.\n"
-        files["requirements.txt"] = header + "".join(f"{p}\n" for p in packages)
-        files["fingerprints.json"] = dumps_file(ctx.products.get("fingerprint", {}))
+            files[f"steps/{file_stem(step.id)}.json"] = dumps_file(nodes.data(step.config))
+        files["requirements.txt"] = requirements_text(compiled)
+        files["fingerprints.json"] = dumps_file(fingerprints(compiled, plan))
         ddl = ddl_text(plan)
         if ddl is not None:
             files["ddl.sql"] = ddl

@@ -65,15 +65,16 @@ def run(args: argparse.Namespace) -> int:
     if failed or result.pipeline is None or result.ctx is None:
         return 2
     pipeline, ctx = result.pipeline, result.ctx
-    deferred = ctx.products.plan_ddl.steps if ctx.products.plan_ddl else {}
+    unknown = ctx.products.infer_schemas.unknown if ctx.products.infer_schemas else {}
     writers = [s for s in pipeline.steps if s.write is not None]
     base = Path(args.file).parent
     report: list[dict[str, Any]] = []
     for step in writers:
         assert step.write is not None
         entry: dict[str, Any] = {"step": step.id, "write": step.write}
-        if step.id in deferred:
-            entry["deferred"] = deferred[step.id]
+        if step.write["columns"] is None:  # the writer plans its DDL at run time
+            why = unknown.get(step.inputs[0].step, "") if step.inputs else ""
+            entry["deferred"] = f"input columns unknown at build time{': ' + why if why else ''}"
         if args.against:
             entry["against"] = against(step, step.write, base)
         entry.update(_incremental(pipeline, ctx, step.id, step.write, live=args.against, base=base))

@@ -4,7 +4,7 @@ A pass is ``fn(pipeline, ctx) -> PassResult(pipeline, diagnostics, broken, produ
 given verifies (the passes before it ran without errors), must return IR that verifies, never mutates its input
 (nodes are frozen; use ``attrs.evolve``) and raises only for internal errors. Problems are diagnostics. What a pass
 learns that is not IR is its ``product``: one frozen object per pass, which the manager merges into
-``ctx.products`` (``Products``, one typed field per pass) before running the next pass.
+``ctx.products`` (``Products``, one typed field per pass that has one) before running the next pass.
 
 To report every independent problem of a file at once, a pass may also run on a pipeline with broken steps
 (passes/poison.py): it then skips the steps in ``ctx.skip`` (found broken by a stage it relies on; only those may
@@ -35,17 +35,9 @@ class Params:
 
 @attrs.frozen
 class Schemas:
-    """infer_schemas: why a step's columns are known only at run time, and where the known ones came from."""
+    """infer_schemas: step id -> why its columns are known only at run time (the known ones are Step.schema)."""
 
-    unknown: Mapping[str, str]  # step id -> why
-    sources: Mapping[str, str]  # step id -> declared | lock | csv | sql | input
-
-
-@attrs.frozen
-class Deferred:
-    """plan_ddl: writers whose DDL waits until run time, and why (the write plans themselves are ``Step.write``)."""
-
-    steps: Mapping[str, str]
+    unknown: Mapping[str, str]
 
 
 @attrs.frozen
@@ -70,7 +62,6 @@ class Products:
 
     resolve_params: Params | None = None
     infer_schemas: Schemas | None = None
-    plan_ddl: Deferred | None = None
     collect_requirements: Requirements | None = None
     fingerprint: Fingerprints | None = None
 

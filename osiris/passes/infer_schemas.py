@@ -84,10 +84,7 @@ def infer_schemas(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     finally:
         duck.close()
     steps = tuple(_with_read_plan(attrs.evolve(s, schema=schemas.get(s.id)), read_plans) for s in pipeline.steps)
-    product = Schemas(
-        unknown={k: why[k] for k in sorted(why)},
-        sources={k: v.source for k, v in sorted(schemas.items()) if v is not None},
-    )
+    product = Schemas(unknown={k: why[k] for k in sorted(why)})
     attributed = None if pipeline_level else frozenset(broken)
     return PassResult(attrs.evolve(pipeline, steps=steps), tuple(diags), attributed, product=product)
 

@@ -6,8 +6,8 @@ config (``table`` or a CSV's ``path``, ``schema``, ``write_mode``, ``primary_key
 spec's defaults) and its input columns from ``infer_schemas``, and sets ``Step.write`` (the one carrier of the
 write plan) to
 ``osiris.dialects.plan_write(...)``. Unknown columns give a plan with ``columns: null``: the writer completes it at
-run time with the same function; the product (``Deferred``) says why. Lossy type mappings are warnings at the
-column.
+run time with the same function (``osirisc plan`` says why, from infer_schemas' product). Lossy type mappings
+are warnings at the column.
 
 Before: ``write out (postgres.writer, table: stats, write_mode: upsert, primary_key: id)`` with input ``[id int64]``
 After: ``out.write = {"dialect": "postgres", "mode": "upsert", "statements": {"prepare": [...], ...}, ...}``.
@@ -24,15 +24,13 @@ from osiris.dialects import PlanError, plan_write
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error, warning
 from osiris.ir.span import Span
-from osiris.passes.base import Deferred, PassContext, PassResult
+from osiris.passes.base import PassContext, PassResult
 
 _CODES = {"primary_key": "OSR-E205", "table": "OSR-E204", "schema": "OSR-E204"}
 
 
 def plan_ddl(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     diags: list[Diagnostic] = []
-    deferred: dict[str, str] = {}
-    unknown = ctx.products.infer_schemas.unknown if ctx.products.infer_schemas else {}
     steps = []
     broken: set[str] = set()
     for step in pipeline.steps:
@@ -44,14 +42,8 @@ def plan_ddl(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         plan = _plan(step, spec, diags)
         if any(d.is_error for d in diags[before:]):
             broken.add(step.id)
-        if plan is not None and plan["columns"] is None:
-            upstream = next(iter(step.inputs), None)
-            why = unknown.get(upstream.step, "") if upstream else ""
-            deferred[step.id] = f"input columns unknown at build time{': ' + why if why else ''}"
         steps.append(attrs.evolve(step, write=plan))
-    return PassResult(
-        attrs.evolve(pipeline, steps=tuple(steps)), tuple(diags), frozenset(broken), product=Deferred(deferred)
-    )
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps)), tuple(diags), frozenset(broken))
 
 
 def _get(step: nodes.Step, *keys: str) -> tuple[nodes.Value | None, Span | None]:

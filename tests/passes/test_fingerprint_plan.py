@@ -12,7 +12,7 @@ import pytest
 from osiris.backends.local import LocalBackend
 from osiris.canonical import sha256
 from osiris.compile import compile_file
-from osiris.passes.base import Deferred, Fingerprints, Params, Products, Requirements, Schemas
+from osiris.passes.base import Fingerprints, Params, Products, Requirements, Schemas
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
@@ -36,7 +36,6 @@ def test_every_pass_product_is_typed_and_frozen() -> None:
     products = result.ctx.products
     assert isinstance(products.resolve_params, Params)
     assert isinstance(products.infer_schemas, Schemas)
-    assert isinstance(products.plan_ddl, Deferred)
     assert isinstance(products.collect_requirements, Requirements)
     assert isinstance(products.fingerprint, Fingerprints)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import osiris
 from osiris.backends.e2b import entrypoint
 from osiris.backends.e2b.tarball import write_tar_gz
-from osiris.backends.local import file_stem, fingerprints
+from osiris.backends.local import file_stem, fingerprints, packages
 from osiris.backends.local.plan import build_plan
 from osiris.canonical import dumps_file
 from osiris.ir import nodes
@@ -196,7 +196,7 @@ def build_bundle(compiled: CompileResult) -> bytes:
     files = bundle_files(
         plan,
         {s.id: nodes.data(s.config) for s in pipeline.steps},
-        list(ctx.products.collect_requirements.packages if ctx.products.collect_requirements else ()),
+        packages(compiled),
         fingerprints(compiled, plan),
         specs,
     )

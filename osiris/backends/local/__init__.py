@@ -55,11 +55,10 @@ def ddl_text(plan: dict[str, Any]) -> str | None:
     return "\n".join(chunks) if chunks else None
 
 
-def requirements_text(compiled: CompileResult) -> str:
-    products = compiled.ctx.products if compiled.ctx else None
-    packages = products.collect_requirements.packages if products and products.collect_requirements else ()
-    header = "# Pinned by osirisc from osiris/runtime/requirements.lock: the runtime and the components used.\n"
-    return header + "".join(f"{p}\n" for p in packages)
+def packages(compiled: CompileResult) -> list[str]:
+    """The pinned packages (collect_requirements): requirements.txt's lines."""
+    product = compiled.ctx.products.collect_requirements if compiled.ctx else None
+    return list(product.packages if product else ())
 
 
 def fingerprints(compiled: CompileResult, plan: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +78,8 @@ class LocalBackend:
         files: dict[str, str] = {"plan.json": dumps_file(plan)}
         for step in pipeline.steps:
             files[f"steps/{file_stem(step.id)}.json"] = dumps_file(nodes.data(step.config))
-        files["requirements.txt"] = requirements_text(compiled)
+        header = "# Pinned by osirisc from osiris/runtime/requirements.lock: the runtime and the components used.\n"
+        files["requirements.txt"] = header + "".join(f"{p}\n" for p in packages(compiled))
         files["fingerprints.json"] = dumps_file(fingerprints(compiled, plan))
         ddl = ddl_text(plan)
         if ddl is not None:

@@ -134,7 +134,8 @@ def test_builtin_facts() -> None:
 @pytest.mark.parametrize(
     ("block", "field"),
     [
-        ("x-compiler: {schema: connection}", "x-compiler/schema"),
+        ("x-compiler: {schema: connection}", "x-compiler"),  # described from a source: needs a database dialect
+        ("x-compiler: {schema: connection, dialect: csv}", "x-compiler/dialect"),
         ("x-compiler: {dialect: oracle}", "x-compiler/dialect"),
         ("x-compiler: {role: writer}", "x-compiler"),
     ],

@@ -214,8 +214,6 @@ def parse_spec(text: str, origin: str, *, check: bool = True) -> ComponentSpec:
             if field not in properties:
                 raise SpecError(f"{origin}: field '{kind}': '{field}' names no property of configSchema")
     facts = raw.get("x-compiler", {})
-    if facts.get("schema") == "connection" and facts.get("dialect") not in ("postgres", "mysql", "duckdb"):
-        raise SpecError(f"{origin}: field 'x-compiler/schema': 'connection' needs a database dialect")
     runtime = raw.get("x-runtime", {})
     requirements = runtime.get("requirements", {})
     spec = ComponentSpec(

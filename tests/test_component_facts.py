@@ -100,7 +100,6 @@ def test_a_new_component_needs_only_its_own_folder(tmp_path: Path) -> None:
     assert write["dialect"] == "postgres" and write["mode"] == "upsert" and write["primary_key"] == ["id"]
     assert write["target"]["qualified"] == '"staging"."t"'  # its spec's default schema
     assert any("ON CONFLICT" in s for s in write["statements"]["finalize"])
-    assert ctx.registry.get("acme.loader").role == "writer"  # type: ignore[union-attr]
 
 
 def test_connection_families_come_from_the_spec(tmp_path: Path) -> None:
@@ -117,9 +116,6 @@ def test_connection_families_come_from_the_spec(tmp_path: Path) -> None:
 
 def test_builtin_facts() -> None:
     specs = {s.name: s for s in default_registry()}
-    roles = {name: s.role for name, s in specs.items()}
-    assert {n for n, r in roles.items() if r == "processor"} == {"duckdb.processor"}
-    assert all(r == "writer" for n, r in roles.items() if n.endswith("writer"))
     assert specs["duckdb.processor"].schema_kind == "sql"
     assert specs["filesystem.csv_extractor"].schema_kind == "csv"
     sources = {n for n, s in specs.items() if s.schema_kind == "connection"}
@@ -127,7 +123,7 @@ def test_builtin_facts() -> None:
     assert specs["graphql.extractor"].dialect is None and specs["posthog.extractor"].schema_kind == "none"
     for name, spec in specs.items():
         assert "capabilities" not in spec.raw, name  # declared and never read: removed
-        if spec.role == "writer":
+        if "write" in spec.modes:
             assert spec.dialect is not None, name  # every built-in writer gets a write plan
 
 

@@ -16,7 +16,7 @@ warning`` (Osiris's list form ``[{name, override}]`` is accepted) and ``constrai
 
 What the compiler, CLI and runtime know about a component beyond its config is declared here too, once:
 ``x-compiler`` gives its ``dialect``, how its ``schema`` is inferred and the extra ``connection-families`` it
-accepts; its role (extractor, processor, writer) is its modes. No other module keys a table by component name.
+accepts; its role (extractor, processor, writer) is its ``modes``. No other module keys a table by component name.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import yaml
 from osiris.canonical import sha256
 
 MODE_ALIASES = {"read": "extract", "extract": "extract", "write": "write", "transform": "transform"}
-ROLES = {"extract": "extractor", "transform": "processor", "write": "writer"}
 ENTRY_POINT_GROUP = "osiris.components"
 
 
@@ -91,11 +90,6 @@ class ComponentSpec:
     def families(self) -> tuple[str, ...]:
         """The connection families a step of this component may reference: its own first."""
         return (self.family, *self.extra_families)
-
-    @property
-    def role(self) -> str:
-        """extractor, processor or writer: what its first pipeline mode makes it."""
-        return ROLES[self.pipeline_modes[0]]
 
     def identity(self) -> dict[str, str]:
         """What a build records of it (plan.json's ``registry``, the fingerprint): version, driver, spec hash."""

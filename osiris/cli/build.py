@@ -53,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else str(Path("build") / file_stem(pipeline.name))
     with gc_paused():
         written = backend.emit(result, Path(out))
-    plan_sha = sha256(build_plan(pipeline, result.ctx))  # what fingerprints.json's "plan" says, for any backend
+    if "fingerprints.json" in written:  # the hash of the plan the backend wrote (not built a second time)
+        plan_sha = json.loads((Path(out) / "fingerprints.json").read_text(encoding="utf-8"))["plan"]
+    else:
+        plan_sha = sha256(build_plan(pipeline, result.ctx))
     steps = []
     by_id = {s.id: s for s in pipeline.steps}
     for sid in pipeline.order:

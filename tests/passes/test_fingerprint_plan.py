@@ -10,7 +10,9 @@ import attrs
 import pytest
 
 from osiris.backends.local import LocalBackend
+from osiris.backends.local.plan import build_plan
 from osiris.canonical import sha256
+from osiris.cli import main
 from osiris.compile import compile_file
 from osiris.passes.base import Fingerprints, Params, Products, Requirements, Schemas
 
@@ -43,3 +45,13 @@ def test_every_pass_product_is_typed_and_frozen() -> None:
     assert Products().merged("bind-components", None) == Products()  # a pass without a product changes nothing
     with pytest.raises(TypeError):
         Products().merged("no-such-pass", Params({}, {}, None))
+
+
+@pytest.mark.parametrize("backend", ["local", "e2b"])
+def test_build_reports_the_hash_of_the_plan(backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = EXAMPLES / "csv_to_csv.yaml"
+    assert main(["build", str(source), "--backend", backend, "-o", str(tmp_path / "out"), "--format", "json"]) == 0
+    reported = json.loads(capsys.readouterr().out)["plan_sha256"]
+    result = compile_file(str(source), env={})
+    assert result.pipeline is not None and result.ctx is not None
+    assert reported == sha256(build_plan(result.pipeline, result.ctx))

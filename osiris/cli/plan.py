@@ -98,10 +98,10 @@ def _incremental(
     """The incremental sources this writer keeps the state of, with the predicate a run uses (``--against``: the
     exact one, from the state in the target now)."""
     from osiris.ir import nodes
-    from osiris.passes.check_incremental import PRODUCT
     from osiris.runtime import incremental
 
-    found = {sid: info for sid, info in ctx.products.get(PRODUCT, {}).items() if info["writer"] == writer}
+    steps = ctx.products.check_incremental.steps if ctx.products.check_incremental else {}
+    found = {sid: info for sid, info in steps.items() if info["writer"] == writer}
     if not found:
         return {}
     where = "a state file next to the output" if write["dialect"] == "csv" else f"table {incremental.TABLE}"
@@ -119,7 +119,7 @@ def _incremental(
 
 
 def _live(pipeline: Any, ctx: Any, sid: str, info: dict[str, Any], base: Path) -> dict[str, Any]:
-    from osiris.plan import build_plan
+    from osiris.backends.local.plan import build_plan
     from osiris.runtime import incremental
     from osiris.runtime.engine import RunOptions, resolve_steps
     from osiris.runtime.redact import Redactor
@@ -133,7 +133,7 @@ def _live(pipeline: Any, ctx: Any, sid: str, info: dict[str, Any], base: Path) -
         found = cursor.store.entry(pipeline.name, sid)
         if found is not None:
             cursor.mark, cursor.version = found.get("mark"), int(found["version"])
-        if info["source"] == "posthog":
+        if info["source"] == "hogql":
             start = "initial_since" if cursor.mark is None else cursor.mark["value"]
             return {"this_run": f"{cursor.column} >= {start} - lookback_window_minutes AND {cursor.column} < now"}
         return {"this_run": cursor.predicate(info["source"] or "postgres") or "(every row)"}

@@ -31,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from osiris.backends.local.plan import build_plan
     from osiris.compile import compile_file
-    from osiris.plan import build_plan
     from osiris.runtime import incremental
     from osiris.runtime.driver import StepError
     from osiris.runtime.engine import RunOptions, resolve_steps

@@ -41,6 +41,14 @@ class Schemas:
 
 
 @attrs.frozen
+class Incremental:
+    """check_incremental: incremental step id -> {"writer": its writer's id, "dialect": the writer's, "source": the
+    extractor's dialect (None for an API)}."""
+
+    steps: Mapping[str, Mapping[str, Any]]
+
+
+@attrs.frozen
 class Requirements:
     """collect_requirements: the pinned packages of a run, and those of each component used."""
 
@@ -62,6 +70,7 @@ class Products:
 
     resolve_params: Params | None = None
     infer_schemas: Schemas | None = None
+    check_incremental: Incremental | None = None
     collect_requirements: Requirements | None = None
     fingerprint: Fingerprints | None = None
 

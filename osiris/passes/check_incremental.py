@@ -11,8 +11,8 @@ For every read step with ``config.incremental``:
   and ``truncate`` would drop everything loaded before this run's rows (OSR-E253). A CSV writer replaces its file:
   the file holds each run's new rows only (warning OSR-W250).
 
-It changes no IR; its product ``check-incremental`` maps each incremental step to ``{writer, state, dialect}``
-(``osirisc plan`` shows the predicate from it).
+It changes no IR; its product (``Incremental``) maps each incremental step to ``{writer, dialect, source}``, the
+dialects from the writer's and the extractor's specs (``osirisc plan`` shows the predicate from it).
 """
 
 from __future__ import annotations
@@ -24,20 +24,8 @@ from typing import Any
 from osiris.ir import nodes
 from osiris.ir.diagnostics import Diagnostic, error, warning
 from osiris.ir.span import Span
-from osiris.passes.base import PassContext, PassResult
+from osiris.passes.base import Incremental, PassContext, PassResult
 
-PRODUCT = "check-incremental"
-SQL_WRITERS = {"postgres.writer": "postgres", "supabase.writer": "postgres", "mysql.writer": "mysql"}
-SQL_WRITERS["duckdb.writer"] = "duckdb"
-FILE_WRITERS = {"filesystem.csv_writer": "csv"}
-SOURCE_DIALECT = {
-    "postgres.extractor": "postgres",
-    "supabase.extractor": "postgres",
-    "mysql.extractor": "mysql",
-    "duckdb.extractor": "duckdb",
-    "filesystem.csv_extractor": "csv",
-    "posthog.extractor": "posthog",
-}
 NUMERIC = re.compile(r"^(u?int\d+|float\d+|decimal\(.*\))$")
 TEMPORAL = ("date", "timestamp", "timestamp[tz]")
 ORDERABLE_HINT = "integers, decimals, floats, dates, timestamps or text"
@@ -67,8 +55,10 @@ def check_incremental(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             )
             continue
         writer = writers[0]
-        dialect = SQL_WRITERS.get(writer.component) or FILE_WRITERS.get(writer.component)
-        if dialect is None:
+        writer_spec, source_spec = ctx.registry.get(writer.component), ctx.registry.get(step.component)
+        dialect = writer_spec.dialect if writer_spec else None  # a database or a file keeps the state with its data
+        source = source_spec.dialect if source_spec else None
+        if dialect not in ("postgres", "mysql", "duckdb", "csv"):
             diags.append(
                 error(
                     "OSR-E252",
@@ -78,10 +68,9 @@ def check_incremental(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
                 )
             )
             continue
-        _check_mode(step, block, writer, dialect, span, diags=diags)
-        product[step.id] = {"writer": writer.id, "dialect": dialect, "source": SOURCE_DIALECT.get(step.component)}
-    ctx.products[PRODUCT] = product
-    return PassResult(pipeline, tuple(diags))
+        _check_mode(step, block, writer, str(dialect), span, source=source, diags=diags)
+        product[step.id] = {"writer": writer.id, "dialect": dialect, "source": source}
+    return PassResult(pipeline, tuple(diags), Incremental(product))
 
 
 def _value_span(block: nodes.Map, key: str, fallback: Span | None) -> Span | None:
@@ -211,7 +200,14 @@ def _writers(pipeline: nodes.Pipeline, source: str) -> list[nodes.Step]:
 
 
 def _check_mode(
-    step: nodes.Step, block: nodes.Map, writer: nodes.Step, dialect: str, span: Span | None, *, diags: list[Diagnostic]
+    step: nodes.Step,
+    block: nodes.Map,
+    writer: nodes.Step,
+    dialect: str,
+    span: Span | None,
+    *,
+    source: str | None,
+    diags: list[Diagnostic],
 ) -> None:
     if dialect == "csv":
         diags.append(
@@ -242,7 +238,7 @@ def _check_mode(
         return
     lookback = block.get("lookback")
     looks_back = isinstance(lookback, nodes.Str | nodes.Int | nodes.Float) and lookback.value not in (0, "0")
-    looks_back |= step.component == "posthog.extractor"  # its window always reaches back lookback_window_minutes
+    looks_back |= source == "hogql"  # PostHog's window always reaches back lookback_window_minutes
     if mode == "append" and looks_back:
         diags.append(
             error(

@@ -42,9 +42,6 @@ from osiris.runtime.driver import StepContext, StepError
 
 TABLE = "_osirisc_state"
 FILE_SUFFIX = ".osirisc-state.json"
-SQL_WRITERS = {"postgres.writer": "postgres", "supabase.writer": "postgres", "mysql.writer": "mysql"}
-SQL_WRITERS["duckdb.writer"] = "duckdb"
-FILE_WRITERS = {"filesystem.csv_writer": "csv"}
 WAIT_FOR_SOURCE_S = 3600.0  # a writer ready to commit waits this long for its incremental source's stream to end
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)\s*$", re.I)
@@ -678,18 +675,17 @@ def downstream_writers(plan_steps: list[Mapping[str, Any]], source: str) -> list
 
 def store_for(writer: Mapping[str, Any], config: Mapping[str, Any], connection: Mapping[str, Any] | None,
               base_dir: Path) -> Store:  # fmt: skip
-    component = str(writer["component"])
-    if component in FILE_WRITERS:
+    component, dialect = str(writer["component"]), writer.get("dialect")  # the plan's: its spec's x-compiler.dialect
+    if dialect == "csv":
         from osiris.runtime.files import resolve_path
 
         where = StepContext(str(writer["id"]), config, connection, run_dir=base_dir, base_dir=base_dir)
         return FileStore(resolve_path(where, str(config["path"])))
-    dialect = SQL_WRITERS.get(component)
-    if dialect is None:
+    if dialect not in ("postgres", "mysql", "duckdb"):
         raise StepError(f"writer '{writer['id']}' ({component}) cannot keep an incremental state")
     target = (writer.get("write") or {}).get("target") or {}
     schema = target.get("schema") or config.get("schema")
-    return SqlStore(dialect, component, config, connection, str(schema) if schema else None, base_dir)
+    return SqlStore(str(dialect), component, config, connection, str(schema) if schema else None, base_dir)
 
 
 def cursors_for(
@@ -763,7 +759,7 @@ def read_sql(
 def describe(pipeline: str, step: str, config: Mapping[str, Any], dialect: str, where: str) -> dict[str, Any]:
     """What ``osirisc plan`` shows of one incremental source: the first run's predicate and the later runs'
     (symbolic: the mark is read at run start from ``where``), and the order."""
-    if dialect == "posthog":  # a time window in HogQL (posthog.extractor), paged by seek on (time, id)
+    if dialect == "hogql":  # a time window in HogQL (posthog.extractor), paged by seek on (time, id)
         col = str(config["cursor_column"])
         return {
             "source": step,

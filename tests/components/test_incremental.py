@@ -509,6 +509,10 @@ def test_posthog_events_resume_from_the_committed_mark(
         [(mark,)] = out.execute("SELECT mark FROM _osirisc_state").fetchall()
     assert json.loads(mark)["value"].startswith("2024-03-01T00:50:00")
     assert main(["check", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["plan", str(path), "--format", "json", "-o", str(tmp_path / "plan")]) == 0
+    [shown] = json.loads(capsys.readouterr().out)["writers"][0]["incremental"]  # HogQL (its spec's dialect): a window
+    assert shown["next_runs"] == "timestamp >= <mark> - lookback_window_minutes AND timestamp < now"
     steps[1]["config"]["write_mode"] = "append"  # the window always reaches back: append would double rows
     path.write_text(json.dumps({"oml_version": "0.1.0", "name": "inc-ph", "steps": steps}), encoding="utf-8")
     assert main(["check", str(path)]) == 2

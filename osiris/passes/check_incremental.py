@@ -70,7 +70,7 @@ def check_incremental(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             continue
         _check_mode(step, block, writer, str(dialect), span, source=source, diags=diags)
         product[step.id] = {"writer": writer.id, "dialect": dialect, "source": source}
-    return PassResult(pipeline, tuple(diags), Incremental(product))
+    return PassResult(pipeline, tuple(diags), product=Incremental(product))
 
 
 def _value_span(block: nodes.Map, key: str, fallback: Span | None) -> Span | None:

@@ -103,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
     except RunError as exc:  # the compiler produced a plan the runtime cannot run: a bug, but never a traceback
         print(f"osirisc run: internal error: {exc.render()}", file=sys.stderr)
         return 3
-    packages = list((result.ctx.products.get("collect-requirements") or {}).get("packages", []))
+    packages = list(
+        result.ctx.products.collect_requirements.packages if result.ctx.products.collect_requirements else ()
+    )
     return _execute(plan, args, Path(args.base_dir) if args.base_dir else Path(args.file).parent, packages)
 
 

@@ -28,12 +28,12 @@ import ray
 from conftest import MY, PG
 from e2b_support import EXAMPLES, events, record_files, step_events
 
+from osiris.backends.local.plan import build_plan
 from osiris.backends.ray import partition
 from osiris.backends.ray import scheduler as ray_scheduler
 from osiris.backends.ray.launch import cluster_runtime_env
 from osiris.cli import main
 from osiris.compile import compile_file
-from osiris.plan import build_plan
 from osiris.runtime.cancel import CancelToken
 from osiris.runtime.engine import RunOptions, run_plan
 

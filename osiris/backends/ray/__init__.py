@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osiris.backends.local.plan import build_plan
 from osiris.canonical import dumps_file, write_many
-from osiris.plan import build_plan
 
 if TYPE_CHECKING:
     from osiris.compile import CompileResult
@@ -30,19 +30,18 @@ class RayBackend:
     name = "ray"
 
     def emit(self, compiled: CompileResult, out_dir: Path) -> list[str]:
-        from osiris.backends.local import LocalBackend
+        from osiris.backends.local import LocalBackend, packages
 
         pipeline, ctx = compiled.pipeline, compiled.ctx
         if pipeline is None or ctx is None or compiled.failed:
             raise ValueError("emit needs a pipeline compiled without errors")
         written = LocalBackend().emit(compiled, out_dir)
-        plan = ctx.products.get("plan") or build_plan(pipeline, ctx)
-        packages = list((ctx.products.get("collect-requirements") or {}).get("packages", []))
+        plan = build_plan(pipeline, ctx)
         from osiris.backends.ray.partition import spec_of
 
         partitions = {
             s["id"]: dict(zip(("column", "count"), spec, strict=True)) for s in plan["steps"] if (spec := spec_of(s))
         }
-        doc = {"runtime_env": runtime_env(packages), "partitions": partitions}
+        doc = {"runtime_env": runtime_env(packages(compiled)), "partitions": partitions}
         write_many(out_dir, {RUNTIME_ENV_FILE: dumps_file(doc)})
         return sorted([*written, RUNTIME_ENV_FILE])

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from osiris.dialects import dialect
-from osiris.dialects.lock import SOURCE_DIALECTS, source_select
+from osiris.dialects.lock import source_select
 
 # the config keys that shape the SELECT a partition replaces with its own ``query``
 _SHAPE = ("table", "columns", "schema", "query", "partition")
@@ -89,7 +89,7 @@ def pick_primary_key(rows: Sequence[Mapping[str, Any]], table: str) -> str:
 
 def source_sql(step: Mapping[str, Any]) -> tuple[str, str]:
     """(dialect name, the SELECT the step reads) or PartitionError."""
-    name = SOURCE_DIALECTS.get(str(step.get("component")))
+    name = step.get("dialect") if step.get("dialect") in ("postgres", "mysql", "duckdb") else None  # a database's
     sql = source_select(name, step.get("config") or {}) if name else None
     if name is None or sql is None:
         raise PartitionError(f"{step.get('component')} cannot be read in partitions (no SQL source)")

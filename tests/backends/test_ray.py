@@ -153,7 +153,7 @@ def _check_partition_sql(
     assert partition.pick_primary_key(query(partition.primary_key_query(dialect, config)), "t") == "id"
     with pytest.raises(partition.PartitionError, match="no single-column integer primary key"):
         partition.pick_primary_key(query(partition.primary_key_query(dialect, composite)), "u")
-    _, sql = partition.source_sql({"component": f"{dialect}.extractor", "config": config})
+    _, sql = partition.source_sql({"component": f"{dialect}.extractor", "dialect": dialect, "config": config})
     (bounds,) = query(partition.bounds_query(dialect, sql, "k"))
     assert (bounds["lo"], bounds["hi"], int(bounds["nulls"])) == (-37, 257, 20)
     seen: list[tuple[int, int | None]] = []

@@ -30,7 +30,7 @@ VIOLATIONS = {
     "dialects": ("osiris/dialects/_violation.py", "from osiris.runtime import driver\n"),
     "components": (
         "osiris/components/mysql_writer/driver.py",
-        "\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from osiris.plan import build_plan\n",
+        "\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from osiris.backends.local import plan\n",
     ),
 }
 BRIDGE = "from osiris.ir import nodes\n"  # a neutral-looking module through which the runtime reaches the IR

@@ -32,8 +32,6 @@ from typing import Any, Protocol
 import attrs
 import yaml
 
-from osiris.canonical import sha256
-
 MODE_ALIASES = {"read": "extract", "extract": "extract", "write": "write", "transform": "transform"}
 ENTRY_POINT_GROUP = "osiris.components"
 
@@ -90,10 +88,6 @@ class ComponentSpec:
     def families(self) -> tuple[str, ...]:
         """The connection families a step of this component may reference: its own first."""
         return (self.family, *self.extra_families)
-
-    def identity(self) -> dict[str, str]:
-        """What a build records of it (plan.json's ``registry``, the fingerprint): version, driver, spec hash."""
-        return {"version": self.version, "driver": self.driver, "spec_sha256": sha256(self.raw)}
 
     def supports(self, mode: str) -> bool:
         return MODE_ALIASES.get(mode, mode) in self.modes

@@ -10,10 +10,20 @@ after: the same IR and the hashes above.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from osiris import __version__
 from osiris.canonical import sha256, sha256_text
 from osiris.ir import nodes
 from osiris.passes.base import Fingerprints, PassContext, PassResult
+
+if TYPE_CHECKING:
+    from osiris.components.registry import ComponentSpec
+
+
+def identity(spec: ComponentSpec) -> dict[str, str]:
+    """What a build records of a component (plan.json's ``registry``, this fingerprint): version, driver, spec hash."""
+    return {"version": spec.version, "driver": spec.driver, "spec_sha256": sha256(spec.raw)}
 
 
 def _source_text(pipeline: nodes.Pipeline, ctx: PassContext) -> str | None:
@@ -35,7 +45,7 @@ def fingerprint(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         "components": {spec.name: sha256(spec.raw) for spec in specs},
         "steps": {s.id: sha256(nodes.data(s.config)) for s in pipeline.steps},
         "compiler": sha256({"name": "osirisc", "version": __version__}),
-        "registry": sha256({spec.name: spec.identity() for spec in specs}),
+        "registry": sha256({spec.name: identity(spec) for spec in specs}),
         "requirements": sha256(products.collect_requirements.packages if products.collect_requirements else []),
     }
     return PassResult(pipeline, product=Fingerprints(hashes))

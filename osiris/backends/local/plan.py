@@ -9,6 +9,7 @@ from typing import Any
 from osiris import __version__
 from osiris.ir import nodes
 from osiris.passes.base import PassContext
+from osiris.passes.fingerprint import identity
 
 PLAN_VERSION = 1
 
@@ -50,7 +51,7 @@ def build_plan(pipeline: nodes.Pipeline, ctx: PassContext) -> dict[str, Any]:
     registry = {}
     for spec in filter(None, map(ctx.registry.get, sorted({s.component for s in pipeline.steps}))):
         packages = requirements.by_component.get(spec.name, ()) if requirements else ()
-        registry[spec.name] = {**spec.identity(), "packages": list(packages)}
+        registry[spec.name] = {**identity(spec), "packages": list(packages)}
     return {
         "plan_version": PLAN_VERSION,
         "compiler": {"name": "osirisc", "version": __version__},

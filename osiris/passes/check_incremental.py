@@ -220,10 +220,9 @@ def _check_mode(
             )
         )
         return
-    cfg = nodes.plain(writer.config)
-    assert isinstance(cfg, dict)
-    mode = (writer.write or {}).get("mode") or cfg.get("write_mode") or cfg.get("mode") or "append"
-    mode_entry = writer.config.entry("write_mode") or writer.config.entry("mode")
+    mode_entry = writer.config.entry("write_mode")  # canonical: validate_config renamed Osiris's `mode`
+    given = mode_entry.value if mode_entry else None
+    mode = (writer.write or {}).get("mode") or (given.value if isinstance(given, nodes.Str) else "append")
     mode_span = (mode_entry.value.span if mode_entry else None) or writer.id_span or writer.span
     if mode in ("replace", "truncate"):
         diags.append(

@@ -31,6 +31,7 @@ __all__ = [
     "dialect",
     "load_directly",
     "plan_write",
+    "retarget",
 ]
 
 DIALECTS = ("postgres", "mysql", "duckdb", "csv")
@@ -150,6 +151,24 @@ def load_directly(write_plan: Mapping[str, Any]) -> dict[str, Any]:
     plan.update(load_table=dict(plan["target"]), empty=True)
     plan["statements"] = dialect(plan["dialect"]).write_statements(plan)
     return plan
+
+
+def retarget(write_plan: Mapping[str, Any], schema: str | None) -> dict[str, Any]:
+    """The same write plan for the target schema ``schema`` (a connection's ``schema`` that the step's config does
+    not override, known only when the run resolves the connection: docs/ddl.md); PlanError for a bad name."""
+    plan = dict(write_plan)
+    if plan["dialect"] == "csv" or plan["target"].get("schema") == schema:
+        return plan
+    return plan_write(
+        plan["dialect"],
+        {"schema": schema, "table": plan["target"]["table"]},
+        plan["mode"],
+        plan.get("columns"),
+        plan.get("primary_key") or None,
+        schema_evolution=plan.get("schema_evolution", "fail"),
+        create_if_missing=plan.get("create_if_missing", True),
+        replace_strategy=plan.get("replace_strategy"),
+    )
 
 
 def _columns(columns: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:

@@ -181,6 +181,20 @@ def resolve_secrets(
     return replace_markers(config, value_of)
 
 
+def connection_schema(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> str | None:
+    """The schema a step's connection gives it: the connection's ``schema`` when the step's config sets none (the
+    step's own value wins, as for every connection field); None when neither does."""
+    if config.get("schema") is not None or not connection or connection.get("schema") in (None, ""):
+        return None
+    return str(connection["schema"])
+
+
+def with_connection_schema(config: Mapping[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``config`` with the connection's ``schema`` filled in when the step sets none (what an extractor reads)."""
+    schema = connection_schema(config, connection)
+    return dict(config) if schema is None else {**config, "schema": schema}
+
+
 # -- routing: explicit client parameters ------------------------------------------------------------------------
 def _given(merged: Mapping[str, Any], *names: str) -> Any:
     return next((merged[n] for n in names if merged.get(n) not in (None, "")), None)

@@ -22,7 +22,14 @@ import attrs
 
 from osiris.runtime import incremental
 from osiris.runtime.cancel import CancelToken
-from osiris.runtime.connections import SERVER_DIALECTS, Connections, find_file, resolve_secrets, route_problems
+from osiris.runtime.connections import (
+    SERVER_DIALECTS,
+    Connections,
+    connection_schema,
+    find_file,
+    resolve_secrets,
+    route_problems,
+)
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
@@ -99,6 +106,17 @@ def _preflight(
                     f"{conns.origin}: connection '@{conn_ref['family']}.{name}' (step '{s['id']}'): "
                     f"field '{field}' {problem}; {fix}",
                 )
+        schema = connection_schema(config, connection)
+        if schema is not None and s.get("write"):  # planned at build time for the spec's default schema
+            from osiris.dialects import PlanError, retarget
+
+            try:
+                s["write"] = retarget(s["write"], schema)
+            except PlanError as exc:
+                name = conns.choose(conn_ref["family"], conn_ref.get("alias"))
+                raise RunError(
+                    "OSR-E316", f"{conns.origin}: connection '@{conn_ref['family']}.{name}' (step '{s['id']}'): {exc}"
+                ) from None
         resolved[s["id"]] = (config, connection)
         drivers[s["id"]] = load_driver(s["driver"])
     return resolved, drivers

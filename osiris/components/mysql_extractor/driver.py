@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from osiris.dialects.lock import source_select
 from osiris.runtime import incremental
+from osiris.runtime.connections import with_connection_schema
 from osiris.runtime.connectors import mysql, secrets_of, step_error
 from osiris.runtime.driver import StepContext, StepError
 
@@ -48,7 +49,7 @@ class Driver:
         params = mysql.params(config, self.ctx.connection)
         target = mysql.describe_target(params)
         batch_size = int(config.get("batch_size") or self.ctx.batch_size)
-        cursor, query = incremental.sql_for(self.ctx, "mysql", build_query(config))
+        cursor, query = incremental.sql_for(self.ctx, "mysql", build_query(with_connection_schema(config, self.ctx.connection)))
         reader = mysql.Reader(params, query, batch_size, path=self.path, on_zero_date=self._zero_dates)
         try:
             schema = reader.open()

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from osiris.dialects.lock import source_select
 from osiris.runtime import incremental
+from osiris.runtime.connections import with_connection_schema
 from osiris.runtime.connectors import postgres
 from osiris.runtime.driver import StepContext, StepError
 
@@ -29,4 +30,4 @@ class Driver:
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
         batch_size = int(self.ctx.config.get("batch_size") or self.ctx.batch_size)
-        return incremental.read_sql(self.ctx, "postgres", build_query(self.ctx.config), batch_size, postgres.read)
+        return incremental.read_sql(self.ctx, "postgres", build_query(with_connection_schema(self.ctx.config, self.ctx.connection)), batch_size, postgres.read)

@@ -12,6 +12,7 @@ import pyarrow as pa
 from osiris.components.supabase_extractor import postgrest
 from osiris.dialects.lock import source_select
 from osiris.runtime import incremental
+from osiris.runtime.connections import with_connection_schema
 from osiris.runtime.connectors import postgres
 from osiris.runtime.driver import StepContext, StepError
 
@@ -50,5 +51,5 @@ class Driver:
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
         batch_size = int(self.ctx.config.get("batch_size") or self.ctx.batch_size)
-        query, params = build_query(self.ctx.config)
+        query, params = build_query(with_connection_schema(self.ctx.config, self.ctx.connection))
         return incremental.read_sql(self.ctx, "postgres", query, batch_size, postgres.read, params)

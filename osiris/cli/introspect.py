@@ -65,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
         except ConnectError as exc:
             diags.append(error("OSR-E208", str(exc), step.id_span or step.span))
             continue
+        schema = targets.connection_schema(step, base)  # the connection's `schema`, as a run reads it
+        described = query if schema is None else lock.source_select(name, {**config, "schema": schema})
         try:
-            columns = _describe(name, conn, query)
+            columns = _describe(name, conn, str(described))
         except Exception as exc:  # the database's own error, first line
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             message = targets.masker.text(message)

@@ -69,17 +69,22 @@ def run(args: argparse.Namespace) -> int:
     writers = [s for s in pipeline.steps if s.write is not None]
     base = Path(args.file).parent
     report: list[dict[str, Any]] = []
+    writes: dict[str, dict[str, Any]] = {}
     for step in writers:
         assert step.write is not None
-        entry: dict[str, Any] = {"step": step.id, "write": step.write}
-        if step.write["columns"] is None:  # the writer plans its DDL at run time
+        write, schema_from = _effective_write(step, step.write, base)
+        writes[step.id] = write
+        entry: dict[str, Any] = {"step": step.id, "write": write}
+        if schema_from is not None:
+            entry["schema_from"] = schema_from
+        if write["columns"] is None:  # the writer plans its DDL at run time
             why = unknown.get(step.inputs[0].step, "") if step.inputs else ""
             entry["deferred"] = f"input columns unknown at build time{': ' + why if why else ''}"
         if args.against:
-            entry["against"] = against(step, step.write, base)
-        entry.update(_incremental(pipeline, ctx, step.id, step.write, live=args.against, base=base))
+            entry["against"] = against(step, write, base)
+        entry.update(_incremental(pipeline, ctx, step.id, write, live=args.against, base=base))
         report.append(entry)
-    ddl = ddl_text({"steps": [{"id": s.id, "write": s.write} for s in writers]})
+    ddl = ddl_text({"steps": [{"id": s.id, "write": writes[s.id]} for s in writers]})
     out = Path(args.out) if args.out else Path("build") / file_stem(pipeline.name)
     if ddl is not None:
         write_atomic(out / "ddl.sql", ddl)
@@ -90,6 +95,22 @@ def run(args: argparse.Namespace) -> int:
         print(common.terminal_text(_text(report, ddl is not None and str(out / "ddl.sql"))), end="")
     errors = any(e.get("against", {}).get("status") in ("incompatible", "missing", "error") for e in report)
     return 1 if errors else 0
+
+
+def _effective_write(step: Any, write: dict[str, Any], base: Path) -> tuple[dict[str, Any], str | None]:
+    """The write plan a run executes: retargeted to the schema the step's connection gives when the step sets
+    none (the build plans the spec's default; the run re-plans the same way), with the connection it came from."""
+    from osiris.cli.targets import connection_schema
+    from osiris.dialects import PlanError, retarget
+
+    schema = connection_schema(step, base)
+    if schema is None or schema == write["target"].get("schema"):
+        return write, None
+    ref = step.config.get("connection")
+    try:
+        return retarget(write, schema), f"{ref}" if ref is not None else "connection"
+    except PlanError:
+        return write, None  # the run refuses it (OSR-E316), naming the connection
 
 
 def _incremental(
@@ -161,6 +182,8 @@ def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
     for entry in report:
         w = entry["write"]
         lines.append(f"== {entry['step']}: {w['mode']} into {w['target']['qualified']} ({w['dialect']})")
+        if "schema_from" in entry:
+            lines.append(f"   schema {w['target']['schema']} from connection {entry['schema_from']}")
         if w["columns"] is not None:
             cols = ", ".join(f"{c['name']} {c['type']}{'' if c['nullable'] else ' not null'}" for c in w["columns"])
             lines.append(f"   columns: {cols}")

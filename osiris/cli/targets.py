@@ -42,6 +42,21 @@ def _connection_fields(config: Mapping[str, Any], base: Path) -> dict[str, Any]:
     return conns.resolve(family, alias or None)
 
 
+def connection_schema(step: nodes.Step, base: Path) -> str | None:
+    """The schema the step's connection gives it when its config sets none (``schema`` in the alias, as a run
+    resolves it), or None: no connection, no connections file, no ``schema`` there, or a problem the run reports."""
+    config = nodes.plain(step.config)
+    if not isinstance(config, dict) or config.get("schema") is not None:
+        return None
+    from osiris.runtime.connections import connection_schema as of
+    from osiris.runtime.errors import RunError
+
+    try:
+        return of(config, _connection_fields(config, base))
+    except RunError:
+        return None
+
+
 def _value(marker: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
     value = os.environ.get(marker["name"]) if marker.get("source") == "env" else fields.get(marker["name"])
     if isinstance(value, str):

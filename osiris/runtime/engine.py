@@ -107,7 +107,7 @@ def _preflight(
                     f"field '{field}' {problem}; {fix}",
                 )
         schema = connection_schema(config, connection)
-        if schema is not None and s.get("write"):  # planned at build time for the spec's default schema
+        if conn_ref and schema is not None and s.get("write"):  # planned at build time for the spec's default
             from osiris.dialects import PlanError, retarget
 
             try:

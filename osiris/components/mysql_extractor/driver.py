@@ -49,7 +49,8 @@ class Driver:
         params = mysql.params(config, self.ctx.connection)
         target = mysql.describe_target(params)
         batch_size = int(config.get("batch_size") or self.ctx.batch_size)
-        cursor, query = incremental.sql_for(self.ctx, "mysql", build_query(with_connection_schema(config, self.ctx.connection)))
+        sql = build_query(with_connection_schema(config, self.ctx.connection))
+        cursor, query = incremental.sql_for(self.ctx, "mysql", sql)
         reader = mysql.Reader(params, query, batch_size, path=self.path, on_zero_date=self._zero_dates)
         try:
             schema = reader.open()

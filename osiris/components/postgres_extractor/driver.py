@@ -30,4 +30,5 @@ class Driver:
 
     def run(self, inputs: Mapping[str, pa.RecordBatchReader]) -> pa.RecordBatchReader:
         batch_size = int(self.ctx.config.get("batch_size") or self.ctx.batch_size)
-        return incremental.read_sql(self.ctx, "postgres", build_query(with_connection_schema(self.ctx.config, self.ctx.connection)), batch_size, postgres.read)
+        sql = build_query(with_connection_schema(self.ctx.config, self.ctx.connection))
+        return incremental.read_sql(self.ctx, "postgres", sql, batch_size, postgres.read)

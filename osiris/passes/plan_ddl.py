@@ -62,8 +62,8 @@ def _plan(step: nodes.Step, spec: ComponentSpec, diags: list[Diagnostic]) -> dic
     spans = {key: _get(step, key)[1] for key in keys}
     spans["table"] = _get(step, "table", "path")[1]
     table = cfg.get("table", cfg.get("path") if name == "csv" else None)
-    # validate_config leaves a field a connection provides unset (the connection's value wins at run time); the
-    # target schema is planned now, so it is the spec's default then
+    # validate_config leaves a field a connection provides unset (the connection's value wins at run time): the
+    # spec's default is planned now, and a run whose connection gives a schema re-targets the plan (docs/ddl.md)
     schema = cfg.get("schema", spec.properties.get("schema", {}).get("default"))
     if not isinstance(table, str) or not (schema is None or isinstance(schema, str)):
         return None  # a reference resolved only at run time: the writer plans it then

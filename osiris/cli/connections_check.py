@@ -158,7 +158,7 @@ def _step_diagnostics(
             msg = f"{where}: unknown field '{field}' for {spec.name}"
             yield error("OSR-E316", msg, span, *notes, f"`osirisc components show {spec.name}` lists the fields")
         elif _known(value) and value is not None:
-            problem = _type_problem(value, schema)
+            problem = _type_problem(value, schema) or _schema_problem(step, spec, field, value)
             if problem:
                 value_span = f.spans.get((ref.family, name, field, "="), span)
                 secret = field in spec.secret_fields
@@ -182,6 +182,19 @@ def _step_diagnostics(
             continue
         span = f.spans.get((ref.family, name, field)) or f.spans.get((ref.family, name))
         yield error("OSR-E316", f"{where}: field '{field}' {problem}", span, fix)
+
+
+def _schema_problem(step: nodes.Step, spec: ComponentSpec, field: str, value: Any) -> str | None:
+    """Why a connection's ``schema`` cannot name a schema of the step's dialect (the run plans its target, or reads
+    its source, there when the step sets none), or None."""
+    from osiris.dialects import PlanError, dialect
+
+    if field != "schema" or spec.dialect is None or step.config.get("schema") is not None:
+        return None
+    try:
+        return dialect(spec.dialect).check_ident(str(value))
+    except PlanError:  # no SQL dialect (csv): no schema to name
+        return None
 
 
 def _given_value(value: nodes.Value) -> Any:

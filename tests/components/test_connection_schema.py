@@ -174,3 +174,18 @@ def test_retarget_keeps_the_plan_and_changes_the_schema() -> None:
     }
     assert all('"public"' not in sql for sqls in moved["statements"].values() for sql in sqls)
     assert dialects.retarget(plan, "public") == plan
+
+
+def test_check_refuses_a_connection_schema_that_cannot_name_a_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Known in the connections file, the bad name is OSR-E316 at `osirisc check`, at the connection's field."""
+    conns = {"postgres": {"main": {**PG_FIELDS, "schema": "a" * 200}}}
+    path = _pipeline(tmp_path, "postgres.writer", {"connection": "@postgres.main", "table": "t"}, conns)
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "OSR-E316" in err and "field 'schema'" in err and "osiris_connections.yaml" in err
+    conns["postgres"]["main"]["schema"] = "analytics"
+    _pipeline(tmp_path, "postgres.writer", {"connection": "@postgres.main", "table": "t"}, conns)
+    assert main(["check", str(path)]) == 0

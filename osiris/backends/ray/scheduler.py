@@ -30,6 +30,7 @@ from typing import Any
 from osiris.backends.ray import partition
 from osiris.backends.ray.worker import StepWorker, first_line
 from osiris.runtime.cancel import POLL_S, CancelToken
+from osiris.runtime.connections import with_connection_schema
 from osiris.runtime.driver import StepContext
 from osiris.runtime.scheduler import STOP_GRACE_S, StepState, target_of
 from osiris.runtime.streams import MemoryBudget
@@ -160,12 +161,13 @@ class RayScheduler:
             self.units[sid] = [self._new_worker(step, spread=False)]
             return [None]
         column, count = spec
-        dialect_name, sql = partition.source_sql(step)
+        # the source as the driver reads it: in the connection's schema when the step sets none
+        config = with_connection_schema(step.get("config") or {}, self.contexts[sid].connection)
+        dialect_name, sql = partition.source_sql({**step, "config": config})
         first = self._new_worker(step, spread=True)
         self.units[sid] = [first]
         picked = ""
         if column is None:  # the table's primary key, when it is one integer column
-            config = step.get("config") or {}
             keys = self._probe(first, partition.primary_key_query(dialect_name, config), "the primary key")
             column = partition.pick_primary_key(keys, str(config.get("table")))
             picked = " (the table's primary key)"

@@ -8,6 +8,7 @@ with ``LIMIT 0``; nothing is created or written.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,12 +65,29 @@ def doctor(conns: Any, refs: Iterable[str], pipeline: str | None, timeout: int) 
         using = steps.get(f"@{family}.{name}", []) + (
             steps.get(f"@{family}.", []) if _is_default(conns, family, name) else []
         )
-        _check(family, fields, using, timeout, result)
+        _check(family, fields, [_as_run(step, fields) for step in using], timeout, result)
         result["problems"] = [conns.redactor.text(p) for p in result["problems"]]
         result["checks"] = [conns.redactor.text(c) for c in result["checks"]]
         result["ok"] = not result["problems"]
         results.append(result)
     return results
+
+
+def _as_run(step: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The step as a run with this connection executes it: its write plan and its source in the connection's
+    ``schema`` when the step sets none (``engine._preflight`` re-targets the same way)."""
+    from osiris.dialects import PlanError, retarget
+    from osiris.runtime.connections import connection_schema
+
+    config = step.get("config") or {}
+    schema = connection_schema(config, fields)
+    if schema is None:
+        return step
+    out = {**step, "config": {**config, "schema": schema}}
+    if step.get("write"):
+        with contextlib.suppress(PlanError):  # the run refuses it first (OSR-E316); `osirisc check` at the field
+            out["write"] = retarget(step["write"], schema)
+    return out
 
 
 def _is_default(conns: Any, family: str, name: str) -> bool:
@@ -209,7 +227,11 @@ def _extract_check(conn: Any, step: dict[str, Any], out: dict[str, Any], run: An
         table = config.get("table")
         if not isinstance(table, str):
             return
-        query = f"SELECT * FROM {table}"
+        from osiris.dialects.lock import source_select
+
+        # the SELECT the extractor runs (its schema, the connection's, quoted), when the plan names the dialect
+        found = source_select(step["dialect"], config) if step.get("dialect") in ("postgres", "mysql") else None
+        query = found or f"SELECT * FROM {table}"
     try:
         run(f"SELECT * FROM ({query.strip().rstrip(';')}) AS osiris_doctor LIMIT 0")
     except Exception as exc:

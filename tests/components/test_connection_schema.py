@@ -189,3 +189,31 @@ def test_check_refuses_a_connection_schema_that_cannot_name_a_schema(
     conns["postgres"]["main"]["schema"] = "analytics"
     _pipeline(tmp_path, "postgres.writer", {"connection": "@postgres.main", "table": "t"}, conns)
     assert main(["check", str(path)]) == 0
+
+
+@pytest.mark.db
+def test_connections_doctor_checks_the_connections_schema(
+    pg_schema: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`osirisc connections doctor --pipeline` probes the source and target a run uses: in the connection's schema."""
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'CREATE TABLE "{pg_schema}".src (id int)')
+    (tmp_path / "osiris_connections.yaml").write_text(
+        yaml.safe_dump({"connections": {"postgres": {"main": {**PG_FIELDS, "schema": pg_schema}}}})
+    )
+    steps = [
+        {"id": "src", "component": "postgres.extractor", "mode": "read",
+         "config": {"connection": "@postgres.main", "table": "src"}},
+        {"id": "out", "component": "postgres.writer", "mode": "write", "needs": ["src"],
+         "config": {"connection": "@postgres.main", "table": "dst"}},
+    ]  # fmt: skip
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"oml_version": "0.1.0", "name": "connschema", "steps": steps}, sort_keys=False))
+    capsys.readouterr()
+    rc = main(
+        ["connections", "doctor", "--pipeline", str(path), "--connections", str(tmp_path / "osiris_connections.yaml")]
+    )
+    out = capsys.readouterr()
+    assert rc == 0, out.out + out.err
+    assert "step 'src': can read its source" in out.out
+    assert f"step 'out': may append into {pg_schema}.dst" in out.out

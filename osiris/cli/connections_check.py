@@ -142,32 +142,10 @@ def _step_diagnostics(
     fields = aliases[name] if isinstance(aliases[name], dict) else {}
     where = f"connection '@{ref.family}.{name}' in {f.name} (step '{step.id}')"
     for field, value in fields.items():
-        span = f.spans.get((ref.family, name, field))
-        if field in META_FIELDS:
-            continue
-        schema = spec.properties.get(field)
-        unused = OSIRIS_CONNECTION_ONLY.get(ref.family, {}).get(field)
-        if unused is not None and schema is None:
-            yield warning("OSR-W316", f"{where}: field '{field}' has no effect in osirisc: {unused}", span, "remove it")
-            continue
-        if field in family_fields and schema is None:
-            continue  # a field of the connection's own family (a Supabase ``url`` read through postgres.writer)
-        if schema is None or field == "connection":
-            hint = did_you_mean(field, [p for p in (*spec.properties, *family_fields) if p != "connection"])
-            notes = [hint] if hint else []
-            msg = f"{where}: unknown field '{field}' for {spec.name}"
-            yield error("OSR-E316", msg, span, *notes, f"`osirisc components show {spec.name}` lists the fields")
-        elif _known(value) and value is not None:
-            problem = _type_problem(value, schema) or _schema_problem(step, spec, field, value)
-            if problem:
-                value_span = f.spans.get((ref.family, name, field, "="), span)
-                secret = field in spec.secret_fields
-                yield error(
-                    "OSR-E316",
-                    f"{where}: field '{field}' {problem}",
-                    value_span,
-                    redact=[value_span] if secret and value_span else [],
-                )
+        if field not in META_FIELDS:
+            yield from _field_diagnostics(
+                step, spec, (ref.family, name, field), value, f=f, where=where, family_fields=family_fields
+            )
     dialect = spec.dialect
     if dialect is None or dialect not in SERVER_DIALECTS:
         return
@@ -182,6 +160,54 @@ def _step_diagnostics(
             continue
         span = f.spans.get((ref.family, name, field)) or f.spans.get((ref.family, name))
         yield error("OSR-E316", f"{where}: field '{field}' {problem}", span, fix)
+
+
+def _field_diagnostics(
+    step: nodes.Step,
+    spec: ComponentSpec,
+    key: tuple[str, str, str],
+    value: Any,
+    *,
+    f: _File,
+    where: str,
+    family_fields: frozenset[str],
+) -> Iterator[Diagnostic]:
+    """Problems of one field of the step's connection: unknown, of the wrong type, or one the component does not
+    take from a connection (accepted there, it would be ignored: warning OSR-W316)."""
+    family, field = key[0], key[2]
+    span = f.spans.get(key)
+    schema = spec.properties.get(field)
+    unused = OSIRIS_CONNECTION_ONLY.get(family, {}).get(field)
+    if unused is not None and schema is None:
+        yield warning("OSR-W316", f"{where}: field '{field}' has no effect in osirisc: {unused}", span, "remove it")
+        return
+    if field in family_fields and schema is None:
+        return  # a field of the connection's own family (a Supabase ``url`` read through postgres.writer)
+    if schema is None or field == "connection":
+        hint = did_you_mean(field, [p for p in (*spec.properties, *family_fields) if p != "connection"])
+        notes = [hint] if hint else []
+        msg = f"{where}: unknown field '{field}' for {spec.name}"
+        yield error("OSR-E316", msg, span, *notes, f"`osirisc components show {spec.name}` lists the fields")
+        return
+    if field not in spec.connection_fields:  # the step's config (or the spec's default) is what the run reads
+        yield warning(
+            "OSR-W316",
+            f"{where}: field '{field}' has no effect: {spec.name} does not take it from a connection",
+            span,
+            f"set `{field}` in the step's config, and remove it here",
+        )
+        return
+    if _known(value) and value is not None:
+        problem = _type_problem(value, schema) or _schema_problem(step, spec, field, value)
+        if problem:
+            value_span = f.spans.get((*key, "="), span)
+            secret = field in spec.secret_fields
+            yield error(
+                "OSR-E316",
+                f"{where}: field '{field}' {problem}",
+                value_span,
+                redact=[value_span] if secret and value_span else [],
+            )
 
 
 def _schema_problem(step: nodes.Step, spec: ComponentSpec, field: str, value: Any) -> str | None:

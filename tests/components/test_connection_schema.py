@@ -217,3 +217,16 @@ def test_connections_doctor_checks_the_connections_schema(
     assert rc == 0, out.out + out.err
     assert "step 'src': can read its source" in out.out
     assert f"step 'out': may append into {pg_schema}.dst" in out.out
+
+
+def test_check_warns_about_a_connection_field_the_component_does_not_take_from_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """write_mode is a config field of postgres.writer, not a connection field: in a connection it would be ignored."""
+    conns = {"postgres": {"main": {**PG_FIELDS, "write_mode": "truncate", "schema": "analytics"}}}
+    path = _pipeline(tmp_path, "postgres.writer", {"connection": "@postgres.main", "table": "t"}, conns)
+    capsys.readouterr()
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "OSR-W316" in err and "field 'write_mode' has no effect" in err
+    assert "field 'schema'" not in err  # a connection field: honoured

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         ps = cur.fetchall()
     conn.close()
-    schema = pa.schema([(n, arrow_type(t, p, sc)) for (n, t), (p, sc) in zip(cols, ps, strict=True)])
+    schema = pa.schema([(n, arrow_type(t, p, sc)) for (n, t, *_), (p, sc) in zip(cols, ps, strict=True)])
     exprs, names, types = [], [], {}
     for f in schema:
         exprs.append(_q(f.name))

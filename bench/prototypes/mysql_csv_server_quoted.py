@@ -32,30 +32,32 @@ def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def column_expr(name: str, data_type: str) -> str:
-    """The CSV field of one column as a SQL expression that is never NULL."""
+def column_expr(name: str, data_type: str, nullable: bool = True, fsp: int = 0) -> str:
+    """The CSV field of one column as a SQL expression that is never NULL (``fsp``: DATETIME's fractional digits)."""
     col = _q(name)
     if data_type in TEXT:
-        return f"IF({col} IS NULL, '', CONCAT('\"', REPLACE({col}, '\"', '\"\"'), '\"'))"
-    if data_type == "datetime":
-        return f"COALESCE(DATE_FORMAT({col}, '%Y-%m-%d %H:%i:%s.%f'), '')"
-    if data_type == "date":
-        return f"COALESCE({col}, '')"
-    if data_type in PLAIN:
-        return f"COALESCE({col}, '')"
-    raise SystemExit(f"prototype: column {name!r} of type {data_type} is not covered")
+        quoted = f"CONCAT('\"', REPLACE({col}, '\"', '\"\"'), '\"')"
+        return f"IF({col} IS NULL, '', {quoted})" if nullable else quoted
+    if data_type == "datetime":  # Arrow writes timestamp[us] with 6 digits; MariaDB prints fsp digits
+        text = f"CONCAT({col}, '{'.' if fsp == 0 else ''}{'0' * (6 - fsp)}')"
+    elif data_type == "date" or data_type in PLAIN:
+        text = col
+    else:
+        raise SystemExit(f"prototype: column {name!r} of type {data_type} is not covered")
+    return f"COALESCE({text}, '')" if nullable else text
 
 
-def describe(host: str, port: int, user: str, db: str, table: str) -> list[tuple[str, str]]:
+def describe(host: str, port: int, user: str, db: str, table: str) -> list[tuple[str, str, bool, int]]:
+    """(name, data type, nullable, datetime precision) of each column."""
     conn = pymysql.connect(host=host, port=port, user=user, password=os.environ.get("MYSQL_PWD", ""), database=db)
     try:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
+                "SELECT column_name, data_type, is_nullable, datetime_precision FROM information_schema.columns "
                 "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
                 (db, table),
             )
-            return [(str(n), str(t).lower()) for n, t in cur.fetchall()]
+            return [(str(n), str(t).lower(), nl == "YES", int(p or 0)) for n, t, nl, p in cur.fetchall()]
     finally:
         conn.close()
 
@@ -71,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default="bench")
     a = ap.parse_args(argv)
     cols = describe(a.host, a.port, a.user, a.db, a.table)
-    line = "CONCAT_WS(',', " + ", ".join(column_expr(n, t) for n, t in cols) + ")"
+    line = "CONCAT_WS(',', " + ", ".join(column_expr(*c) for c in cols) + ")"
     sql = f"SELECT {line} FROM {_q(a.table)}"
     client = shutil.which("mariadb") or shutil.which("mysql") or "mariadb"
     args = [client, "--no-defaults", "--batch", "--raw", "--skip-column-names", "--quick", "--protocol=TCP",
             f"--host={a.host}", f"--port={a.port}", f"--user={a.user}", f"--database={a.db}",
             "--default-character-set=utf8mb4", "--max-allowed-packet=1G",
             "--init-command=SET time_zone = '+00:00'", "--execute", sql]  # fmt: skip
-    header = ",".join('"' + n.replace('"', '""') + '"' for n, _ in cols) + "\n"
+    header = ",".join('"' + n.replace('"', '""') + '"' for n, *_ in cols) + "\n"
     with open(a.out, "wb") as f:
         f.write(header.encode())
         f.flush()

@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         ps = cur.fetchall()
     conn.close()
     schema = pa.schema([(n, arrow_type(t, p, sc)) for (n, t, *_), (p, sc) in zip(cols, ps, strict=True)])
-    exprs, names, types = [], [], {}
+    exprs: list[str] = []
+    names: list[str] = []
+    types: dict[str, pa.DataType] = {}
     for f in schema:
         exprs.append(_q(f.name))
         names.append(f"c{len(names)}")
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     options = pacsv.WriteOptions(include_header=True, delimiter=",", quoting_style="needed", eol="\n")
     with pa.OSFile(a.out, "wb") as sink, pacsv.CSVWriter(sink, schema, write_options=options) as writer:
         for raw in reader:
-            arrays, i = [], 0
+            arrays: list[pa.Array] = []
+            i = 0
             for f in schema:
                 col = raw.column(i)
                 i += 1

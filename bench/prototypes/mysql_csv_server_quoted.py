@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pymysql
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "--default-character-set=utf8mb4", "--max-allowed-packet=1G",
             "--init-command=SET time_zone = '+00:00'", "--execute", sql]  # fmt: skip
     header = ",".join('"' + n.replace('"', '""') + '"' for n, *_ in cols) + "\n"
-    with open(a.out, "wb") as f:
+    with Path(a.out).open("wb") as f:
         f.write(header.encode())
         f.flush()
         if a.mode == "direct":

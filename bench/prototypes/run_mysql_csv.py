@@ -14,6 +14,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -56,6 +57,53 @@ def compare(ref: Path, out: Path) -> str | None:
     return None
 
 
+def table_cases(s: Settings, table: str, out: Path) -> list[Case]:
+    """The interleaved cases for one source table (files under ``out``)."""
+    sums = checksums.mysql_checksums(s, table)
+
+    def path(case: str, rep: int) -> Path:
+        return out / f"{case}_{table}_{rep}.{'tsv' if case == 'mariadb-batch' else 'csv'}"
+
+    def native(rep: int) -> list[str]:
+        dump = transfer._mariadb_argv(s, f"SELECT * FROM `{table}`", "--batch", "--quick")
+        return ["bash", "-c", f"{shlex.join(dump)} > {shlex.quote(str(path('mariadb-batch', rep)))}"]
+
+    def osirisc(rep: int) -> list[str]:
+        return [str(s.osirisc), "run", str(transfer.PIPELINES / "mysql_csv.yaml"), "--param",
+                f"source_table={table}", "--param", f"out_path={path('osirisc', rep)}"]  # fmt: skip
+
+    def proto(module: str, name: str, *extra: str) -> Callable[[int], list[str]]:
+        return lambda rep: [str(s.python), "-m", module, table, str(path(name, rep)), *extra]
+
+    def verify(name: str) -> Callable[[int], str | None]:
+        return lambda rep: compare(path("osirisc", rep), path(name, rep))
+
+    def verify_osirisc(rep: int) -> str | None:
+        # a quoted "" is the empty string, not NULL (DuckDB's default reads it as NULL)
+        relation = transfer.csv_relation(path("osirisc", rep), native=False)[:-1] + ", allow_quoted_nulls=false)"
+        return checksums.compare(sums, checksums.duckdb_checksums(relation))
+
+    def cleanup(*names: str) -> Callable[[int], None]:
+        def drop(rep: int) -> None:
+            for n in names:
+                path(n, rep).unlink(missing_ok=True)
+
+        return drop
+
+    protos = [
+        ("server-csv-direct", proto(PROTO[0], "server-csv-direct", "--mode", "direct")),
+        ("server-csv-pipe", proto(PROTO[0], "server-csv-pipe", "--mode", "pipe")),
+        ("arrow-lean", proto(PROTO[1], "arrow-lean")),
+    ]
+    return [
+        Case("mariadb-batch", native, cleanup=cleanup("mariadb-batch"), verifies=False),
+        Case("osirisc", osirisc, verify_osirisc, cwd=transfer.PIPELINES),
+        *[Case(n, argv, verify(n), cleanup(n)) for n, argv in protos[:-1]],
+        # the last case also removes osirisc's file of the repeat, which the others were compared with
+        Case(protos[-1][0], protos[-1][1], verify(protos[-1][0]), cleanup(protos[-1][0], "osirisc")),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -69,45 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in a.tables.split(","):
         table = datagen.ensure_mysql_source(s, a.rows) if kind == "src" else datagen.ensure_mysql_awkward(s, a.rows)
         print(f"{table}:", flush=True)
-        sums = checksums.mysql_checksums(s, table)
-
-        def path(case: str, rep: int) -> Path:
-            return out / f"{case}_{table}_{rep}.{'tsv' if case == 'mariadb-batch' else 'csv'}"
-
-        def native(rep: int, table: str = table) -> list[str]:
-            dump = transfer._mariadb_argv(s, f"SELECT * FROM `{table}`", "--batch", "--quick")
-            return ["bash", "-c", f"{shlex.join(dump)} > {shlex.quote(str(path('mariadb-batch', rep)))}"]
-
-        def osirisc(rep: int, table: str = table) -> list[str]:
-            return [str(s.osirisc), "run", str(transfer.PIPELINES / "mysql_csv.yaml"), "--param",
-                    f"source_table={table}", "--param", f"out_path={path('osirisc', rep)}"]  # fmt: skip
-
-        def proto(module: str, name: str, *extra: str, table: str = table):  # noqa: ANN202
-            return lambda rep: [str(s.python), "-m", module, table, str(path(name, rep)), *extra]
-
-        def verify(name: str):  # noqa: ANN202
-            return lambda rep: compare(path("osirisc", rep), path(name, rep))
-
-        def verify_osirisc(rep: int, sums: dict = sums) -> str | None:  # type: ignore[type-arg]
-            # a quoted "" is the empty string, not NULL (DuckDB's default reads it as NULL)
-            relation = transfer.csv_relation(path("osirisc", rep), native=False)[:-1] + ", allow_quoted_nulls=false)"
-            return checksums.compare(sums, checksums.duckdb_checksums(relation))
-
-        def cleanup(*names: str):  # noqa: ANN202
-            return lambda rep: [path(n, rep).unlink(missing_ok=True) for n in names] and None
-
-        protos = [
-            ("server-csv-direct", proto(PROTO[0], "server-csv-direct", "--mode", "direct")),
-            ("server-csv-pipe", proto(PROTO[0], "server-csv-pipe", "--mode", "pipe")),
-            ("arrow-lean", proto(PROTO[1], "arrow-lean")),
-        ]
-        cases = [
-            Case("mariadb-batch", native, cleanup=cleanup("mariadb-batch"), verifies=False),
-            Case("osirisc", osirisc, verify_osirisc, cwd=transfer.PIPELINES),
-            *[Case(n, argv, verify(n), cleanup(n)) for n, argv in protos[:-1]],
-            # the last case also removes osirisc's file of the repeat, which the others were compared with
-            Case(protos[-1][0], protos[-1][1], verify(protos[-1][0]), cleanup(protos[-1][0], "osirisc")),
-        ]
+        cases = table_cases(s, table, out)
         results = interleave(cases, a.repeats, s.child_env(), s.timeout, lambda m: print(m, flush=True))
         base = next(r for r in results if r.name == "mariadb-batch")
         rows = []

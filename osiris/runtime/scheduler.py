@@ -92,7 +92,97 @@ def target_of(step: Mapping[str, Any]) -> str | None:
     return None
 
 
-class Scheduler:
+class StepBook:
+    """What every scheduler keeps about a plan's steps and how it reports them (local threads, Ray actors).
+
+    A subclass places the steps; this class holds their states, decides readiness from ``needs`` and
+    ``inputs``, and words the skipped, given-up and failed outcomes the same way on every backend.
+    """
+
+    BLOCKING: tuple[str, ...] = ("failed", "skipped")  # a need in one of these states skips the step
+
+    def __init__(
+        self,
+        plan: Mapping[str, Any],
+        contexts: Mapping[str, StepContext],
+        *,
+        jobs: int,
+        budget: MemoryBudget,
+        emit: Callable[..., dict[str, Any]],
+        redact: Callable[[str], str],
+        cancel: CancelToken | None,
+    ):
+        self.steps = {s["id"]: s for s in plan["steps"]}
+        self.order = [s["id"] for s in plan["steps"]]
+        self.contexts = contexts
+        self.jobs = max(1, jobs)
+        self.budget = budget
+        self.emit = emit
+        self.redact = redact
+        self.cancel = cancel or CancelToken()
+        self.stuck: list[str] = []  # steps that did not stop within STOP_GRACE_S of a cancellation
+        self.state = {sid: StepState(sid, self.steps[sid]["component"]) for sid in self.order}
+
+    def _blocked_by(self, sid: str) -> str | None:
+        for need in self.steps[sid].get("needs", []):
+            if self.state[need].status in self.BLOCKING:
+                return need
+        return None
+
+    def _ready(self, sid: str) -> bool:
+        """Every step it reads from has started and every other step it needs has finished."""
+        readers = {inp["step"] for inp in self.steps[sid].get("inputs", [])}
+        for need in self.steps[sid].get("needs", []):
+            status = self.state[need].status
+            if need in readers and status == "pending":
+                return False
+            if need not in readers and status != "ok":
+                return False
+        return True
+
+    def _skip(self, sid: str, blocker: str | None) -> None:
+        st = self.state[sid]
+        st.status = "skipped"
+        if blocker is None:
+            st.error = f"not started: run cancelled ({self.cancel.reason})"
+        else:
+            st.error = f"skipped because step '{blocker}' did not complete"
+        self._skipped(sid)
+        self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
+
+    def _skipped(self, sid: str) -> None:
+        """Hook: release what a skipped step's readers wait on."""
+
+    def _give_up(self, running: list[str]) -> None:
+        for sid in running:
+            st = self.state[sid]
+            st.status, st.ended = "cancelled", time.monotonic()
+            st.error = f"step '{sid}' did not stop within {STOP_GRACE_S:g} s of the cancellation"
+            self.stuck.append(sid)
+            self.emit("step_cancelled", step=sid, reason=st.error, **st.counters())
+
+    def _failed_upstream(self, sid: str) -> str | None:
+        """A transitive upstream that failed or was skipped."""
+        seen: set[str] = set()
+        todo = list(self.steps[sid].get("needs", []))
+        while todo:
+            need = todo.pop()
+            if need in seen:
+                continue
+            seen.add(need)
+            if self.state[need].status in ("failed", "skipped"):
+                return need
+            todo += self.steps[need].get("needs", [])
+        return None
+
+    def where(self, sid: str) -> str:
+        """``step 'id' (component, target T)``: how every failure message names its step."""
+        step = self.steps[sid]
+        target = target_of(step)
+        return f"step '{sid}' ({step['component']}" + (f", target {target})" if target else ")")
+
+
+class Scheduler(StepBook):
     def __init__(
         self,
         plan: Mapping[str, Any],
@@ -106,17 +196,8 @@ class Scheduler:
         redact: Callable[[str], str],
         cancel: CancelToken | None = None,
     ):
-        self.steps = {s["id"]: s for s in plan["steps"]}
-        self.order = [s["id"] for s in plan["steps"]]
-        self.contexts = contexts
+        super().__init__(plan, contexts, jobs=jobs, budget=budget, emit=emit, redact=redact, cancel=cancel)
         self.drivers = drivers
-        self.jobs = max(1, jobs)
-        self.budget = budget
-        self.emit = emit
-        self.redact = redact
-        self.cancel = cancel or CancelToken()
-        self.stuck: list[str] = []  # steps that did not stop within STOP_GRACE_S of a cancellation
-        self.state = {sid: StepState(sid, self.steps[sid]["component"]) for sid in self.order}
         self.cond = threading.Condition()
         self.channels: dict[str, list[Channel]] = {sid: [] for sid in self.order}  # producer -> its channels
         self.inputs: dict[str, dict[str, Channel]] = {sid: {} for sid in self.order}  # consumer -> producer -> ch
@@ -138,22 +219,6 @@ class Scheduler:
         return count
 
     # ------------------------------------------------------------------------------------------------ planning
-    def _blocked_by(self, sid: str) -> str | None:
-        for need in self.steps[sid].get("needs", []):
-            if self.state[need].status in ("failed", "skipped"):
-                return need
-        return None
-
-    def _ready(self, sid: str) -> bool:
-        readers = self.inputs[sid]
-        for need in self.steps[sid].get("needs", []):
-            status = self.state[need].status
-            if need in readers and status == "pending":
-                return False
-            if need not in readers and status != "ok":
-                return False
-        return True
-
     def run(self) -> dict[str, StepState]:
         threads: list[threading.Thread] = []
         keep = frozenset(child_pids())  # processes that are not this run's
@@ -200,24 +265,9 @@ class Scheduler:
         self.cancel.fire()
         terminate_children(keep)
 
-    def _give_up(self, running: list[str]) -> None:
-        for sid in running:
-            st = self.state[sid]
-            st.status, st.ended = "cancelled", time.monotonic()
-            st.error = f"step '{sid}' did not stop within {STOP_GRACE_S:g} s of the cancellation"
-            self.stuck.append(sid)
-            self.emit("step_cancelled", step=sid, reason=st.error, **st.counters())
-
-    def _skip(self, sid: str, blocker: str | None) -> None:
-        st = self.state[sid]
-        st.status = "skipped"
-        if blocker is None:
-            st.error = f"not started: run cancelled ({self.cancel.reason})"
-        else:
-            st.error = f"skipped because step '{blocker}' did not complete"
+    def _skipped(self, sid: str) -> None:
         for ch in self.channels[sid]:
             ch.close(failed=True)
-        self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
 
     # ------------------------------------------------------------------------------------------------ one step
     def _run_step(self, sid: str) -> None:
@@ -287,23 +337,6 @@ class Scheduler:
 
         return count
 
-    def _failed_upstream(self, sid: str) -> str | None:
-        """A transitive upstream that failed (wait briefly: it marks itself failed before closing channels)."""
-        seen: set[str] = set()
-        todo = list(self.steps[sid].get("needs", []))
-        while todo:
-            need = todo.pop()
-            if need in seen:
-                continue
-            seen.add(need)
-            if self.state[need].status in ("failed", "skipped"):
-                return need
-            todo += self.steps[need].get("needs", [])
-        return None
-
     def describe(self, sid: str, exc: BaseException) -> str:
-        step = self.steps[sid]
-        target = target_of(step)
-        where = f"step '{sid}' ({step['component']}" + (f", target {target})" if target else ")")
         cause = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
-        return self.redact(f"{where} failed: {cause}")
+        return self.redact(f"{self.where(sid)} failed: {cause}")

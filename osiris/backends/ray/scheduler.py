@@ -32,7 +32,7 @@ from osiris.backends.ray.worker import StepWorker, first_line
 from osiris.runtime.cancel import POLL_S, CancelToken
 from osiris.runtime.connections import with_connection_schema
 from osiris.runtime.driver import StepContext
-from osiris.runtime.scheduler import STOP_GRACE_S, StepState, target_of
+from osiris.runtime.scheduler import STOP_GRACE_S, StepBook, StepState
 from osiris.runtime.streams import MemoryBudget
 
 TERMINAL = ("ok", "failed", "cancelled", "died")
@@ -44,7 +44,9 @@ def call(method: Any, *args: Any, **kwargs: Any) -> Any:
     return method.remote(*args, **kwargs)
 
 
-class RayScheduler:
+class RayScheduler(StepBook):
+    BLOCKING = ("failed", "skipped", "cancelled")  # a killed worker ends its step as cancelled: skip dependents
+
     def __init__(
         self,
         plan: Mapping[str, Any],
@@ -59,17 +61,8 @@ class RayScheduler:
         cancel: CancelToken | None = None,
         connections: Path | None = None,
     ):
-        self.steps = {s["id"]: s for s in plan["steps"]}
-        self.order = [s["id"] for s in plan["steps"]]
-        self.contexts = contexts
-        self.jobs = max(1, jobs)
-        self.budget = budget
-        self.emit = emit
-        self.redact = redact
-        self.cancel = cancel or CancelToken()
+        super().__init__(plan, contexts, jobs=jobs, budget=budget, emit=emit, redact=redact, cancel=cancel)
         self.connections = str(connections.resolve()) if connections else None
-        self.stuck: list[str] = []
-        self.state = {sid: StepState(sid, self.steps[sid]["component"]) for sid in self.order}
         self.units: dict[str, list[Any]] = {}  # step -> its actors
         self.last: dict[str, list[dict[str, Any]]] = {}  # step -> its actors' last poll answers
         self.pids: dict[str, list[int]] = {}
@@ -81,22 +74,6 @@ class RayScheduler:
         self._worker: Any = None
 
     # ------------------------------------------------------------------------------------------------ planning
-    def _blocked_by(self, sid: str) -> str | None:
-        for need in self.steps[sid].get("needs", []):
-            if self.state[need].status in ("failed", "skipped", "cancelled"):
-                return need
-        return None
-
-    def _ready(self, sid: str) -> bool:
-        readers = {inp["step"] for inp in self.steps[sid].get("inputs", [])}
-        for need in self.steps[sid].get("needs", []):
-            status = self.state[need].status
-            if need in readers and status == "pending":
-                return False
-            if need not in readers and status != "ok":
-                return False
-        return True
-
     def run(self) -> dict[str, StepState]:
         import ray
 
@@ -301,38 +278,5 @@ class RayScheduler:
             except Exception:  # the worker is gone: nothing to cancel
                 continue
 
-    def _skip(self, sid: str, blocker: str | None) -> None:
-        st = self.state[sid]
-        st.status = "skipped"
-        if blocker is None:
-            st.error = f"not started: run cancelled ({self.cancel.reason})"
-        else:
-            st.error = f"skipped because step '{blocker}' did not complete"
-        self.emit("step_skipped", step=sid, reason=st.error, **st.counters())
-
-    def _give_up(self, running: list[str]) -> None:
-        for sid in running:
-            st = self.state[sid]
-            st.status, st.ended = "cancelled", time.monotonic()
-            st.error = f"step '{sid}' did not stop within {STOP_GRACE_S:g} s of the cancellation"
-            self.stuck.append(sid)
-            self.emit("step_cancelled", step=sid, reason=st.error, **st.counters())
-
-    def _failed_upstream(self, sid: str) -> str | None:
-        seen: set[str] = set()
-        todo = list(self.steps[sid].get("needs", []))
-        while todo:
-            need = todo.pop()
-            if need in seen:
-                continue
-            seen.add(need)
-            if self.state[need].status in ("failed", "skipped"):
-                return need
-            todo += self.steps[need].get("needs", [])
-        return None
-
     def describe(self, sid: str, cause: str) -> str:
-        step = self.steps[sid]
-        target = target_of(step)
-        where = f"step '{sid}' ({step['component']}" + (f", target {target})" if target else ")")
-        return self.redact(f"{where} failed: {cause}")
+        return self.redact(f"{self.where(sid)} failed: {cause}")

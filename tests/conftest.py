@@ -4,7 +4,6 @@ missing server fails the test instead of skipping it."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,7 +89,7 @@ def mysql_db() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def sandbox_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
+def sandbox_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``venv_for(requirements_txt)``: a venv with exactly those pinned requirements, or one already built with a
     superset of them (the API extractors' sandbox tests: graphql's pins include posthog's, so one venv serves
     both when they run together; alone, each gets its own exact set)."""
@@ -109,6 +108,6 @@ def sandbox_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         built.append((wanted, work / "venv"))
         return work / "venv"
 
-    yield venv_for
-    for _, path in built:
-        shutil.rmtree(path.parent, ignore_errors=True)
+    # not removed at the end: deleting a few hundred MB of venvs took 20-35 s of the suite; pytest's base temp
+    # retention (the last 3 runs) removes them
+    return venv_for

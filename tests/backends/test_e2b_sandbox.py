@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -33,13 +32,12 @@ MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
 
 @pytest.fixture(scope="session")
-def shared_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def shared_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("venv")
     bundle = bundle_of(EXAMPLES / "movies" / "pipeline.yaml", work / "movies.tar.gz")
     (work / "requirements.txt").write_bytes(read_tar_gz(bundle.read_bytes())["requirements.txt"])
     create_venv(work / "venv", work / "requirements.txt", work / "install.log")
-    yield work / "venv"
-    shutil.rmtree(work, ignore_errors=True)
+    return work / "venv"  # left for pytest's base temp retention (deleting it took ~10 s of the suite)
 
 
 def _only_run(runs: Path) -> Path:

@@ -21,6 +21,7 @@ from osiris.runtime.console import Reporter
 from osiris.runtime.engine import RunOptions, RunResult, run_plan
 from osiris.runtime.errors import RunError
 from osiris.runtime.plan import load_plan
+from osiris.runtime.streams import DEFAULT_MEMORY_BUDGET
 
 EXIT_RECORD = 4  # the run's data outcome stands, but its record could not be written completely
 
@@ -32,9 +33,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-budget",
         type=int,
-        default=256,
+        default=DEFAULT_MEMORY_BUDGET // (1024 * 1024),
         metavar="MIB",
-        help="MiB of batches buffered between steps before spilling to disk (default: 256)",
+        help=f"MiB of batches buffered between steps before spilling to disk (default: {DEFAULT_MEMORY_BUDGET >> 20})",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output (default: text)")
 

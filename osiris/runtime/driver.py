@@ -33,6 +33,7 @@ import attrs
 import pyarrow as pa
 
 from osiris.runtime.cancel import CancelToken
+from osiris.runtime.streams import DEFAULT_MEMORY_BUDGET
 
 
 class StepError(Exception):
@@ -53,7 +54,7 @@ class StepContext:
     run_dir: Path  # the run directory (artifacts may be written under run_dir / "artifacts" / step_id)
     base_dir: Path  # where relative file paths in the config are resolved (the pipeline's folder)
     batch_size: int = 100_000
-    memory_budget: int = 256 * 1024 * 1024
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
     progress: Callable[[int, int], None] = lambda rows, nbytes: None
     event: Callable[[str, Mapping[str, Any]], None] = lambda kind, data: None
     cancel: CancelToken = attrs.field(factory=CancelToken)  # the run's: check it, hook blocking calls to it

@@ -35,7 +35,7 @@ from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
 from osiris.runtime.rundir import RunDir, safe_name
 from osiris.runtime.scheduler import Scheduler, StepState, load_driver
-from osiris.runtime.streams import MemoryBudget
+from osiris.runtime.streams import DEFAULT_MEMORY_BUDGET, MemoryBudget
 from osiris.secrets import markers
 
 Listener = Callable[[dict[str, Any]], None]
@@ -47,7 +47,7 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     connections: str | None = None
     jobs: int = 4
-    memory_budget: int = 256 * 1024 * 1024
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
     batch_size: int = 100_000
     env: dict[str, str] | None = None  # default: a copy of os.environ (.env files are loaded into the copy)
     listeners: list[Listener] = attrs.field(factory=list)  # get every event (already redacted)

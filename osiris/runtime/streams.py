@@ -28,6 +28,12 @@ class UpstreamFailed(Exception):
         self.step_id = step_id
 
 
+# The default budget of a run: it only has to hold the few batches in flight on each edge (a 100,000-row batch of
+# the benchmarks' tables is 5-15 MiB); more just lets batches pile up in memory in front of a slow consumer
+# instead of in the spill file (the page cache), raising peak RSS for no throughput (bench/README.md, write modes).
+DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024
+
+
 class MemoryBudget:
     """Bytes of batches held in memory by all channels of a run, capped at ``limit``."""
 

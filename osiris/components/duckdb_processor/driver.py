@@ -20,6 +20,8 @@ from osiris.components.duckdb_extractor.driver import error_text, exact_reader
 from osiris.dialects.exact import cast, duckdb_reader, duckdb_select
 from osiris.runtime.driver import StepContext, StepError
 
+DUCKDB_MIN_MEMORY_MB = 256
+
 
 def references(query: str, name: str) -> int:
     """How often ``name`` appears as an identifier in ``query`` (bare or double-quoted, any case)."""
@@ -35,7 +37,9 @@ class Driver:
         tmp = self.ctx.run_dir / "tmp" / f"duckdb-{self.ctx.step_id}"
         tmp.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(config={"temp_directory": str(tmp)})
-        limit_mb = max(64, self.ctx.memory_budget // (1024 * 1024))
+        # DuckDB's own working memory, not the streams' budget: at least what it had when the budget's default was
+        # 256 MiB (a GROUP BY under a lower limit spills to temp_directory and slows down)
+        limit_mb = max(DUCKDB_MIN_MEMORY_MB, self.ctx.memory_budget // (1024 * 1024))
         con.execute(f"SET memory_limit = '{limit_mb}MB'")
         con.execute("SET preserve_insertion_order = true")
         return con

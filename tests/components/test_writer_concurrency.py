@@ -71,6 +71,25 @@ def wait_until(condition: Callable[[], bool], procs: list[subprocess.Popen[str]]
         time.sleep(0.05)
 
 
+def counts(results: list[tuple[int, dict[str, Any], str]]) -> str:
+    """Each run's exit code and row counters, for an assertion message: a wrong ``rows_in`` then also tells
+    whether the reader produced fewer rows and what reached the writer (with the target's contents)."""
+    steps = [status.get("steps", {}) for _, status, _ in results]
+    return "; ".join(
+        f"run {n}: exit {code}, read rows_out {s.get('read', {}).get('rows_out')}, write rows_in "
+        f"{s.get('write', {}).get('rows_in')} rows_written {s.get('write', {}).get('rows_written')}"
+        for n, ((code, _, _), s) in enumerate(zip(results, steps, strict=True), 1)
+    )
+
+
+def contents(query: Callable[[], object]) -> object:
+    """The target's row counts for an assertion message, or why they could not be read (a failed run)."""
+    try:
+        return query()
+    except Exception as exc:
+        return f"unreadable ({type(exc).__name__}: {exc})"
+
+
 def ddl_record(runs: Path) -> str:
     [run] = list((runs / "conc").iterdir())
     return (run / "ddl" / "write.sql").read_text(encoding="utf-8")
@@ -125,10 +144,12 @@ def test_two_runs_into_one_postgres_table(pg_schema: str, tmp_path: Path, case: 
         gate.rollback()
         gate.close()
     results = [finish(p) for p in procs]
-    for code, status, err in results:
-        assert code == 0, (err, status.get("error"))
-        assert status["steps"]["write"]["rows_in"] == ROWS
     new = f"{table} WHERE s IS DISTINCT FROM 'old'"
+    seen = f"{counts(results)}; table: {contents(lambda: pg(f'SELECT count(*), count(DISTINCT id) FROM {new}'))}"
+    seen += f"; run records under {tmp_path}"
+    for code, status, err in results:
+        assert code == 0, (err, status.get("error"), seen)
+        assert status["steps"]["write"]["rows_in"] == ROWS, seen
     assert pg(f"SELECT count(*), count(DISTINCT id), min(id), max(id) FROM {new}") == [(expected, ROWS, 0, ROWS - 1)]
     assert pg(f"SELECT max(n) FROM (SELECT count(*) AS n FROM {new} GROUP BY id) c") == [(expected // ROWS,)]
     assert pg(f"SELECT count(*) FROM {table} WHERE s = 'old'") == [(1000 if exists and mode == "append" else 0,)]
@@ -206,13 +227,18 @@ def test_two_runs_into_one_duckdb_file(tmp_path: Path, mode: str) -> None:
         )
     finally:
         gate.close()
-    for code, status, err in (finish(p) for p in procs):
-        assert code == 0, (err, status.get("error"))
-        assert status["steps"]["write"]["rows_in"] == ROWS
+    results = [finish(p) for p in procs]
     expected = ROWS if mode == "replace" else 2 * ROWS
-    with duckdb.connect(str(tmp_path / "target.duckdb"), read_only=True) as con:
-        got = con.execute("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t").fetchall()
-    assert got == [(expected, ROWS, 0, ROWS - 1)]
+
+    def read() -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(tmp_path / "target.duckdb"), read_only=True) as con:
+            return con.execute("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t").fetchall()
+
+    seen = f"{counts(results)}; table: {contents(read)}; run records under {tmp_path}"
+    for code, status, err in results:
+        assert code == 0, (err, status.get("error"), seen)
+        assert status["steps"]["write"]["rows_in"] == ROWS, seen
+    assert read() == [(expected, ROWS, 0, ROWS - 1)]
 
 
 def test_held_duckdb_file_fails_clearly_after_lock_timeout(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ time: never a connection value.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import datetime as dt
 import decimal
@@ -318,21 +319,23 @@ def _scalar(value: Any, typ: pa.DataType) -> pa.Scalar:
 
 
 # -- where the state lives ---------------------------------------------------------------------------------------------
-class Store:
+class Store(abc.ABC):
+    """Where one target keeps its incremental state: a table in a database (SqlStore) or a file (FileStore)."""
+
     dialect: str = ""
 
-    def where(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def where(self) -> str: ...
 
+    @abc.abstractmethod
     def read(self, pipeline: str, step: str) -> tuple[dict[str, Any] | None, int, str] | None:
         """``(mark, version, cursor_column)`` of the committed state, or None (run start; MySQL: creates the table)."""
-        raise NotImplementedError
 
-    def entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def entry(self, pipeline: str, step: str) -> dict[str, Any] | None: ...
 
-    def reset(self, pipeline: str, step: str) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def reset(self, pipeline: str, step: str) -> bool: ...
 
 
 def _row_mark(text: str | None) -> dict[str, Any] | None:

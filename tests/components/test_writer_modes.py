@@ -11,6 +11,7 @@ Small inputs in many batches (1,000 rows each) keep this file fast.
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,7 +56,7 @@ def reader_of(rows: list[tuple[Any, ...]], on_batch: Callable[[int], None] | Non
     return pa.RecordBatchReader.from_batches(SCHEMA, batches())
 
 
-class Target:
+class Target(abc.ABC):
     """One target table ``t``: create it, fill it, read it back, run a writer into it, kill its session."""
 
     name = ""
@@ -65,8 +66,8 @@ class Target:
         self.tmp = tmp
         self.events: list[tuple[str, Any]] = []
 
-    def sql(self, sql: str) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def sql(self, sql: str) -> list[tuple[Any, ...]]: ...
 
     def create(self, fill: bool) -> None:
         self.sql(self.ddl)
@@ -79,8 +80,8 @@ class Target:
             return None
         return [tuple(r) for r in self.sql("SELECT id, s, v FROM t ORDER BY id")]
 
-    def exists(self) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def exists(self) -> bool: ...
 
     def plan(self, mode: str, strategy: str) -> dict[str, Any]:
         return dialects.plan_write(
@@ -93,11 +94,13 @@ class Target:
 
     schema: str | None = None
 
-    def write(self, mode: str, reader: pa.RecordBatchReader, strategy: str = "staging") -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write(self, mode: str, reader: pa.RecordBatchReader, strategy: str = "staging") -> None: ...
 
     def kill(self) -> None:
-        raise NotImplementedError
+        """End the writer's server session from another connection (Postgres, MariaDB only: DuckDB runs in-process
+        and has no session to end, so the session tests are not parametrised with it)."""
+        raise TypeError(f"{self.name} has no server session to end")
 
 
 class PostgresTarget(Target):

@@ -20,7 +20,7 @@ from jsonpath_ng import parse as jsonpath
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 
 from osiris.runtime.connectors.http import Api, Policy, Scrubber, error_messages
-from osiris.runtime.connectors.jsonrows import Rows, declared_columns
+from osiris.runtime.connectors.jsonrows import Rows, declared_columns, page_batches
 from osiris.runtime.driver import StepContext, StepError
 
 _IGNORED = re.compile(r'#[^\n\r]*|"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|[\s,\ufeff]+')
@@ -150,15 +150,10 @@ class Driver:
     def _batches(
         self, api: Api, rows: Rows, pages: Iterator[list[Any]], first: list[pa.RecordBatch]
     ) -> Iterator[pa.RecordBatch]:
-        page = 1
-        try:
-            yield from first
-            for page, objects in enumerate(pages, start=2):
-                yield from rows.add(objects, page)
-            yield from rows.finish(page)
+        def done(page: int) -> None:
             self.ctx.event("graphql_complete", {"pages": page, "rows": rows.rows, "requests": api.requests})
-        finally:
-            api.close()
+
+        return page_batches(rows, pages, first, done=done, close=api.close)
 
     def _pages(self, api: Api, cfg: Mapping[str, Any], endpoint: str, query: str) -> Iterator[list[Any]]:
         variables = dict(cfg.get("variables") or {})

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from osiris.runtime import incremental
 from osiris.runtime.connectors.http import Api, Policy, Scrubber
-from osiris.runtime.connectors.jsonrows import Column, Rows
+from osiris.runtime.connectors.jsonrows import Column, Rows, page_batches
 from osiris.runtime.driver import StepContext, StepError
 
 HOSTS = {"us": "https://us.posthog.com", "eu": "https://eu.posthog.com"}
@@ -241,16 +241,11 @@ class Driver:
     def _batches(
         self, api: Api, rows: Rows, pages: Iterator[list[dict[str, Any]]], first: list[pa.RecordBatch], query: Query
     ) -> Iterator[pa.RecordBatch]:
-        page = 1
-        try:
-            yield from first
-            for page, objects in enumerate(pages, start=2):
-                yield from rows.add(objects, page)
-            yield from rows.finish(page)
+        def done(page: int) -> None:
             self._record_state(query)
             self.ctx.event("posthog_complete", {"pages": page, "rows": rows.rows, "duplicates": self.duplicates})
-        finally:
-            api.close()
+
+        return page_batches(rows, pages, first, done=done, close=api.close)
 
     def _pages(self, api: Api, url: str, query: Query, dedupe: bool) -> Iterator[list[dict[str, Any]]]:
         self.last: dict[str, Any] | None = None

@@ -211,6 +211,27 @@ class Rows:
             raise StepError(f"{self.what}: column '{col.name}' (declared {col.type}) on page {page}: {exc}") from None
 
 
+def page_batches(
+    rows: Rows,
+    pages: Iterator[list[Any]],
+    first: list[pa.RecordBatch],
+    *,
+    done: Callable[[int], None],
+    close: Callable[[], None],
+) -> Iterator[pa.RecordBatch]:
+    """The batches of an API read: the first page's (already converted), then each later page's, then the rest;
+    ``done(pages)`` once every page is read, ``close()`` whatever happens (the HTTP client)."""
+    page = 1
+    try:
+        yield from first
+        for page, objects in enumerate(pages, start=2):
+            yield from rows.add(objects, page)
+        yield from rows.finish(page)
+        done(page)
+    finally:
+        close()
+
+
 def _fits(kind: str, value: Any) -> bool:
     if kind == "bool":
         return isinstance(value, bool)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow._compute as kernels
 import pyarrow.csv as pacsv
 
 from osiris.components.filesystem_csv_extractor.rules import (
@@ -299,46 +299,64 @@ def header_difference(found: Sequence[str], planned: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- values
 
 
+def _call(name: str, *args: Any, options: Any = None) -> Any:
+    """Arrow compute function ``name``. Called through ``pyarrow._compute`` because ``pyarrow.compute`` spends
+    ~30 ms of every ``osirisc check`` generating wrappers and docstrings for ~300 functions (the check reads a CSV
+    file's first block with these converters); the kernels are the same."""
+    return kernels.call_function(name, list(args), options)
+
+
+def _trim(arr: pa.Array) -> pa.Array:
+    return _call("utf8_trim_whitespace", arr)
+
+
+def _to(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    return _call("cast", arr, options=kernels.CastOptions.safe(target))
+
+
 def _trimmed(arr: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), pattern=r"^\+", replacement="")
+    return _call("replace_substring_regex", _trim(arr), options=kernels.ReplaceSubstringOptions(r"^\+", ""))
 
 
 def _cast(target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
     def convert(arr: pa.Array) -> pa.Array:
         try:
-            return pc.cast(arr, target)
+            return _to(arr, target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return pc.cast(_trimmed(arr), target)  # DuckDB accepts " 12" and "+12"
+            return _to(_trimmed(arr), target)  # DuckDB accepts " 12" and "+12"
 
     return convert
 
 
 def _parsed(fmt: str, unit: str, target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    options = kernels.StrptimeOptions(fmt, unit, error_is_null=True)
+
     def convert(arr: pa.Array) -> pa.Array:
-        out = pc.strptime(pc.utf8_trim_whitespace(arr), format=fmt, unit=unit, error_is_null=True)
+        out = _call("strptime", _trim(arr), options=options)
         if out.null_count != arr.null_count:
             raise ValueError("does not match the format")
-        return pc.cast(out, target)
+        return _to(out, target)
 
     return convert
 
 
 def _time(arr: pa.Array) -> pa.Array:
-    stamps = pc.binary_join_element_wise("1970-01-01 ", pc.utf8_trim_whitespace(arr), "")
-    return pc.cast(pc.cast(stamps, pa.timestamp("us")), pa.time64("us"))
+    stamps = _call("binary_join_element_wise", pa.scalar("1970-01-01 "), _trim(arr), pa.scalar(""))
+    return _to(_to(stamps, pa.timestamp("us")), pa.time64("us"))
 
 
 def _boolean(true_values: Sequence[str], false_values: Sequence[str]) -> Callable[[pa.Array], pa.Array]:
-    trues = pa.array([v.lower() for v in true_values], pa.string())
-    falses = pa.array([v.lower() for v in false_values], pa.string())
+    trues = kernels.SetLookupOptions(pa.array([v.lower() for v in true_values], pa.string()))
+    falses = kernels.SetLookupOptions(pa.array([v.lower() for v in false_values], pa.string()))
 
     def convert(arr: pa.Array) -> pa.Array:
-        lower = pc.utf8_lower(arr)
-        is_true = pc.is_in(lower, value_set=trues)
-        known = pc.or_(is_true, pc.is_in(lower, value_set=falses))
-        if not pc.all(pc.or_(known, pc.is_null(arr))).as_py():
+        lower = _call("utf8_lower", arr)
+        is_true = _call("is_in", lower, options=trues)
+        known = _call("or", is_true, _call("is_in", lower, options=falses))
+        missing = _call("is_null", arr)
+        if not _call("all", _call("or", known, missing)).as_py():
             raise ValueError("not a boolean")
-        return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), is_true)
+        return _call("if_else", missing, pa.scalar(None, pa.bool_()), is_true)
 
     return convert
 

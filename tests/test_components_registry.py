@@ -242,3 +242,50 @@ def test_built_in_config_schemas_use_only_known_keywords() -> None:
         if key not in _SCHEMA_KEYWORDS and not key.startswith("x-")
     ]
     assert not unknown, unknown
+
+
+def test_the_default_registry_parses_a_builtin_only_when_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check parses the specs of the components its pipeline names; listing them all parses the rest, once."""
+    from osiris.compile import compile_file
+
+    calls: list[str] = []
+    real = mod.parse_spec
+    monkeypatch.setattr(mod, "parse_spec", lambda text, origin, **kw: calls.append(origin) or real(text, origin, **kw))
+    default_registry.cache_clear()
+    try:
+        result = compile_file(
+            str(Path(__file__).parents[1] / "examples/quickstart/pipeline.yaml"), until="validate_config"
+        )
+        used = {s.component for s in result.pipeline.steps}
+        assert used == {"filesystem.csv_extractor", "duckdb.processor", "duckdb.writer", "filesystem.csv_writer"}
+        assert sorted(calls) == sorted(f"osiris/components/{c.replace('.', '_')}/spec.yaml" for c in used)
+        assert set(default_registry().names()) == BUILTINS
+        assert sorted(calls) == sorted(f"osiris/components/{c.replace('.', '_')}/spec.yaml" for c in BUILTINS)
+    finally:
+        default_registry.cache_clear()
+
+
+def test_a_deferred_spec_must_be_named_by_its_folder(tmp_path: Path) -> None:
+    path = write_spec(tmp_path / "acme_extractor", "acme.loader")
+    registry = Registry()
+    registry.defer("acme_extractor", "acme_extractor/spec.yaml", path)
+    assert registry.get("acme.other") is None  # another folder's name: nothing is parsed
+    with pytest.raises(SpecError, match=r"^acme_extractor/spec.yaml: field 'name': 'acme.loader' does not match"):
+        registry.get("acme.extractor")
+
+
+def test_the_default_registry_refuses_an_entry_point_reusing_a_builtin_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built-ins are parsed lazily, but an entry point's name is still compared with them when the registry loads."""
+    write_spec(tmp_path / "clash2_comp", "duckdb.writer")
+    make_distribution(tmp_path, "clash2_comp", {"clash": "clash2_comp"})
+    (tmp_path / "clash2_comp" / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    default_registry.cache_clear()
+    try:
+        with pytest.raises(SpecError, match=r"'duckdb.writer' is already defined by osiris/components/duckdb_writer/"):
+            default_registry()
+    finally:
+        default_registry.cache_clear()
+        sys.modules.pop("clash2_comp", None)

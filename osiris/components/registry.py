@@ -2,8 +2,9 @@
 
 Built-in components live in ``osiris/components/<folder>/spec.yaml``; other packages add components through the
 ``osiris.components`` entry-point group (each entry point names a folder holding a ``spec.yaml``, or a module whose
-folder holds one). Every spec is parsed once, when the registry is built; two components with the same name are an
-error. Drivers are imported only when a run asks for them (``load_driver``).
+folder holds one). Every spec is parsed once: entry points when the registry is built, built-ins when first used
+(their folder names them); two components with the same name are an error. Drivers are imported only when a run
+asks for them (``load_driver``).
 
 The jsonschema checks (the spec against ``meta-schema.json``, its configSchema against JSON Schema 2020-12) run at
 load for third-party specs only: the built-in specs ship with osirisc and are checked by the tests
@@ -257,20 +258,37 @@ def entry_point_spec_files(group: str = ENTRY_POINT_GROUP) -> Iterator[tuple[str
         yield origin, spec
 
 
+def _read_spec(origin: str, path: _Readable, check: bool) -> ComponentSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{origin}: cannot read: {exc}") from None
+    return parse_spec(text, origin, check=check)
+
+
 class Registry:
-    """Name -> spec, every spec parsed once. ``load_driver`` imports a driver on first use."""
+    """Name -> spec, every spec parsed once. ``load_driver`` imports a driver on first use.
+
+    Files added with ``defer`` are parsed when first asked for (``get``, or listing every spec): a check of a
+    pipeline parses the built-in specs it uses, not all of them (~1 ms each). A deferred file must hold the spec
+    named by its folder, ``<family>_<role>`` for ``<family>.<role>``; ``get`` raises SpecError when it does not."""
 
     def __init__(self, specs: Iterable[ComponentSpec] = ()):
         self._specs: dict[str, ComponentSpec] = {}
+        self._deferred: dict[str, tuple[str, _Readable, bool]] = {}  # folder name -> (origin, file, check)
         self._drivers: dict[str, Any] = {}
         for spec in specs:
             self.add(spec)
 
     def add(self, spec: ComponentSpec) -> None:
-        if spec.name in self._specs:
-            first = self._specs[spec.name].origin
-            raise SpecError(f"{spec.origin}: component '{spec.name}' is already defined by {first}")
+        first = self.get(spec.name)
+        if first is not None:
+            raise SpecError(f"{spec.origin}: component '{spec.name}' is already defined by {first.origin}")
         self._specs[spec.name] = spec
+
+    def defer(self, folder: str, origin: str, path: _Readable, *, check: bool = True) -> None:
+        """Register the spec file of folder ``folder``, to be parsed on first use."""
+        self._deferred[folder] = (origin, path, check)
 
     @classmethod
     def from_files(cls, files: Iterable[tuple[str, _Readable]], *, check: bool = True) -> Registry:
@@ -282,23 +300,38 @@ class Registry:
 
     def extend(self, files: Iterable[tuple[str, _Readable]], *, check: bool = True) -> None:
         for origin, path in files:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SpecError(f"{origin}: cannot read: {exc}") from None
-            self.add(parse_spec(text, origin, check=check))
+            self.add(_read_spec(origin, path, check))
+
+    def _parse_deferred(self, folder: str) -> ComponentSpec:
+        origin, path, check = self._deferred.pop(folder)
+        spec = _read_spec(origin, path, check)
+        if spec.name.replace(".", "_") != folder:
+            raise SpecError(
+                f"{origin}: field 'name': '{spec.name}' does not match its folder {folder}/ (<family>_<role>)"
+            )
+        self._specs[spec.name] = spec
+        return spec
+
+    def _parse_all(self) -> None:
+        for folder in sorted(self._deferred):
+            self._parse_deferred(folder)
 
     def names(self) -> list[str]:
+        self._parse_all()
         return sorted(self._specs)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._specs
+        return isinstance(name, str) and self.get(name) is not None
 
     def __iter__(self) -> Iterator[ComponentSpec]:
         return iter(self._specs[n] for n in self.names())
 
     def get(self, name: str) -> ComponentSpec | None:
-        return self._specs.get(name)
+        spec = self._specs.get(name)
+        folder = name.replace(".", "_")
+        if spec is None and folder in self._deferred:
+            spec = self._parse_deferred(folder)
+        return spec if spec is not None and spec.name == name else None
 
     def dialect_of_family(self, family: str) -> str | None:
         """The dialect of a connection family: that of the components accepting it (None: an API's)."""
@@ -326,6 +359,8 @@ class Registry:
 @functools.cache
 def default_registry() -> Registry:
     """Built-ins (not re-checked by jsonschema: the tests do that) plus installed entry points (checked)."""
-    registry = Registry.from_files(builtin_spec_files(), check=False)
+    registry = Registry()
+    for origin, path in builtin_spec_files():
+        registry.defer(origin.split("/")[2], origin, path, check=False)
     registry.extend(entry_point_spec_files())
     return registry

@@ -289,3 +289,26 @@ def test_the_default_registry_refuses_an_entry_point_reusing_a_builtin_name(
     finally:
         default_registry.cache_clear()
         sys.modules.pop("clash2_comp", None)
+
+
+def test_threads_asking_for_deferred_specs_at_once_get_one_spec_each() -> None:
+    """The shared registry parses a file in one thread; the others wait and get the same spec."""
+    import threading
+
+    registry = Registry()
+    for origin, path in builtin_spec_files():
+        registry.defer(origin.split("/")[2], origin, path, check=False)
+    start = threading.Barrier(8)
+    got: list[list[object]] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append([registry.get(name) for name in sorted(BUILTINS)] + list(registry))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(g is not None for g in got[0])
+    assert all([id(s) for s in g] == [id(s) for s in got[0]] for g in got)

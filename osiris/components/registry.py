@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -276,6 +277,7 @@ class Registry:
     def __init__(self, specs: Iterable[ComponentSpec] = ()):
         self._specs: dict[str, ComponentSpec] = {}
         self._deferred: dict[str, tuple[str, _Readable, bool]] = {}  # folder name -> (origin, file, check)
+        self._parsing = threading.Lock()  # a registry is shared (default_registry): one thread parses a file
         self._drivers: dict[str, Any] = {}
         for spec in specs:
             self.add(spec)
@@ -328,10 +330,10 @@ class Registry:
 
     def get(self, name: str) -> ComponentSpec | None:
         spec = self._specs.get(name)
-        folder = name.replace(".", "_")
-        if spec is None and folder in self._deferred:
-            spec = self._parse_deferred(folder)
-        return spec if spec is not None and spec.name == name else None
+        if spec is None and name.replace(".", "_") in self._deferred:
+            self._parse_deferred(name.replace(".", "_"))
+            spec = self._specs.get(name)
+        return spec
 
     def dialect_of_family(self, family: str) -> str | None:
         """The dialect of a connection family: that of the components accepting it (None: an API's)."""

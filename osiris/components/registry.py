@@ -304,15 +304,18 @@ class Registry:
         for origin, path in files:
             self.add(_read_spec(origin, path, check))
 
-    def _parse_deferred(self, folder: str) -> ComponentSpec:
-        origin, path, check = self._deferred.pop(folder)
-        spec = _read_spec(origin, path, check)
-        if spec.name.replace(".", "_") != folder:
-            raise SpecError(
-                f"{origin}: field 'name': '{spec.name}' does not match its folder {folder}/ (<family>_<role>)"
-            )
-        self._specs[spec.name] = spec
-        return spec
+    def _parse_deferred(self, folder: str) -> None:
+        with self._parsing:
+            if folder not in self._deferred:  # another thread parsed it meanwhile
+                return
+            origin, path, check = self._deferred[folder]
+            spec = _read_spec(origin, path, check)
+            if spec.name.replace(".", "_") != folder:
+                raise SpecError(
+                    f"{origin}: field 'name': '{spec.name}' does not match its folder {folder}/ (<family>_<role>)"
+                )
+            self._specs[spec.name] = spec
+            del self._deferred[folder]
 
     def _parse_all(self) -> None:
         for folder in sorted(self._deferred):
@@ -330,9 +333,10 @@ class Registry:
 
     def get(self, name: str) -> ComponentSpec | None:
         spec = self._specs.get(name)
-        if spec is None and name.replace(".", "_") in self._deferred:
-            self._parse_deferred(name.replace(".", "_"))
-            spec = self._specs.get(name)
+        if spec is None:
+            if name.replace(".", "_") in self._deferred:
+                self._parse_deferred(name.replace(".", "_"))
+            spec = self._specs.get(name)  # (a spec is added before its file leaves _deferred)
         return spec
 
     def dialect_of_family(self, family: str) -> str | None:

@@ -177,7 +177,10 @@ class _Recovery:
                     )
                 if self._recover_stray(exc):
                     continue
-                diag = syntax_diagnostic(exc, self.source, self.file, self.lark, self._unclosed())
+                if len(self.errors) < LIMIT:
+                    diag = syntax_diagnostic(exc, self.source, self.file, self.lark, self._unclosed())
+                else:  # counted, not shown: the friendly message costs a parse per example
+                    diag = error("OSR-E050", "syntax error")
                 done, tree = self._recover(exc, diag)
                 if done:
                     break

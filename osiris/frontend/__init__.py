@@ -46,13 +46,18 @@ NOT_LOWERED = frozenset({"OSR-E021"})
 
 
 def partial_pipeline(
-    pipeline: Pipeline | None, diagnostics: Sequence[Diagnostic], also: Iterable[str] = ()
+    pipeline: Pipeline | None,
+    diagnostics: Sequence[Diagnostic],
+    also: Iterable[str] = (),
+    placed: frozenset[Diagnostic] = frozenset(),
 ) -> tuple[Pipeline | None, frozenset[str]]:
     """A frontend's pipeline with errors, for the passes to check what the errors do not touch.
 
     Each error is attributed to the step whose span holds its position; ``also`` adds steps broken beyond their own
-    span (the members of a dependency cycle). A broken step keeps its place (the implicit dependency of the step
-    below it still holds) but becomes a root (``needs: []``; what it needs is unchecked). None, when an error lies
+    span (the members of a dependency cycle, the steps holding a syntax error), and the errors in ``placed`` are
+    already attributed by the frontend (to steps in ``also``, or to none when they lost nothing). A broken step keeps
+    its place (the implicit dependency of the step below it still holds) but becomes a root (``needs: []``; what it
+    needs is unchecked). None, when an error lies
     in no step (a pipeline-level problem: parameters, profiles, the header), unless it is one of ``NOT_LOWERED``, or
     step ids are not unique."""
     if pipeline is None:
@@ -66,7 +71,7 @@ def partial_pipeline(
     starts = [(s.span.line, s.span.col) for s in steps if s.span is not None]
     broken = set(also)
     for d in errors:
-        if d.code in NOT_LOWERED:
+        if d.code in NOT_LOWERED or d in placed:
             continue
         if d.span is None:
             return None, frozenset()
@@ -108,16 +113,19 @@ def read_source(path: str) -> tuple[Source | None, Diagnostic | None]:
 
 def parse_source(source: Source, syntax: str) -> tuple[Pipeline | None, list[Diagnostic]]:
     """Parse text already read; ``syntax`` is ``oml`` or ``text``. The pipeline is None when there are errors."""
-    pipeline, diagnostics, _ = _parse(source, syntax)
+    pipeline, diagnostics, _, _ = _parse(source, syntax)
     return (None if has_errors(diagnostics) else pipeline), diagnostics
 
 
-def _parse(source: Source, syntax: str) -> tuple[Pipeline | None, list[Diagnostic], frozenset[str]]:
-    """The pipeline as far as it could be lowered (see ``partial``), the diagnostics, and the cycle members."""
+def _parse(
+    source: Source, syntax: str
+) -> tuple[Pipeline | None, list[Diagnostic], frozenset[str], frozenset[Diagnostic]]:
+    """The pipeline as far as it could be lowered (see ``partial``), the diagnostics, the steps broken beyond their
+    span, and the errors the frontend attributed itself (``partial_pipeline``)."""
     if syntax == "oml":
         from osiris.frontend.oml import parse_oml_partial
 
-        return parse_oml_partial(source.text, source.name)
+        return (*parse_oml_partial(source.text, source.name), frozenset())
     from osiris.frontend.text import parse_text_partial
 
     return parse_text_partial(source.text, source.name)
@@ -145,10 +153,10 @@ def load(path: str, syntax: str | None = None, text: str | None = None, *, parti
     if source is None:
         assert problem is not None
         return ParseResult(None, (problem,), None)
-    pipeline, diagnostics, cycles = _parse(source, chosen)
+    pipeline, diagnostics, also, placed = _parse(source, chosen)
     if not has_errors(diagnostics):
         return ParseResult(pipeline, tuple(diagnostics), source)
     if not partial:
         return ParseResult(None, tuple(diagnostics), source)
-    kept, broken = partial_pipeline(pipeline, diagnostics, cycles)
+    kept, broken = partial_pipeline(pipeline, diagnostics, also, placed)
     return ParseResult(kept, tuple(diagnostics), source, broken)

@@ -1,7 +1,8 @@
 """The text syntax frontend: ``grammar osiris.lark`` (LALR, positions on) lowered to the same IR as OML.
 
-``parse_text(text, file)`` never raises for bad input: a syntax error is one diagnostic with the position of the
-offending token (friendly messages in ``text_errors``); semantic checks mirror the OML frontend's.
+``parse_text(text, file)`` never raises for bad input: each syntax error is one diagnostic with the position of the
+offending token (friendly messages in ``text_errors``), and the parser resynchronises after it to find the others
+(``text_recovery``); semantic checks mirror the OML frontend's.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from osiris.frontend.numbers import max_digits, parse_decimal
 from osiris.frontend.oml import KEBAB_RE, MODES, OML_VERSION
 from osiris.frontend.oml_dag import StepRefs, check_dag
 from osiris.frontend.oml_values import PARAM_NAME_RE
-from osiris.frontend.text_errors import syntax_diagnostic
+from osiris.frontend.text_recovery import Placeholder, recover
 from osiris.frontend.text_values import lower_refs
 from osiris.frontend.yaml_nodes import MAX_DEPTH, Doc
 from osiris.ir import Diagnostic, Pipeline
@@ -49,10 +50,11 @@ class _Item:
 class _Lower(Transformer[Token, Any]):
     """One method per grammar rule; each returns IR (or an ``_Item`` for pipeline-body items)."""
 
-    def __init__(self, source: str, file: str) -> None:
+    def __init__(self, source: str, file: str, placeholders: Iterable[Placeholder] = ()) -> None:
         super().__init__()
         self.source = source
         self.file = file
+        self.placeholders = tuple(placeholders)  # steps dropped by syntax recovery, kept for the checks around them
         self.diagnostics: list[Diagnostic] = []
         self.cycles: set[str] = set()  # ids of the steps on a dependency cycle
 
@@ -119,6 +121,8 @@ class _Lower(Transformer[Token, Any]):
                 profiles.append(item.value)
             else:
                 steps.append(item.value)
+        if self.placeholders:
+            steps = sorted([*steps, *map(_placeholder_step, self.placeholders)], key=_position)
         if "oml" not in fields:
             self.report(
                 "OSR-E058",
@@ -378,18 +382,34 @@ class _Lower(Transformer[Token, Any]):
 
 def parse_text(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic]]:
     """Parse and lower a text-syntax pipeline; returns the IR (None on any error) and diagnostics."""
-    pipeline, diagnostics, _ = parse_text_partial(text, file)
+    pipeline, diagnostics, _, _ = parse_text_partial(text, file)
     return (None if has_errors(diagnostics) else pipeline), diagnostics
 
 
-def parse_text_partial(text: str, file: str) -> tuple[Pipeline | None, list[Diagnostic], frozenset[str]]:
-    """Parse and lower as far as it goes: the IR even with errors in steps (None on a syntax error), the
-    diagnostics, and the steps on a dependency cycle (``osiris.frontend.partial_pipeline`` uses them)."""
+def parse_text_partial(
+    text: str, file: str
+) -> tuple[Pipeline | None, list[Diagnostic], frozenset[str], frozenset[Diagnostic]]:
+    """Parse and lower as far as it goes: the IR even with errors in steps, the diagnostics, the steps broken beyond
+    their own span (on a dependency cycle, or holding a syntax error) and the errors already attributed to steps
+    (``osiris.frontend.partial_pipeline`` uses both).
+
+    With syntax errors the IR is what parsed around them (``text_recovery``), or None when an error is outside
+    every step: the parameters, the header or an unknown item may be what the other steps use, so nothing more is
+    checked then, and no semantic check runs on a tree with holes outside the steps."""
     source = text.replace("\r\n", "\n").replace("\r", "\n")  # CRLF and CR-only line ends count as one break
+    syntax: list[Diagnostic] = []
+    broken: set[str] = set()
+    placeholders: list[Placeholder] = []
     try:
-        tree = parser().parse(source)
-    except UnexpectedInput as exc:
-        return None, [syntax_diagnostic(exc, source, file, parser())], frozenset()
+        tree: Tree[Token] | None = parser().parse(source)
+    except UnexpectedInput:
+        recovered = recover(source, file, parser())
+        syntax = recovered.diagnostics
+        if not recovered.sound:
+            return None, syntax, frozenset(), frozenset()
+        tree, placeholders = recovered.tree, recovered.placeholders
+        broken = set(recovered.broken)
+    assert tree is not None
     deep = _too_deep(tree)
     if deep is not None:
         too_deep = error(
@@ -398,13 +418,23 @@ def parse_text_partial(text: str, file: str) -> tuple[Pipeline | None, list[Diag
             Span(file, deep.line, deep.column, deep.line, deep.column + 1),
             "pipelines are small trees; write the value flatter",
         )
-        return None, [too_deep], frozenset()
-    lower = _Lower(source, file)
+        return None, [*syntax, too_deep], frozenset(), frozenset()
+    lower = _Lower(source, file, placeholders)
     try:
         pipeline = lower.transform(tree)
     except VisitError as exc:  # a bug in a transformer method, not bad input
         raise exc.orig_exc from None
-    return pipeline, list(dict.fromkeys(lower.diagnostics)), frozenset(lower.cycles)
+    diagnostics = list(dict.fromkeys([*syntax, *lower.diagnostics]))
+    return pipeline, diagnostics, frozenset(lower.cycles | broken), frozenset(syntax)
+
+
+def _placeholder_step(p: Placeholder) -> Step:
+    """A step dropped by syntax recovery: its id and place, nothing else (it is broken, so no pass reads more)."""
+    return Step(id=p.id, component="", mode="", config=Map(span=p.span), needs=(), span=p.span, id_span=p.id_span)
+
+
+def _position(step: Step) -> tuple[int, int]:
+    return (step.span.line, step.span.col) if step.span is not None else (0, 0)
 
 
 def _too_deep(tree: Tree[Token]) -> Meta | None:

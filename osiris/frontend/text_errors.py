@@ -1,8 +1,8 @@
 """Syntax errors of the text syntax as one diagnostic each, with friendly messages for the common mistakes.
 
-The parser stops at the first error. ``match_examples`` recognises the mistake from the parser state (a wrong
-keyword, ``:`` for ``=``, unquoted SQL, a missing component); unterminated strings and unclosed brackets are
-recognised from the characters themselves.
+``text_recovery`` calls ``syntax_diagnostic`` for each error of a file. ``match_examples`` recognises the mistake
+from the parser state (a wrong keyword, ``:`` for ``=``, unquoted SQL, a missing component); unterminated strings
+and unclosed brackets are recognised from the characters themselves.
 """
 
 from __future__ import annotations
@@ -120,12 +120,15 @@ def _previous_word(source: str, exc: UnexpectedToken) -> str:
     return words[-1] if words else ""
 
 
-def syntax_diagnostic(exc: UnexpectedInput, source: str, file: str, lark: Lark) -> Diagnostic:
-    """One diagnostic for a lark parse error (``lark``: the parser that raised it)."""
+def syntax_diagnostic(
+    exc: UnexpectedInput, source: str, file: str, lark: Lark, unclosed: tuple[str, int, int] | None = None
+) -> Diagnostic:
+    """One diagnostic for a lark parse error (``lark``: the parser that raised it; ``unclosed``: the innermost
+    bracket open at the error, when the caller tracked it, else found by lexing the whole source)."""
     if isinstance(exc, UnexpectedCharacters):
         return _characters(exc, source, file)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        return _end_of_file(source, file, lark)
+        return _end_of_file(source, file, unclosed or _unclosed(source, lark))
     assert isinstance(exc, UnexpectedToken)
     span = _token_span(file, exc)
     tok = exc.token
@@ -258,8 +261,7 @@ def _characters(exc: UnexpectedCharacters, source: str, file: str) -> Diagnostic
     )
 
 
-def _end_of_file(source: str, file: str, lark: Lark) -> Diagnostic:
-    open_bracket = _unclosed(source, lark)
+def _end_of_file(source: str, file: str, open_bracket: tuple[str, int, int] | None) -> Diagnostic:
     if open_bracket is not None:
         char, line, col = open_bracket
         closer = "}" if char == "{" else "]"

@@ -424,3 +424,70 @@ def hostile_sources(draw: st.DrawFn, seeds: Sequence[bytes], max_edits: int = 3)
         else:
             data[0:0] = b"\xef\xbb\xbf"
     return bytes(data)
+
+
+# --------------------------------------------------------------------------- syntax errors in the text syntax
+
+SYNTAX_CODES = frozenset({"OSR-E050", "OSR-E051", "OSR-E059", "OSR-E060", "OSR-E061", "OSR-E062", "OSR-E063"})
+
+
+@attrs.frozen
+class MistypedText:
+    """A valid text-syntax file with one syntax error in each of some steps: (step id, line of the error)."""
+
+    text: str
+    mistakes: tuple[tuple[str, int], ...]
+    step_ids: tuple[str, ...]  # every step of the file, in order
+
+
+def _syntax_mistake(draw: st.DrawFn, lines: list[str], step: ir.Step) -> int | None:
+    """Break one line of ``step`` in place (its header, or its first config entry); the line, or None."""
+    assert step.span is not None and step.id_span is not None
+    header = step.span.line - 1
+    colon = step.id_span.end_col - 1  # `step ID: COMPONENT MODE ...`
+    line = lines[header]
+    if line[colon : colon + 1] != ":":
+        return None
+    entry_lines = [e.key_span.line - 1 for e in step.config.entries[:1] if e.key_span and e.key_span.line > header + 1]
+    kinds = ["no-colon", "double-colon", "no-component", "bad-character", *(["no-value"] if entry_lines else [])]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "no-value":  # `key = = value`
+        at = entry_lines[0]
+        lines[at] = lines[at].replace(" = ", " = = ", 1)
+        return at + 1
+    edit = {
+        "no-colon": line[:colon] + line[colon + 1 :],
+        "double-colon": line[: colon + 1] + ":" + line[colon + 1 :],
+        "no-component": line[: colon + 1] + " ," + line[colon + 1 :],
+        "bad-character": line[: colon + 1] + " %" + line[colon + 1 :],
+    }
+    lines[header] = edit[kind]
+    return header + 1
+
+
+@st.composite
+def mistyped_texts(draw: st.DrawFn, max_k: int = 4) -> MistypedText:
+    """A generated pipeline in the text syntax with k (1..``max_k``) independent syntax errors, each on a line of
+    its own step (a header or a config entry): a parser that recovers well reports exactly those k lines."""
+    from hypothesis import reject
+
+    from osiris.frontend.print_text import to_text
+    from osiris.frontend.text import parse_text
+    from osiris.testing.strategies import pipelines
+
+    text = to_text(draw(pipelines(max_steps=5)))
+    parsed, _ = parse_text(text, "p.osiris")
+    if parsed is None:
+        reject()
+    assert parsed is not None
+    steps = list(parsed.steps)
+    chosen = draw(st.lists(st.sampled_from(range(len(steps))), min_size=1, max_size=max_k, unique=True))
+    lines = text.split("\n")
+    mistakes: list[tuple[str, int]] = []
+    for i in sorted(chosen):
+        line = _syntax_mistake(draw, lines, steps[i])
+        if line is not None:
+            mistakes.append((steps[i].id, line))
+    if not mistakes:
+        reject()
+    return MistypedText("\n".join(lines), tuple(mistakes), tuple(s.id for s in steps))

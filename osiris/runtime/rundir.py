@@ -150,8 +150,8 @@ class RunDir:
             return True
         status = {**status, "record_errors": list(self.errors)}
         for data in (status, {k: status.get(k) for k in ("ok", "state", "run_id", "failed_steps", "error")}):
-            raw = json.dumps(masked_status(self.redactor, data), sort_keys=True, ensure_ascii=False, default=str)
-            raw = raw.encode()
+            text = json.dumps(masked_status(self.redactor, data), sort_keys=True, ensure_ascii=False, default=str)
+            raw = text.encode()
             if len(raw) < STATUS_RESERVE:
                 try:
                     with reserve.open("r+b") as fh:

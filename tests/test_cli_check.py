@@ -129,3 +129,23 @@ def test_a_cold_check_imports_no_startup_weight_it_does_not_use(tmp_path: Path) 
         [sys.executable, "-c", code, str(quickstart)], capture_output=True, text=True, env=env, check=False
     )
     assert out.stdout.split()[-4:] == ["0", "False", "True", "4"], out.stdout + out.stderr
+
+
+def test_ctrl_c_while_the_command_is_imported_is_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Importing the command's modules is most of a short command's time; Ctrl-C then is no traceback either."""
+    import importlib
+
+    import osiris.cli
+
+    real = importlib.import_module
+
+    def interrupted(name: str, *args: object) -> object:
+        if name == "osiris.cli.check":
+            raise KeyboardInterrupt
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(osiris.cli.importlib, "import_module", interrupted)
+    assert main(["check", "examples/quickstart/pipeline.yaml"]) == 130
+    assert capsys.readouterr().err == "osirisc: interrupted\n"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from osiris.cli import main
+from osiris.components.registry import Registry
 
 
 def test_list_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,3 +39,21 @@ def test_show_text_and_unknown(capsys: pytest.CaptureFixture[str]) -> None:
     assert "password" in out and "[required, secret]" in out and "connection fields" in out and "example config" in out
     assert main(["components", "show", "mysql.extractr"]) == 2
     assert "did you mean 'mysql.extractor'?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["list"], ["show", "duckdb.writer"], ["show", "duckdb.writr"]])
+def test_a_broken_builtin_spec_is_a_clear_error(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Built-in specs are parsed when first used, so a broken one is found while listing or showing, not when the
+    registry loads: still the file's name and exit 2, not an internal error."""
+    import osiris.cli.components as cli_components
+
+    broken = tmp_path / "spec.yaml"
+    broken.write_text("name: duckdb.writer\nversion: [\n", encoding="utf-8")
+    registry = Registry()
+    registry.defer("duckdb_writer", "osiris/components/duckdb_writer/spec.yaml", broken, check=False)
+    monkeypatch.setattr(cli_components, "default_registry", lambda: registry)
+    assert main(["components", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("osirisc components: osiris/components/duckdb_writer/spec.yaml: not valid YAML"), err

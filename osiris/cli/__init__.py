@@ -59,6 +59,14 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:  # Ctrl-C while the command's modules are imported (most of a short command's time) or while it runs
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        print("osirisc: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
@@ -69,9 +77,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"osiris.cli.{COMMANDS[args.command]}")
     try:
         return int(module.run(args))
-    except KeyboardInterrupt:
-        print("osirisc: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: never a traceback for any input

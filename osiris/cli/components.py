@@ -53,11 +53,14 @@ def describe(spec: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        registry = default_registry()
+    try:  # built-in specs are parsed when first listed or shown: a broken one raises here, not at load
+        return _list_or_show(args, default_registry())
     except SpecError as exc:
         print(f"osirisc components: {exc}", file=sys.stderr)
         return 2
+
+
+def _list_or_show(args: argparse.Namespace, registry: Any) -> int:
     if args.action == "list":
         rows = [{"name": s.name, "version": s.version, "modes": list(s.pipeline_modes)} for s in registry]
         if args.format == "json":

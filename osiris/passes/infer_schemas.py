@@ -21,6 +21,8 @@ import copy
 import importlib
 import json
 import re
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -428,6 +430,28 @@ def _import_csv_reader() -> None:
     importlib.import_module("osiris.components.filesystem_csv_extractor.reading")  # pyarrow's CSV reader
 
 
+def import_holding_ctrl_c(name: str) -> Any:
+    """``import name`` with Ctrl-C held until it is done, then acted on as usual (KeyboardInterrupt).
+
+    For DuckDB: a KeyboardInterrupt raised while its native module initialises aborts the process ("Critical
+    nanobind error", SIGABRT) or is lost, instead of ending the check with exit 130. Signal handlers can be set
+    only in the main thread; elsewhere this is a plain import."""
+    if name in sys.modules or threading.current_thread() is not threading.main_thread():
+        return importlib.import_module(name)
+    held: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        module = importlib.import_module(name)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    if held:
+        if callable(before):
+            before(signal.SIGINT, None)
+        elif before == signal.SIG_DFL:
+            signal.raise_signal(signal.SIGINT)
+    return module
+
+
 _LINE_RE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
 _PREFIX = "DESCRIBE "
 _OUTSIDE = re.compile(r"['\"$]")
@@ -465,7 +489,7 @@ class _Duck:
             if meanwhile is not None:
                 meanwhile()
             return self._con
-        import duckdb  # the compiler needs DuckDB only for this pass
+        duckdb = import_holding_ctrl_c("duckdb")  # the compiler needs DuckDB only for this pass
 
         opened: dict[str, Any] = {}
 
@@ -527,7 +551,7 @@ class _Duck:
         if stored is not None:
             rows = self._described[key] = [tuple(r) for r in stored]
             return rows, ""
-        import duckdb  # already imported by _connect
+        duckdb = import_holding_ctrl_c("duckdb")  # already imported by _connect
 
         con = self._connect()
         con.execute("BEGIN TRANSACTION")
@@ -554,7 +578,7 @@ class _Duck:
         if answers.get(stored_key) is not None:
             self._parsed.add(query)
             return ""
-        import duckdb  # the compiler needs DuckDB only for this pass
+        duckdb = import_holding_ctrl_c("duckdb")  # the compiler needs DuckDB only for this pass
 
         try:
             self._connect().extract_statements(query)

@@ -33,7 +33,7 @@ from osiris.runtime.connections import (
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.redact import Redactor
-from osiris.runtime.rundir import RunDir, safe_name
+from osiris.runtime.rundir import RunDir, masked_status, safe_name
 from osiris.runtime.scheduler import Scheduler, StepState, load_driver
 from osiris.runtime.streams import DEFAULT_MEMORY_BUDGET, MemoryBudget
 from osiris.secrets import markers
@@ -213,8 +213,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:  # noqa
             incremental=tuple(cursors.get(sid, ())),
         )
     total = len(steps)
-    run.write_json(
-        "status.json",
+    run.write_status(
         {
             "ok": False,
             "state": "running",
@@ -222,6 +221,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:  # noqa
             "run_id": run.run_id,
             "pid": os.getpid(),
         },
+        final=False,
     )
     if run.errors:
         run.close()
@@ -312,7 +312,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:  # noqa
         ok,
         run.run_id,
         run.path,
-        redactor.data(status),
+        masked_status(redactor, status),
         redactor,
         cancel if cancel.cancelled else None,
         errors,

@@ -61,6 +61,19 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def masked_status(redactor: Redactor, status: dict[str, Any]) -> dict[str, Any]:
+    """``status`` masked, except osirisc's own words: the run's state and id, each step's status and component
+    (a password ``in`` must not turn ``finished`` into ``f***ished``, nor ``ok`` a step's status into ``***``)."""
+    masked = redactor.record(status, vocabulary=("state", "run_id", "steps"))
+    steps = status.get("steps")
+    if isinstance(steps, dict):
+        masked["steps"] = {
+            sid: redactor.record(step, vocabulary=("status", "component")) if isinstance(step, dict) else step
+            for sid, step in steps.items()
+        }
+    return masked
+
+
 def dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -123,16 +136,22 @@ class RunDir:
             return False
         return True
 
-    def write_status(self, status: dict[str, Any]) -> bool:
-        """The final status.json; falls back to the reserve (compact JSON) when no new file can be written.
-        Returns False when neither worked."""
+    def write_status(self, status: dict[str, Any], *, final: bool = True) -> bool:
+        """status.json (``masked_status``); the final one falls back to the reserve (compact JSON) when no new file
+        can be written. Returns False when neither worked."""
+        text = json.dumps(
+            masked_status(self.redactor, status), sort_keys=True, indent=2, ensure_ascii=False, default=str
+        )
+        if not final:
+            return self._write("status.json", text + "\n")
         reserve = self.path / RESERVE
-        if self.write_json("status.json", status):
+        if self._write("status.json", text + "\n"):
             reserve.unlink(missing_ok=True)
             return True
         status = {**status, "record_errors": list(self.errors)}
         for data in (status, {k: status.get(k) for k in ("ok", "state", "run_id", "failed_steps", "error")}):
-            raw = json.dumps(self.redactor.data(data), sort_keys=True, ensure_ascii=False, default=str).encode()
+            text = json.dumps(masked_status(self.redactor, data), sort_keys=True, ensure_ascii=False, default=str)
+            raw = text.encode()
             if len(raw) < STATUS_RESERVE:
                 try:
                     with reserve.open("r+b") as fh:

@@ -326,3 +326,16 @@ def test_plan_schema_equals_run_schema_for_every_example_file(tmp_path: Path, pa
         ).to_arrow_table()
     assert table.num_rows > 0
     assert table.equals(oracle.cast(table.schema))
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+def test_a_header_only_file_reads_as_no_rows_whether_or_not_it_ends_with_a_newline(tmp_path: Path, ending: str) -> None:
+    """pyarrow finds no column in a lone header without its newline; the reader supplies the newline."""
+    (tmp_path / "in.csv").write_bytes(f"id,name,amount{ending}".encode())
+    step = build_step(tmp_path, "in.csv")
+    assert [c["name"] for c in step["schema"]["columns"]] == ["id", "name", "amount"]
+    table = run_step(tmp_path, step)
+    assert table.num_rows == 0 and table.schema.names == ["id", "name", "amount"]
+    first_line_end = ending or "\n"
+    (tmp_path / "in.csv").write_bytes(f"id,name,amount{first_line_end}1,a,2.5{ending}".encode())
+    assert run_step(tmp_path, build_step(tmp_path, "in.csv")).to_pylist() == [{"id": 1, "name": "a", "amount": 2.5}]

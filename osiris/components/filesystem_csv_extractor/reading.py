@@ -159,7 +159,8 @@ class Blocks(io.RawIOBase):
 
     pyarrow's reader drops an LF that starts a block when the previous block ended with CR, even inside a quoted
     field (a CRLF in a value loses its LF when it straddles blocks); holding a final CR back for the next read
-    keeps every CRLF inside one block. Other encodings are decoded here (pyarrow's own transcoding would cut
+    keeps every CRLF inside one block. A last line without its newline gets one (pyarrow reads no column from a
+    header-only file without it). Other encodings are decoded here (pyarrow's own transcoding would cut
     blocks again), then the comment filter applies."""
 
     def __init__(self, raw: Any, encoding: str, keep: Callable[[bytes], bytes] | None = None):
@@ -169,6 +170,7 @@ class Blocks(io.RawIOBase):
         self._buf = b""
         self._pos = 0
         self._eof = False
+        self._open_line = False  # the text so far ends inside a line (the file's last line may lack its newline)
 
     def readable(self) -> bool:
         return True
@@ -180,8 +182,14 @@ class Blocks(io.RawIOBase):
             data = self._decoder.decode(data, final=not chunk).encode("utf-8")
         if not chunk:
             self._eof = True
+        if data and self._keep is not None:
+            data = self._keep(data)
         if data:
-            self._buf = self._buf[self._pos :] + (self._keep(data) if self._keep else data)
+            self._open_line = data[-1] not in (10, 13)
+        if self._eof and self._open_line:  # pyarrow finds no column in a header whose newline is missing
+            data, self._open_line = data + b"\n", False
+        if data:
+            self._buf = self._buf[self._pos :] + data
             self._pos = 0
 
     def readinto(self, buffer: Any) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench import checksums, datagen
@@ -177,110 +178,150 @@ def ensure_pg_base(s: Settings, source: str, want: dict[str, Any]) -> None:
         raise RuntimeError(f"the PostgreSQL copy of {source} differs: {problem}")
 
 
-def run_modes(  # noqa: C901 — every scenario per target kind, in order; new code of the modes branch
-    s: Settings, rows: int, log: Log, kinds: tuple[str, ...] = ("pg", "mysql")
-) -> list[dict[str, Any]]:
+def run_modes(s: Settings, rows: int, log: Log, kinds: tuple[str, ...] = ("pg", "mysql")) -> list[dict[str, Any]]:
     """Every scenario for every target kind; returns ``[{title, reference, cases, kind, scenario}]``."""
-    source = datagen.ensure_mysql_awkward(s, rows)
-    upd = datagen.ensure_mysql_upsert_input(s, rows)
-    datagen.ensure_pg_schema(s)
-    first, _ = datagen.upsert_ids(rows)
-    src_sums = checksums.mysql_checksums(s, source)
-    upd_sums = checksums.mysql_checksums(s, upd)
-    db = f"`{s.mysql_db}`"
-    union = f"(SELECT * FROM {db}.`{source}` WHERE id < {first} UNION ALL SELECT * FROM {db}.`{upd}`) AS expected"
-    upserted = checksums.mysql_checksums(s, "", relation=union)
+    src = Sources.ensure(s, rows)
     if "pg" in kinds:
-        ensure_pg_base(s, source, src_sums)
-        ensure_pg_base(s, upd, upd_sums)
+        ensure_pg_base(s, src.source, src.source_sums)
+        ensure_pg_base(s, src.upsert_input, src.upsert_input_sums)
     out: list[dict[str, Any]] = []
     for kind in kinds:
-        t = Target(s, kind, rows)
         server = "PostgreSQL" if kind == "pg" else "MariaDB"
-
-        def verify(case: str, want: dict[str, Any], t: Target = t) -> Callable[[int], str | None]:
-            return lambda rep: checksums.compare(want, t.sums(t.name(case, rep)))
-
-        def cleanup(case: str, t: Target = t) -> Callable[[int], None]:
-            return lambda rep: t.drop(t.name(case, rep))
-
-        def case(name: str, prepare: Callable[[int], list[str]], want: dict[str, Any], t: Target = t) -> Case:
-            return Case(name, prepare, verify(name, want, t), cleanup(name, t), cwd=PIPELINES)
-
-        def native_append(rep: int, t: Target = t) -> list[str]:
-            table = t.name("native-append", rep)
-            t.drop(table)
-            (_pg_sql if t.kind == "pg" else _my_sql)(s, t.create(table, key=False))  # type: ignore[operator]
-            return piped(s, source, t.load_argv(table))
-
-        def osirisc_append(rep: int, t: Target = t) -> list[str]:
-            t.drop(t.name("osirisc-append", rep))
-            return t.osirisc(f"modes_{t.kind}_append.yaml", t.name("osirisc-append", rep), source_table=source)
-
-        def native_fresh(rep: int, t: Target = t) -> list[str]:
-            table = t.name("native-fresh", rep)
-            t.drop(table)
-            create = (
-                psql_argv(s, t.create(table, key=True)) if t.kind == "pg" else mariadb_argv(s, t.create(table, True))
-            )
-            return piped(s, source, t.load_argv(table), before=create)
-
-        def osirisc_run(case_name: str, mode: str, strategy: str, src: str, base: str | None, *, t: Target = t) -> Any:
-            def prepare(rep: int) -> list[str]:
-                table = t.name(case_name, rep)
-                t.drop(table) if base is None else t.fill(table, base)
-                return t.osirisc(
-                    f"modes_{t.kind}.yaml", table, source_table=src, write_mode=mode, replace_strategy=strategy
-                )
-
-            return prepare
-
-        def native_existing(case_name: str, strategy: str, t: Target = t) -> Callable[[int], list[str]]:
-            def prepare(rep: int) -> list[str]:
-                table = t.name(case_name, rep)
-                t.fill(table, upd)
-                q = t.qualified(table)
-                if strategy == "staging":
-                    argv = t.load_argv(
-                        table, staging="stg", after=(f"DELETE FROM {q}", f"INSERT INTO {q} SELECT * FROM stg")
-                    )
-                else:
-                    argv = t.load_argv(table, before=(f"TRUNCATE {q}" if t.kind == "pg" else f"DELETE FROM {q}",))
-                return piped(s, source, argv)
-
-            return prepare
-
-        def native_upsert(rep: int, t: Target = t) -> list[str]:
-            table = t.name("native-upsert", rep)
-            t.fill(table, source)
-            return piped(s, upd, t.load_argv(table, staging="stg", after=(t.upsert_sql(table, "stg"),)))
-
-        scenarios: list[tuple[str, str, list[Case]]] = [
-            ("append into a fresh table (no key)", "append", [
-                case("native-append", native_append, src_sums),
-                case("osirisc-append", osirisc_append, src_sums),
-            ]),
-            ("replace + primary key, fresh table", "replace-fresh", [
-                case("native-fresh", native_fresh, src_sums),
-                case("osirisc-fresh", osirisc_run("osirisc-fresh", "replace", "staging", source, None), src_sums),
-            ]),
-            (f"replace of an existing {rows:,}-row keyed table", "replace-existing", [
-                case("native-staging", native_existing("native-staging", "staging"), src_sums),
-                case("osirisc-staging", osirisc_run("osirisc-staging", "replace", "staging", source, upd), src_sums),
-                case("native-truncate", native_existing("native-truncate", "truncate"), src_sums),
-                case("osirisc-truncate", osirisc_run("osirisc-truncate", "replace", "truncate", source, upd),
-                     src_sums),
-            ]),
-            (f"upsert of {rows:,} rows (10% changed, 10% new) into a {rows:,}-row table", "upsert", [
-                case("native-upsert", native_upsert, upserted),
-                case("osirisc-upsert", osirisc_run("osirisc-upsert", "upsert", "staging", upd, source), upserted),
-            ]),
-        ]  # fmt: skip
-        for title, scenario, cases in scenarios:
+        for title, scenario, cases in Scenarios(s, Target(s, kind, rows), src).all(rows):
             log(f"modes: MySQL -> {server}, {title}")
             results = interleave(cases, s.repeats, s.child_env(), s.timeout, log)
             out.append({"title": f"MySQL -> {server}: {title}", "kind": kind, "scenario": scenario, "cases": results})
     return out
+
+
+@dataclass
+class Sources:
+    """The MariaDB tables the scenarios copy (``awk_<rows>`` and the upsert input) and the checksums each copy must
+    match: the source's, the upsert input's, and ``upserted``, the source's rows after the upsert."""
+
+    source: str
+    upsert_input: str
+    source_sums: dict[str, Any]
+    upsert_input_sums: dict[str, Any]
+    upserted: dict[str, Any]
+
+    @classmethod
+    def ensure(cls, s: Settings, rows: int) -> Sources:
+        """The tables, created when missing (and the PostgreSQL schema), with their checksums."""
+        source = datagen.ensure_mysql_awkward(s, rows)
+        upd = datagen.ensure_mysql_upsert_input(s, rows)
+        datagen.ensure_pg_schema(s)
+        first, _ = datagen.upsert_ids(rows)
+        src_sums = checksums.mysql_checksums(s, source)
+        upd_sums = checksums.mysql_checksums(s, upd)
+        db = f"`{s.mysql_db}`"
+        union = f"(SELECT * FROM {db}.`{source}` WHERE id < {first} UNION ALL SELECT * FROM {db}.`{upd}`) AS expected"
+        upserted = checksums.mysql_checksums(s, "", relation=union)
+        return cls(source, upd, src_sums, upd_sums, upserted)
+
+
+class Scenarios:
+    """The cases of every scenario into one target: each case's ``prepare`` sets its table up (untimed) and returns
+    the argv of the timed run; its copy is then verified value by value (checksums) and dropped."""
+
+    def __init__(self, s: Settings, t: Target, src: Sources):
+        self.s, self.t, self.src = s, t, src
+
+    def all(self, rows: int) -> list[tuple[str, str, list[Case]]]:
+        """(title, scenario, cases) in the order they run."""
+        case, run, sums, upserted = self.case, self.osirisc_run, self.src.source_sums, self.src.upserted
+        source, upd = self.src.source, self.src.upsert_input
+        return [
+            ("append into a fresh table (no key)", "append", [
+                case("native-append", self.native_append, sums),
+                case("osirisc-append", self.osirisc_append, sums),
+            ]),
+            ("replace + primary key, fresh table", "replace-fresh", [
+                case("native-fresh", self.native_fresh, sums),
+                case("osirisc-fresh", run("osirisc-fresh", "replace", "staging", source, None), sums),
+            ]),
+            (f"replace of an existing {rows:,}-row keyed table", "replace-existing", [
+                case("native-staging", self.native_existing("native-staging", "staging"), sums),
+                case("osirisc-staging", run("osirisc-staging", "replace", "staging", source, upd), sums),
+                case("native-truncate", self.native_existing("native-truncate", "truncate"), sums),
+                case("osirisc-truncate", run("osirisc-truncate", "replace", "truncate", source, upd), sums),
+            ]),
+            (f"upsert of {rows:,} rows (10% changed, 10% new) into a {rows:,}-row table", "upsert", [
+                case("native-upsert", self.native_upsert, upserted),
+                case("osirisc-upsert", run("osirisc-upsert", "upsert", "staging", upd, source), upserted),
+            ]),
+        ]  # fmt: skip
+
+    def case(self, name: str, prepare: Callable[[int], list[str]], want: dict[str, Any]) -> Case:
+        t = self.t
+
+        def verify(rep: int) -> str | None:
+            return checksums.compare(want, t.sums(t.name(name, rep)))
+
+        def cleanup(rep: int) -> None:
+            t.drop(t.name(name, rep))
+
+        return Case(name, prepare, verify, cleanup, cwd=PIPELINES)
+
+    def native_append(self, rep: int) -> list[str]:
+        t = self.t
+        table = t.name("native-append", rep)
+        t.drop(table)
+        (_pg_sql if t.kind == "pg" else _my_sql)(self.s, t.create(table, key=False))
+        return piped(self.s, self.src.source, t.load_argv(table))
+
+    def osirisc_append(self, rep: int) -> list[str]:
+        t = self.t
+        t.drop(t.name("osirisc-append", rep))
+        return t.osirisc(f"modes_{t.kind}_append.yaml", t.name("osirisc-append", rep), source_table=self.src.source)
+
+    def native_fresh(self, rep: int) -> list[str]:
+        s, t = self.s, self.t
+        table = t.name("native-fresh", rep)
+        t.drop(table)
+        create = psql_argv(s, t.create(table, key=True)) if t.kind == "pg" else mariadb_argv(s, t.create(table, True))
+        return piped(s, self.src.source, t.load_argv(table), before=create)
+
+    def osirisc_run(
+        self, case_name: str, mode: str, strategy: str, src: str, base: str | None
+    ) -> Callable[[int], list[str]]:
+        """``osirisc run`` copying ``src`` with ``mode``/``strategy`` into a fresh table, or one holding ``base``."""
+        t = self.t
+
+        def prepare(rep: int) -> list[str]:
+            table = t.name(case_name, rep)
+            t.drop(table) if base is None else t.fill(table, base)
+            return t.osirisc(
+                f"modes_{t.kind}.yaml", table, source_table=src, write_mode=mode, replace_strategy=strategy
+            )
+
+        return prepare
+
+    def native_existing(self, case_name: str, strategy: str) -> Callable[[int], list[str]]:
+        """The native replace of a table holding the upsert input: through a staging table, or truncate and load."""
+        s, t = self.s, self.t
+
+        def prepare(rep: int) -> list[str]:
+            table = t.name(case_name, rep)
+            t.fill(table, self.src.upsert_input)
+            q = t.qualified(table)
+            if strategy == "staging":
+                argv = t.load_argv(
+                    table, staging="stg", after=(f"DELETE FROM {q}", f"INSERT INTO {q} SELECT * FROM stg")
+                )
+            else:
+                argv = t.load_argv(table, before=(f"TRUNCATE {q}" if t.kind == "pg" else f"DELETE FROM {q}",))
+            return piped(s, self.src.source, argv)
+
+        return prepare
+
+    def native_upsert(self, rep: int) -> list[str]:
+        t = self.t
+        table = t.name("native-upsert", rep)
+        t.fill(table, self.src.source)
+        return piped(
+            self.s, self.src.upsert_input, t.load_argv(table, staging="stg", after=(t.upsert_sql(table, "stg"),))
+        )
 
 
 def pairs(section: dict[str, Any]) -> list[tuple[str, CaseResult, CaseResult]]:

@@ -47,7 +47,7 @@ def dialect(name: str) -> Dialect:
     return obj
 
 
-def plan_write(  # noqa: C901 — argument checks then the plan; the writer-driver work reshapes it, not split here
+def plan_write(
     dialect_name: str,
     target: Mapping[str, Any],
     mode: str,
@@ -64,33 +64,10 @@ def plan_write(  # noqa: C901 — argument checks then the plan; the writer-driv
     Raises PlanError (with ``field`` = the config key at fault) for a write that cannot be planned.
     """
     name = _ALIASES.get(dialect_name, dialect_name)
-    if name not in DIALECTS:
-        raise PlanError(f"unknown dialect '{dialect_name}' (expected one of {', '.join(DIALECTS)})", "dialect")
-    if mode not in MODES:
-        raise PlanError(f"unknown write mode '{mode}' (expected one of {', '.join(MODES)})", "write_mode")
-    if schema_evolution not in EVOLUTIONS:
-        raise PlanError(
-            f"unknown schema_evolution '{schema_evolution}' (expected fail or add_columns)", "schema_evolution"
-        )
-    strategy = replace_strategy or DEFAULT_REPLACE_STRATEGY
-    if strategy not in REPLACE_STRATEGIES:
-        raise PlanError(
-            f"unknown replace_strategy '{strategy}' (expected one of {', '.join(REPLACE_STRATEGIES)})",
-            "replace_strategy",
-        )
-    pk = [primary_key] if isinstance(primary_key, str) else list(primary_key or [])
-    if mode == "upsert" and not pk:
-        raise PlanError("write mode 'upsert' needs a primary_key (a column or a list of columns)", "write_mode")
-    if len(set(pk)) != len(pk):
-        raise PlanError("primary_key lists a column twice", "primary_key")
+    strategy = _check_choices(name, dialect_name, mode, schema_evolution, replace_strategy)
+    pk = _primary_key(mode, primary_key)
     cols = _columns(columns)
-    if cols is not None:
-        names = [c["name"] for c in cols]
-        for k in pk:
-            if k not in names:
-                raise PlanError(
-                    f"primary_key column '{k}' is not among the input columns ({', '.join(names)})", "primary_key", k
-                )
+    _check_key_columns(pk, cols)
     schema, table = target.get("schema"), str(target.get("table") or "")
     plan: dict[str, Any] = {
         "dialect": name,
@@ -111,20 +88,62 @@ def plan_write(  # noqa: C901 — argument checks then the plan; the writer-driv
             statements={"prepare": [], "finalize": []},
         )
         return plan
-    d = dialect(name)
-    for part, key in ((schema, "schema"), (table, "table")):
-        if part is not None:
-            problem = d.check_ident(str(part))
-            if problem:
-                raise PlanError(f"{key}: {problem}", key)
+    return _sql_plan(plan, dialect(name), schema, table, strategy)
+
+
+def _check_choices(name: str, dialect_name: str, mode: str, schema_evolution: str, replace_strategy: str | None) -> str:
+    """PlanError for a dialect, mode, evolution or replace strategy outside its choices; the strategy in effect."""
+    if name not in DIALECTS:
+        raise PlanError(f"unknown dialect '{dialect_name}' (expected one of {', '.join(DIALECTS)})", "dialect")
+    if mode not in MODES:
+        raise PlanError(f"unknown write mode '{mode}' (expected one of {', '.join(MODES)})", "write_mode")
+    if schema_evolution not in EVOLUTIONS:
+        raise PlanError(
+            f"unknown schema_evolution '{schema_evolution}' (expected fail or add_columns)", "schema_evolution"
+        )
+    strategy = replace_strategy or DEFAULT_REPLACE_STRATEGY
+    if strategy not in REPLACE_STRATEGIES:
+        raise PlanError(
+            f"unknown replace_strategy '{strategy}' (expected one of {', '.join(REPLACE_STRATEGIES)})",
+            "replace_strategy",
+        )
+    return strategy
+
+
+def _primary_key(mode: str, primary_key: str | Sequence[str] | None) -> list[str]:
+    """The key columns as a list; PlanError for an upsert without one or a column listed twice."""
+    pk = [primary_key] if isinstance(primary_key, str) else list(primary_key or [])
+    if mode == "upsert" and not pk:
+        raise PlanError("write mode 'upsert' needs a primary_key (a column or a list of columns)", "write_mode")
+    if len(set(pk)) != len(pk):
+        raise PlanError("primary_key lists a column twice", "primary_key")
+    return pk
+
+
+def _check_key_columns(pk: list[str], cols: list[dict[str, Any]] | None) -> None:
+    """PlanError for a key column that is not among the known input columns."""
+    if cols is None:
+        return
+    names = [c["name"] for c in cols]
     for k in pk:
-        if d.check_ident(k):
-            raise PlanError(f"primary_key: {d.check_ident(k)}", "primary_key", k)
+        if k not in names:
+            raise PlanError(
+                f"primary_key column '{k}' is not among the input columns ({', '.join(names)})", "primary_key", k
+            )
+
+
+def _sql_plan(plan: dict[str, Any], d: Dialect, schema: str | None, table: str, strategy: str) -> dict[str, Any]:
+    """``plan`` completed for a SQL target: the target and load tables, then (columns known) the load columns,
+    the lossy-type warnings and the statements. PlanError for a name the dialect refuses."""
+    pk = plan["primary_key"]
+    _check_target_names(d, schema, table, pk)
     plan["target"] = {"schema": schema, "table": table, "qualified": d.qualify(schema, table)}
+    mode = plan["mode"]
     staged = mode == "upsert" or (mode == "replace" and strategy == "staging")
     load = d.staging_name(table) if staged else table
     load_schema = d.staging_schema(schema) if staged else schema
     plan["load_table"] = {"schema": load_schema, "table": load, "qualified": d.qualify(load_schema, load)}
+    cols = plan["columns"]
     if cols is None:
         plan.update(load_columns=None, statements=None)
         return plan
@@ -138,6 +157,18 @@ def plan_write(  # noqa: C901 — argument checks then the plan; the writer-driv
     plan["load_columns"] = [c["name"] for c in cols]
     plan["statements"] = d.write_statements(plan)
     return plan
+
+
+def _check_target_names(d: Dialect, schema: str | None, table: str, pk: list[str]) -> None:
+    """PlanError for a schema, table or key column name the dialect refuses."""
+    for part, key in ((schema, "schema"), (table, "table")):
+        if part is not None:
+            problem = d.check_ident(str(part))
+            if problem:
+                raise PlanError(f"{key}: {problem}", key)
+    for k in pk:
+        if d.check_ident(k):
+            raise PlanError(f"primary_key: {d.check_ident(k)}", "primary_key", k)
 
 
 def load_directly(write_plan: Mapping[str, Any]) -> dict[str, Any]:

@@ -128,6 +128,27 @@ def _several_writer_inputs(step: nodes.Step, deps: tuple[str, ...]) -> Diagnosti
 
 def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
     """Set effective ``needs``, ``Pipeline.order`` and ``Step.inputs``; report graph errors."""
+    ids, diags = _unique_ids(pipeline)
+    duplicates = bool(diags)  # no graph can be built (the OML and text frontends report them first)
+    needs = effective_needs(pipeline, ctx.skip)
+    broken = _check_needs(pipeline, ctx.skip, set(ids), needs, diags)
+    if duplicates:
+        return PassResult(pipeline, tuple(diags))
+    try:
+        order = _order(ids, needs)
+    except graphlib.CycleError as exc:
+        # (the frontends report cycles first: not attributed to a step)
+        return PassResult(pipeline, (*diags, _cycle_error(pipeline, ids, exc)))
+    position = {sid: i for i, sid in enumerate(ids)}
+    steps = [
+        _with_inputs(step, needs[step.id], position, skip=ctx.skip, broken=broken, diags=diags)
+        for step in pipeline.steps
+    ]
+    return PassResult(attrs.evolve(pipeline, steps=tuple(steps), order=order), tuple(diags), frozenset(broken))
+
+
+def _unique_ids(pipeline: nodes.Pipeline) -> tuple[list[str], list[Diagnostic]]:
+    """The step ids in file order, each once, and OSR-E134 for every repeated one."""
     diags: list[Diagnostic] = []
     ids: list[str] = []
     known: set[str] = set()  # the ids so far (a set: a list lookup made this quadratic)
@@ -137,11 +158,21 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
         else:
             ids.append(step.id)
             known.add(step.id)
-    duplicates = bool(diags)  # no graph can be built (the OML and text frontends report them first)
-    needs = effective_needs(pipeline, ctx.skip)
+    return ids, diags
+
+
+def _check_needs(
+    pipeline: nodes.Pipeline,
+    skip: Collection[str],
+    known: set[str],
+    needs: dict[str, tuple[str, ...]],
+    diags: list[Diagnostic],
+) -> set[str]:
+    """OSR-E131 for a step that needs itself, OSR-E130 for an unknown need; such a step is broken and becomes a
+    root in ``needs`` (the steps that need it are still checked). Returns the broken steps."""
     broken: set[str] = set()
     for step in pipeline.steps:
-        if step.id in ctx.skip:
+        if step.id in skip:
             continue
         for need in step.needs or ():
             if need == step.id:
@@ -159,53 +190,58 @@ def build_dag(pipeline: nodes.Pipeline, ctx: PassContext) -> PassResult:
             else:
                 continue
             broken.add(step.id)
-            needs[step.id] = ()  # a root from now on: the steps that need it are still checked
-    if duplicates:
-        return PassResult(pipeline, tuple(diags))
-    try:
-        order = _order(ids, needs)
-    except graphlib.CycleError as exc:
-        # graphlib lists each node before the ones that need it; reversed, each step needs the next one.
-        cycle: list[str] = list(reversed(exc.args[1]))[:-1]
-        first = min(cycle, key=ids.index)
-        start = cycle.index(first)
-        cycle = cycle[start:] + cycle[:start]
-        head = pipeline.step(first)
-        assert head is not None
-        path = " -> ".join([*cycle, first])
-        span = _need_span(head, cycle[1] if len(cycle) > 1 else first)
-        cycle_error = error(
-            "OSR-E132", f"steps depend on each other in a cycle: {path}", span, "read 'a -> b' as 'a needs b'"
-        )
-        return PassResult(pipeline, (*diags, cycle_error))  # (the frontends report cycles first: not attributed)
-    position = {sid: i for i, sid in enumerate(ids)}
-    steps = []
-    for step in pipeline.steps:
-        deps = needs[step.id]
-        inputs: list[nodes.Input] = []
-        if consumes_input(step) and step.id not in ctx.skip and step.id not in broken:
-            if not deps:
-                why = "it is the first step" if step.needs is None else "its `needs` is empty"
-                diags.append(
-                    error(
-                        "OSR-E133",
-                        f"{step.mode} step '{step.id}' has no input: {why}",
-                        step.mode_span or step.id_span or step.span,
-                        "list the steps it reads from in `needs`",
-                    )
+            needs[step.id] = ()
+    return broken
+
+
+def _cycle_error(pipeline: nodes.Pipeline, ids: list[str], exc: graphlib.CycleError) -> Diagnostic:
+    """OSR-E132 naming the cycle from its step earliest in the file, at that step's need of the next one."""
+    # graphlib lists each node before the ones that need it; reversed, each step needs the next one.
+    cycle: list[str] = list(reversed(exc.args[1]))[:-1]
+    first = min(cycle, key=ids.index)
+    start = cycle.index(first)
+    cycle = cycle[start:] + cycle[:start]
+    head = pipeline.step(first)
+    assert head is not None
+    path = " -> ".join([*cycle, first])
+    span = _need_span(head, cycle[1] if len(cycle) > 1 else first)
+    return error("OSR-E132", f"steps depend on each other in a cycle: {path}", span, "read 'a -> b' as 'a needs b'")
+
+
+def _with_inputs(
+    step: nodes.Step,
+    deps: tuple[str, ...],
+    position: dict[str, int],
+    *,
+    skip: Collection[str],
+    broken: set[str],
+    diags: list[Diagnostic],
+) -> nodes.Step:
+    """The step with its effective needs and SQL inputs. A transform or write step without input (OSR-E133) or a
+    writer with several (OSR-E135) is added to ``broken``; inputs whose SQL names clash get OSR-W130."""
+    inputs: list[nodes.Input] = []
+    if consumes_input(step) and step.id not in skip and step.id not in broken:
+        if not deps:
+            why = "it is the first step" if step.needs is None else "its `needs` is empty"
+            diags.append(
+                error(
+                    "OSR-E133",
+                    f"{step.mode} step '{step.id}' has no input: {why}",
+                    step.mode_span or step.id_span or step.span,
+                    "list the steps it reads from in `needs`",
                 )
-                broken.add(step.id)  # its config is still validated; its schema is not inferred
-            elif MODE_ALIASES.get(step.mode, step.mode) == "write" and len(deps) > 1:
-                diags.append(_several_writer_inputs(step, deps))
-                broken.add(step.id)
-            inputs, clash = _inputs(step, deps, position)
-            if clash:
-                diags.append(
-                    warning(
-                        "OSR-W130",
-                        f"inputs of step '{step.id}' have the same SQL name; {clash}",
-                        step.id_span or step.span,
-                    )
+            )
+            broken.add(step.id)  # its config is still validated; its schema is not inferred
+        elif MODE_ALIASES.get(step.mode, step.mode) == "write" and len(deps) > 1:
+            diags.append(_several_writer_inputs(step, deps))
+            broken.add(step.id)
+        inputs, clash = _inputs(step, deps, position)
+        if clash:
+            diags.append(
+                warning(
+                    "OSR-W130",
+                    f"inputs of step '{step.id}' have the same SQL name; {clash}",
+                    step.id_span or step.span,
                 )
-        steps.append(attrs.evolve(step, needs=deps, inputs=tuple(inputs)))
-    return PassResult(attrs.evolve(pipeline, steps=tuple(steps), order=order), tuple(diags), frozenset(broken))
+            )
+    return attrs.evolve(step, needs=deps, inputs=tuple(inputs))

@@ -255,13 +255,40 @@ def _with_read_plan(step: nodes.Step, read_plans: dict[str, nodes.Map]) -> nodes
     return attrs.evolve(step, config=nodes.Map((*entries, *added), step.config.span))
 
 
-def _sniff_csv(  # noqa: C901 — being reshaped by the typed pass products work; not split here
+def _sniff_csv(
     step: nodes.Step, base: Path, diags: list[Diagnostic], duck: _Duck, read_plans: dict[str, nodes.Map]
 ) -> tuple[nodes.Schema | None, str]:
     """The file's read plan (reading.py) from DuckDB's sniff under the config's explicit fields, checked by reading
     the first block as the run will; the schema is its kept columns. The plan goes into the step's config."""
     cfg = step.config
-    newline = cfg.get("newline")
+    _warn_newline(cfg.get("newline"), diags)
+    path_value = cfg.get("path")
+    if not isinstance(path_value, nodes.Str):
+        return None, "its path is known only at run time"
+    path, why = _file_at_build_time(path_value.value, cfg, base)
+    if path is None:
+        return None, why
+    plan, why = _sniffed_plan(path, path_value, cfg, duck, diags)
+    if plan is None:
+        return None, why
+    by_name = {c["name"]: c for c in plan["columns"]}
+    if not _named_columns_exist(cfg, by_name, path.name, diags):
+        return None, f"{path_value.value} cannot be read as configured"
+    dtype = cfg.get("dtype")
+    _apply_dtype(dtype, by_name, diags)
+    keep = cfg.get("columns")
+    wanted = [i.value for i in keep.items if isinstance(i, nodes.Str)] if isinstance(keep, nodes.List) else []
+    if dtype is not None and not _sample_reads(path, plan, path_value.span, diags):
+        return None, f"{path_value.value} cannot be read as configured"
+    node = _node(plan)
+    assert isinstance(node, nodes.Map)
+    read_plans[step.id] = node
+    names = wanted or list(by_name)
+    return nodes.Schema(tuple(nodes.Column(n, str(by_name[n]["type"]), True) for n in names), "csv"), ""
+
+
+def _warn_newline(newline: nodes.Value | None, diags: list[Diagnostic]) -> None:
+    """OSR-W212 for a ``newline`` other than auto: the reader ends a row at LF, CRLF and CR alike."""
     if isinstance(newline, nodes.Str) and newline.value != "auto":
         diags.append(
             warning(
@@ -270,10 +297,11 @@ def _sniff_csv(  # noqa: C901 — being reshaped by the typed pass products work
                 newline.span,
             )
         )
-    path_value = cfg.get("path")
-    if not isinstance(path_value, nodes.Str):
-        return None, "its path is known only at run time"
-    path = Path(path_value.value)
+
+
+def _file_at_build_time(value: str, cfg: nodes.Map, base: Path) -> tuple[Path | None, str]:
+    """The file the config's ``path`` names when it exists at build time, else None and why it cannot be sniffed."""
+    path = Path(value)
     if not path.is_absolute():
         if isinstance(cfg.get("connection"), nodes.ConnectionRef):
             return None, "its folder is the connection's base_dir, known only at run time"
@@ -281,14 +309,22 @@ def _sniff_csv(  # noqa: C901 — being reshaped by the typed pass products work
     try:
         exists = path.is_file()
     except (OSError, ValueError):  # a name too long for the OS, a NUL byte: no such file can exist
-        return None, f"{path_value.value} cannot name a file"
+        return None, f"{value} cannot name a file"
     if not exists:
-        return None, f"{path_value.value} does not exist at build time"
+        return None, f"{value} does not exist at build time"
+    return path, ""
+
+
+def _sniffed_plan(
+    path: Path, path_value: nodes.Str, cfg: nodes.Map, duck: _Duck, diags: list[Diagnostic]
+) -> tuple[dict[str, Any] | None, str]:
+    """The read plan DuckDB sniffs for the file under the config, else None and why (OSR-E212 for a file the run
+    could not read so, OSR-W202 for one DuckDB cannot sniff; bz2, xz and zip files are not sniffed)."""
     plain: dict[str, Any] = {e.key: nodes.plain(e.value) for e in cfg.entries}
     if csv_rules.compression_of(path, plain.get("compression")) in ("bz2", "xz", "zip"):
         return None, f"{path_value.value} is read by DuckDB only at run time (bz2, xz and zip are not sniffed)"
     try:
-        plan = duck.read_plan(str(path), plain)
+        return duck.read_plan(str(path), plain), ""
     except csv_rules.CsvError as exc:
         diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
         return None, f"{path_value.value} cannot be read as sniffed"
@@ -302,7 +338,10 @@ def _sniff_csv(  # noqa: C901 — being reshaped by the typed pass products work
             )
         )
         return None, f"{path_value.value} could not be sniffed"
-    by_name = {c["name"]: c for c in plan["columns"]}
+
+
+def _named_columns_exist(cfg: nodes.Map, by_name: dict[str, Any], file_name: str, diags: list[Diagnostic]) -> bool:
+    """Whether every column named by ``dtype``, ``columns`` and ``parse_dates`` is in the file (else OSR-E212s)."""
     dtype = cfg.get("dtype")
     named = [(e.key, e.key_span, "dtype") for e in dtype.entries] if isinstance(dtype, nodes.Map) else []
     for key in ("columns", "parse_dates"):
@@ -311,30 +350,30 @@ def _sniff_csv(  # noqa: C901 — being reshaped by the typed pass products work
             named += [(i.value, i.span, key) for i in listed.items if isinstance(i, nodes.Str)]
     unknown = [(name, span, key) for name, span, key in named if name not in by_name]
     for name, span, key in unknown:
-        message = f"{key} names column '{name}', which {path.name} does not have"
+        message = f"{key} names column '{name}', which {file_name} does not have"
         diags.append(error("OSR-E212", message, span, f"its columns: {', '.join(by_name)}"))
-    if unknown:
-        return None, f"{path_value.value} cannot be read as configured"
+    return not unknown
+
+
+def _apply_dtype(dtype: nodes.Value | None, by_name: dict[str, Any], diags: list[Diagnostic]) -> None:
+    """The ``dtype`` types over the sniffed ones, in the plan's columns (``by_name``); a bad type is reported."""
     for entry in dtype.entries if isinstance(dtype, nodes.Map) else ():
         if isinstance(entry.value, nodes.Str):
             col = _column(entry.key, entry.value, diags, True)
             if col:
                 by_name[entry.key]["type"] = col.type
-    keep = cfg.get("columns")
-    wanted = [i.value for i in keep.items if isinstance(i, nodes.Str)] if isinstance(keep, nodes.List) else []
-    if dtype is not None:
-        from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
 
-        try:
-            reading.check_sample(path, plan)
-        except csv_rules.CsvError as exc:
-            diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
-            return None, f"{path_value.value} cannot be read as configured"
-    node = _node(plan)
-    assert isinstance(node, nodes.Map)
-    read_plans[step.id] = node
-    names = wanted or list(by_name)
-    return nodes.Schema(tuple(nodes.Column(n, str(by_name[n]["type"]), True) for n in names), "csv"), ""
+
+def _sample_reads(path: Path, plan: dict[str, Any], span: Span | None, diags: list[Diagnostic]) -> bool:
+    """Whether the file's first block reads under the plan as the run reads it (else OSR-E212)."""
+    from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
+
+    try:
+        reading.check_sample(path, plan)
+    except csv_rules.CsvError as exc:
+        diags.append(error("OSR-E212", str(exc), span, _CSV_HINT))
+        return False
+    return True
 
 
 _CSV_HINT = "set the column's type in `dtype` (e.g. string) or fix the file"

@@ -329,6 +329,10 @@ def _sniffed_plan(
         diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
         return None, f"{path_value.value} cannot be read as sniffed"
     except Exception as exc:  # duckdb raises several error classes for unreadable files
+        unreadable = _unparsable(path, plain)
+        if unreadable:
+            diags.append(error("OSR-E212", unreadable, path_value.span, "quote the value, or fix the file"))
+            return None, f"{path_value.value} cannot be read"
         diags.append(
             warning(
                 "OSR-W202",
@@ -338,6 +342,21 @@ def _sniffed_plan(
             )
         )
         return None, f"{path_value.value} could not be sniffed"
+
+
+def _unparsable(path: Path, cfg: dict[str, Any]) -> str:
+    """Why the run's reader cannot parse the file's first block under the config (e.g. a line break inside an
+    unquoted value), or "" when it can: when DuckDB cannot sniff a file, the run reads it with the config's dialect,
+    so a parse error there is the run's error, found now."""
+    from osiris.components.filesystem_csv_extractor import reading  # pyarrow's reader: only when planning
+
+    try:
+        reading.read_header(path, csv_rules.config_dialect(cfg))
+    except csv_rules.CsvError as exc:
+        return str(exc)
+    except Exception:  # anything else is DuckDB's warning's business (OSR-W202), decided at run time
+        return ""
+    return ""
 
 
 def _named_columns_exist(cfg: nodes.Map, by_name: dict[str, Any], file_name: str, diags: list[Diagnostic]) -> bool:

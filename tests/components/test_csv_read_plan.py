@@ -339,3 +339,33 @@ def test_a_header_only_file_reads_as_no_rows_whether_or_not_it_ends_with_a_newli
     first_line_end = ending or "\n"
     (tmp_path / "in.csv").write_bytes(f"id,name,amount{first_line_end}1,a,2.5{ending}".encode())
     assert run_step(tmp_path, build_step(tmp_path, "in.csv")).to_pylist() == [{"id": 1, "name": "a", "amount": 2.5}]
+
+
+def _rows_with_a_bare_cr(at: int, rows: int) -> bytes:
+    """``rows`` data rows of awkward quoted text (multi-line values count as one record), and at data row ``at``
+    (1-based) an unquoted value holding a bare CR, which ends the record early."""
+    lines = ["id,name,text"]
+    for i in range(1, rows + 1):
+        name = "na\rme" if i == at else f"name{i}"
+        lines.append(f"{i},{name},{_field(_text(i))}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_a_bare_cr_in_an_unquoted_value_in_the_first_block_is_an_error_at_check_naming_its_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DuckDB cannot sniff the file (it was OSR-W202 'cannot sniff', then a run failing without a row number)."""
+    (tmp_path / "in.csv").write_bytes(_rows_with_a_bare_cr(at=4_000, rows=8_000))
+    assert main(["check", str(_pipeline(tmp_path, "in.csv"))]) == 2
+    err = capsys.readouterr().err
+    assert "error[OSR-E212]: cannot read 'in.csv': record 4,001 has 2 fields where the header has 3" in err
+    assert "a line break (LF, CR or CRLF) or the delimiter inside a value must be quoted" in err
+
+
+def test_a_bare_cr_past_the_checked_sample_fails_the_run_naming_its_record(tmp_path: Path) -> None:
+    """Past the first read block the check cannot see it; the run fails naming the record (counted with multi-line
+    quoted values as one record each), found by parsing again on one thread after the error."""
+    (tmp_path / "in.csv").write_bytes(_rows_with_a_bare_cr(at=60_000, rows=80_000))
+    step = build_step(tmp_path, "in.csv")
+    with pytest.raises(StepError, match=r"record 60,001 has 2 fields where the header has 3 \('60000,na'\)"):
+        run_step(tmp_path, step)

@@ -70,7 +70,7 @@ class Driver:
             empty = pa.schema([(c["name"], to_arrow(c["type"])) for c in schema])
             return pa.RecordBatchReader.from_batches(empty, iter(()))
         convert = reading.Converter(label, plan, reader.schema)
-        return self._stream(convert.schema, reading.batches(reader, convert, label), source)
+        return self._stream(convert.schema, reading.batches(reader, convert, label, path, plan), source)
 
     def _types(self, names: list[str]) -> dict[str, pa.DataType]:
         types: dict[str, pa.DataType] = {}
@@ -106,7 +106,7 @@ class Driver:
                 reader, source = self._open_unplanned(path, dialect, names, {**types, **texts})
         schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in reader.schema])
         label = str(cfg["path"])
-        return self._stream(schema, self._cast(reader, schema, label), source)
+        return self._stream(schema, self._cast(reader, schema, label, path, dialect), source)
 
     def _open_unplanned(
         self, path: Path, dialect: dict[str, Any], names: list[str], types: dict[str, pa.DataType]
@@ -131,18 +131,21 @@ class Driver:
             )
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             source.close()
-            raise StepError(f"cannot read CSV file '{self.config['path']}': {exc}") from None
+            problem = reading.parse_problem(path, dialect, exc)
+            raise StepError(f"cannot read CSV file '{self.config['path']}': {problem}") from None
         return reader, source
 
     @staticmethod
-    def _cast(reader: Any, schema: pa.Schema, label: str) -> Iterator[pa.RecordBatch]:
+    def _cast(
+        reader: Any, schema: pa.Schema, label: str, path: Path, dialect: dict[str, Any]
+    ) -> Iterator[pa.RecordBatch]:
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise StepError(f"CSV file '{label}': {exc}") from None
+                raise StepError(f"CSV file '{label}': {reading.parse_problem(path, dialect, exc)}") from None
             yield batch.cast(schema) if batch.schema != schema else batch
 
     def _stream(self, schema: pa.Schema, source_batches: Iterator[pa.RecordBatch], source: Any) -> Any:

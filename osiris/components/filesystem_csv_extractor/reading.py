@@ -247,12 +247,58 @@ def read_header(path: Path, plan: Mapping[str, Any]) -> list[str]:
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return []
-        raise CsvError(f"cannot read '{path.name}': {exc}") from None
+        raise CsvError(f"cannot read '{path.name}': {parse_problem(path, plan, exc)}") from None
     except UnicodeDecodeError as exc:
         raise CsvError(f"cannot read '{path.name}': {exc}") from None
     finally:
         source.close()
     return list(reader.schema.names) if header else [""] * len(reader.schema.names)
+
+
+_PARSE_ERROR = re.compile(r"CSV parse error: (?:Row #(\d+): )?Expected (\d+) columns, got (\d+): (.*)", re.S)
+
+
+def parse_problem(path: Path, plan: Mapping[str, Any], exc: Exception) -> str:
+    """What is wrong with ``path`` when pyarrow cannot parse it, naming the record where it can.
+
+    pyarrow numbers the record of a column-count error only when it parses on one thread, so after such an error
+    (only then) the file is parsed again that way, converting no column, to find it. Records count from the file's
+    first line, header and skipped rows included; a quoted value spanning lines is one record. With a ``comment``
+    character the dropped lines would shift the count, so no number is given then."""
+    text = str(exc)
+    found = _PARSE_ERROR.search(text)
+    if found is None:
+        return text
+    if found.group(1) is None and not plan.get("comment"):
+        again = _PARSE_ERROR.search(_single_threaded_parse(path, plan) or "")
+        found = again if again is not None and again.group(1) is not None else found
+    record, expected, got, row = found.groups()
+    where = f"record {int(record):,}" if record and not plan.get("comment") else "a record"
+    shown = row if len(row) <= 60 else row[:57] + "..."
+    return (
+        f"{where} has {got} fields where the header has {expected} ({shown!r}): a line break (LF, CR or CRLF) or "
+        f"the delimiter inside a value must be quoted"
+    )
+
+
+def _single_threaded_parse(path: Path, plan: Mapping[str, Any]) -> str | None:
+    """pyarrow's message for the first parse error of the file read on one thread (None: it parsed)."""
+    read = pacsv.ReadOptions(
+        skip_rows=int(plan.get("skip_rows", 0)),
+        autogenerate_column_names=not bool(plan.get("header", True)),
+        block_size=BLOCK_SIZE,
+        use_threads=False,
+    )
+    nothing = pacsv.ConvertOptions(include_columns=["\0"], include_missing_columns=True)  # parse, convert nothing
+    source = open_text(path, plan)
+    try:
+        for _ in pacsv.open_csv(source, read_options=read, parse_options=parse_options(plan), convert_options=nothing):
+            pass
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        return str(exc)
+    finally:
+        source.close()
+    return None
 
 
 def open_reader(path: Path, plan: Mapping[str, Any], keep: Sequence[str] = ()) -> tuple[Any, Any]:
@@ -279,7 +325,7 @@ def open_reader(path: Path, plan: Mapping[str, Any], keep: Sequence[str] = ()) -
         source.close()
         if "Empty CSV file" in str(exc):
             return None, None
-        raise CsvError(f"cannot read '{path.name}': {exc}") from None
+        raise CsvError(f"cannot read '{path.name}': {parse_problem(path, plan, exc)}") from None
     return reader, source
 
 
@@ -441,7 +487,9 @@ class Converter:
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
-def batches(reader: Any, convert: Converter, label: str) -> Iterator[pa.RecordBatch]:
+def batches(
+    reader: Any, convert: Converter, label: str, path: Path, plan: Mapping[str, Any]
+) -> Iterator[pa.RecordBatch]:
     """The reader's batches, converted; a parse error becomes ``CsvError``."""
     while True:
         try:
@@ -449,7 +497,8 @@ def batches(reader: Any, convert: Converter, label: str) -> Iterator[pa.RecordBa
         except StopIteration:
             return
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise CsvError(f"'{label}' after row {convert.rows}: {exc}") from None
+            problem = parse_problem(path, plan, exc)
+            raise CsvError(f"'{label}' after row {convert.rows}: {problem}") from None
         yield convert(batch)
 
 
@@ -461,6 +510,6 @@ def check_sample(path: Path, plan: Mapping[str, Any]) -> None:
         return
     try:
         convert = Converter(path.name, plan, reader.schema)
-        next(batches(reader, convert, path.name), None)
+        next(batches(reader, convert, path.name, path, plan), None)
     finally:
         source.close()

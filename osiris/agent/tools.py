@@ -90,22 +90,28 @@ class Tools:
     # ------------------------------------------------------------------ discovery
 
     def components_list(self) -> list[dict[str, Any]]:
-        from osiris.components.registry import default_registry
+        from osiris.components.registry import SpecError, default_registry
 
-        return [
-            {"name": s.name, "modes": list(s.pipeline_modes), "description": str(s.raw.get("description", ""))}
-            for s in default_registry()
-        ]
+        try:  # built-in specs are parsed when first listed: a broken one is a tool error naming its file
+            return [
+                {"name": s.name, "modes": list(s.pipeline_modes), "description": str(s.raw.get("description", ""))}
+                for s in default_registry()
+            ]
+        except SpecError as exc:
+            raise ToolError(str(exc)) from None
 
     def components_show(self, name: str) -> dict[str, Any]:
         from osiris.cli.components import describe
-        from osiris.components.registry import default_registry
+        from osiris.components.registry import SpecError, default_registry
         from osiris.ir.diagnostics import did_you_mean
 
-        registry = default_registry()
-        spec = registry.get(name)
+        try:
+            registry = default_registry()
+            spec = registry.get(name)
+            hint = did_you_mean(name, registry.names()) if spec is None else ""
+        except SpecError as exc:
+            raise ToolError(str(exc)) from None
         if spec is None:
-            hint = did_you_mean(name, registry.names())
             raise ToolError(f"unknown component {name!r}" + (f"; {hint}" if hint else ""))
         return {**describe(spec), "config_schema": spec.raw.get("configSchema", {})}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import osiris.cli.components  # noqa: F401  # imported now: it binds the real default_registry, not the patch below
 import osiris.components.registry as registry_module
 from osiris.agent.tools import ToolError, Tools
 from osiris.agent.workspace import Workspace

@@ -30,7 +30,7 @@ from osiris.runtime import drift
 from osiris.runtime.cancel import POLL_S, CancelToken, child_pids, terminate_children
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
-from osiris.runtime.streams import Channel, MemoryBudget, UpstreamFailed, pump
+from osiris.runtime.streams import Channel, MemoryBudget, SpillError, UpstreamFailed, pump
 
 STOP_GRACE_S = 60.0  # how long cancelled steps get to roll back before the run is recorded without them
 
@@ -373,5 +373,5 @@ class Scheduler(StepBook):
         return count
 
     def describe(self, sid: str, exc: BaseException) -> str:
-        cause = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
+        cause = str(exc) if isinstance(exc, (StepError, SpillError)) else f"{type(exc).__name__}: {exc}"
         return self.redact(f"{self.where(sid)} failed: {cause}")

@@ -125,18 +125,21 @@ def sha256_text(text: str) -> str:
 
 
 def write_many(root: Path, files: dict[str, str]) -> None:
-    """``write_atomic`` for many files under ``root`` (``rel -> text``), in the given order: each folder is made
-    once, and each file goes through a temp file with mode 0644 and an ``os.replace``."""
+    """Write many files under ``root`` (``rel -> text``): every one to a temp file (mode 0644) first, then all are
+    renamed into place, so a write that fails (disk full, ``ulimit -f``) leaves the previous files, all of them,
+    and no temp file; each folder is made once."""
     made: set[Path] = set()
-    for rel, text in files.items():
-        path = root / rel
-        folder = path.parent
-        if folder not in made:
-            folder.mkdir(parents=True, exist_ok=True)
-            made.add(folder)
-        data = text.encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
+    written: list[tuple[str, Path]] = []
+    try:
+        for rel, text in files.items():
+            path = root / rel
+            folder = path.parent
+            if folder not in made:
+                folder.mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            data = text.encode("utf-8")
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            written.append((tmp, path))
             try:
                 os.fchmod(fd, 0o644)
                 view = memoryview(data)
@@ -144,10 +147,12 @@ def write_many(root: Path, files: dict[str, str]) -> None:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
+        for tmp, path in written:
             Path(tmp).replace(path)
-        except BaseException:
+    except BaseException:
+        for tmp, _ in written:
             Path(tmp).unlink(missing_ok=True)
-            raise
+        raise
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -108,6 +108,8 @@ def _compile_file(
     try:
         ctx = make_context(params, profile, env, sources)
         result = run_passes(parsed.pipeline, ctx, until=until, after=after, broken=parsed.broken)
+    except ImportError:
+        raise  # DuckDB or pyarrow cannot be loaded: an environment error for the caller, not a diagnostic
     except Exception as exc:  # a bug in a pass must still not become a traceback for the user
         if os.environ.get("OSIRIS_DEBUG"):
             raise

@@ -64,6 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("osirisc: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:  # DuckDB, pyarrow...: the environment's fault, not the pipeline's nor osirisc's
+        if os.environ.get("OSIRIS_DEBUG"):
+            raise
+        from osiris.runtime.errors import environment_error
+
+        print(f"osirisc: {environment_error(exc)}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:
@@ -79,6 +86,8 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         return int(module.run(args))
     except BrokenPipeError:
         return EXIT_OK
+    except ImportError:
+        raise  # main's environment error
     except Exception as exc:  # the last line of defence: never a traceback for any input
         if os.environ.get("OSIRIS_DEBUG"):
             raise

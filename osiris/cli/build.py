@@ -51,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     pipeline = result.pipeline
     out = args.out if args.out is not None else str(Path("build") / file_stem(pipeline.name))
-    with gc_paused():
-        written = backend.emit(result, Path(out))
+    try:
+        with gc_paused():
+            written = backend.emit(result, Path(out))
+    except OSError as exc:  # disk full, quota, ulimit -f: every file is left as it was (canonical.write_many)
+        print(f"osirisc build: cannot write '{out}': {exc} (left as it was)", file=sys.stderr)
+        return 2
     if "fingerprints.json" in written:  # the hash of the plan the backend wrote (not built a second time)
         plan_sha = json.loads((Path(out) / "fingerprints.json").read_text(encoding="utf-8"))["plan"]
     else:

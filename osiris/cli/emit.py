@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     except BackendError as exc:
         print(f"osirisc emit: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, quota, ulimit -f: the output is left as it was
+        print(f"osirisc emit: cannot write '{out}': {exc} (left as it was)", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - started
     if args.target == "ray":  # a build directory plus the workers' runtime environment (no bundle to trust)
         info = {"dir": str(out), "files": written, "seconds": round(elapsed, 3), "target": args.target}

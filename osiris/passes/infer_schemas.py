@@ -328,6 +328,8 @@ def _sniffed_plan(
     except csv_rules.CsvError as exc:
         diags.append(error("OSR-E212", str(exc), path_value.span, _CSV_HINT))
         return None, f"{path_value.value} cannot be read as sniffed"
+    except ImportError:
+        raise  # DuckDB or pyarrow cannot be loaded: not the file's fault (compile.py)
     except Exception as exc:  # duckdb raises several error classes for unreadable files
         unreadable = _unparsable(path, plain)
         if unreadable:
@@ -354,6 +356,8 @@ def _unparsable(path: Path, cfg: dict[str, Any]) -> str:
         reading.read_header(path, csv_rules.config_dialect(cfg))
     except csv_rules.CsvError as exc:
         return str(exc)
+    except ImportError:
+        raise
     except Exception:  # anything else is DuckDB's warning's business (OSR-W202), decided at run time
         return ""
     return ""
@@ -564,8 +568,13 @@ class _Duck:
                 meanwhile()
         finally:
             thread.join()
-        if "error" in opened:
-            raise opened["error"]
+        failed = opened.get("error")
+        if isinstance(failed, Exception) and not isinstance(failed, ImportError):
+            # an in-memory database that cannot open (out of memory, a resource limit) is the environment's failure,
+            # reported once as such (compile.py), not as every CSV "cannot sniff" and every query a syntax error
+            raise ImportError(f"DuckDB cannot open an in-memory database: {failed}", name="duckdb") from failed
+        if failed is not None:
+            raise failed
         self._con = opened["con"]
         return self._con
 
@@ -584,6 +593,8 @@ class _Duck:
             else:
                 try:
                     self._sniffed[memo] = plan = plan_csv(path, cfg, self._connect(meanwhile=_import_csv_reader))
+                except ImportError:
+                    raise
                 except Exception as exc:  # duckdb raises several error classes for unreadable files
                     self._sniffed[memo] = exc
                 else:

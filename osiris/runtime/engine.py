@@ -223,8 +223,8 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:  # noqa
         },
         final=False,
     )
-    if run.errors:
-        run.close()
+    if run.errors:  # nothing has run: no half record left behind (the next run would call it "interrupted")
+        run.discard()
         raise RunError("OSR-E340", f"cannot write the run record in '{run.path}': {run.errors[0]}")
     emit(
         "run_start",

@@ -80,8 +80,8 @@ def dumps(data: Any) -> str:
 
 class RunDir:
     def __init__(self, runs_dir: Path, pipeline: str, redactor: Redactor, run_id: str | None = None):
-        """Creates the folder, status.json (running), the status reserve and ``tmp/``; raises OSError when it
-        cannot (nothing has run yet)."""
+        """Creates the folder, the status reserve, ``tmp/`` and the event files; raises OSError when it cannot
+        (nothing has run yet), leaving no folder behind (a half-made one would be marked "interrupted" later)."""
         self.run_id = run_id or new_run_id()
         self.path = runs_dir / safe_name(pipeline) / self.run_id
         self.redactor = redactor
@@ -90,12 +90,25 @@ class RunDir:
         clean_stale(runs_dir)
         self.path.mkdir(parents=True, exist_ok=False)
         self.tmp = self.path / "tmp"
-        self.tmp.mkdir()
-        owner.mark(self.tmp)
-        with (self.path / RESERVE).open("wb") as fh:
-            fh.write(b" " * STATUS_RESERVE)  # real blocks (not a sparse file), so rewriting them needs no space
-        self._events = (self.path / "events.jsonl").open("a", encoding="utf-8")
-        self._metrics = (self.path / "metrics.jsonl").open("a", encoding="utf-8")
+        try:
+            self.tmp.mkdir()
+            owner.mark(self.tmp)
+            with (self.path / RESERVE).open("wb") as fh:
+                fh.write(b" " * STATUS_RESERVE)  # real blocks (not a sparse file), so rewriting them needs no space
+            self._events = (self.path / "events.jsonl").open("a", encoding="utf-8")
+            self._metrics = (self.path / "metrics.jsonl").open("a", encoding="utf-8")
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Remove the whole run folder: the run was refused before anything ran (OSR-E340)."""
+        for name in ("_events", "_metrics"):
+            fh = getattr(self, name, None)
+            if fh is not None:
+                with contextlib.suppress(OSError):
+                    fh.close()
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def _failed(self, what: str, exc: OSError) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ a step still running ``STOP_GRACE_S`` later is reported as not stopped and left 
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +30,7 @@ from osiris.runtime import drift
 from osiris.runtime.cancel import POLL_S, CancelToken, child_pids, terminate_children
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
-from osiris.runtime.streams import Channel, MemoryBudget, UpstreamFailed, pump
+from osiris.runtime.streams import Channel, MemoryBudget, SpillError, UpstreamFailed, pump
 
 STOP_GRACE_S = 60.0  # how long cancelled steps get to roll back before the run is recorded without them
 
@@ -68,12 +69,46 @@ class StepState:
         }
 
 
+BUILTIN_DRIVERS = "osiris.components"
+DRIVER_MODULES_ENV = "OSIRIS_DRIVER_MODULES"  # comma-separated packages trusted for drivers (components in development)
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def driver_packages() -> list[str]:
+    """The packages a plan's driver may come from: the built-in components, the top-level package of every
+    installed ``osiris.components`` entry point, and those listed in ``OSIRIS_DRIVER_MODULES``."""
+    from importlib import metadata  # ~15 ms: only when a driver is not a built-in one
+
+    packages = [BUILTIN_DRIVERS]
+    packages += sorted(
+        {ep.value.partition(":")[0].strip().split(".")[0] for ep in metadata.entry_points(group=BUILTIN_DRIVERS)}
+    )
+    packages += [p.strip() for p in os.environ.get(DRIVER_MODULES_ENV, "").split(",") if p.strip()]
+    return packages
+
+
 def load_driver(path: str) -> Any:
+    """Import a step's driver class. A plan is data: its driver must come from a component package (see
+    ``driver_packages``), so a hand-edited ``"driver": "os:system"`` imports nothing and runs nothing."""
     module, _, attr = path.partition(":")
+    if not _within(module, BUILTIN_DRIVERS):
+        packages = driver_packages()
+        if not any(_within(module, p) for p in packages):
+            raise RunError(
+                "OSR-E320",
+                f"cannot load driver '{path}': module '{module}' is in no component package ({', '.join(packages)}:"
+                f" the built-in components, installed osiris.components entry points, {DRIVER_MODULES_ENV})",
+            )
     try:
-        return getattr(importlib.import_module(module), attr)
+        driver = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise RunError("OSR-E320", f"cannot load driver '{path}': {type(exc).__name__}: {exc}") from None
+    if not isinstance(driver, type):
+        raise RunError("OSR-E320", f"cannot load driver '{path}': not a class ({type(driver).__name__})")
+    return driver
 
 
 def target_of(step: Mapping[str, Any]) -> str | None:
@@ -338,5 +373,5 @@ class Scheduler(StepBook):
         return count
 
     def describe(self, sid: str, exc: BaseException) -> str:
-        cause = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {exc}"
+        cause = str(exc) if isinstance(exc, (StepError, SpillError)) else f"{type(exc).__name__}: {exc}"
         return self.redact(f"{self.where(sid)} failed: {cause}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from osiris.runtime.cancel import Cancelled, CancelToken
+
+
+class SpillError(Exception):
+    """A batch could not be spilled to the run's ``tmp/`` (disk full, quota, file size limit): the producer fails
+    with this message, which names the spill file and the cause, instead of the file system's bare error."""
 
 
 class UpstreamFailed(Exception):
@@ -75,6 +81,14 @@ class _Segment:
 _ids = itertools.count()
 
 
+def _spill_error(path: Path, exc: OSError) -> SpillError:
+    cause = os.strerror(exc.errno) if exc.errno else str(exc)
+    return SpillError(
+        f"cannot spill batches past the memory budget to {path}: {cause} "
+        "(free space where the run record is written, or raise --memory-budget)"
+    )
+
+
 class Channel:
     """One producer -> one consumer queue of batches, spilling to disk past the shared budget."""
 
@@ -111,15 +125,22 @@ class Channel:
                 self._items.append(batch)
             else:
                 assert self.schema is not None
-                self.spill_dir.mkdir(parents=True, exist_ok=True)
-                segment = _Segment(self.spill_dir / f"spill-{next(_ids)}.arrow", self.schema)
+                path = self.spill_dir / f"spill-{next(_ids)}.arrow"
+                try:
+                    self.spill_dir.mkdir(parents=True, exist_ok=True)
+                    segment = _Segment(path, self.schema)
+                except OSError as exc:
+                    raise _spill_error(path, exc) from None
                 self._items.append(segment)
                 self._spill(segment, batch)
             self._cond.notify_all()
 
     def _spill(self, segment: _Segment, batch: pa.RecordBatch) -> None:
         assert segment.writer is not None
-        segment.writer.write_batch(batch)
+        try:
+            segment.writer.write_batch(batch)
+        except OSError as exc:
+            raise _spill_error(segment.path, exc) from None
         segment.rows += batch.num_rows
         self.spilled_bytes += batch.nbytes
 

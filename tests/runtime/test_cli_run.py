@@ -75,10 +75,10 @@ def test_usage_and_invalid_plans(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text(json.dumps(p))
     assert runtime_main([str(bad)]) == 2
     assert "error[OSR-E301]: invalid plan: steps[0].dialect: expected null or a dialect name" in capsys.readouterr().err
-    p = plan(step("a", "test.extractor", {}, driver="no.such.module:Driver"))
+    p = plan(step("a", "test.extractor", {}, driver="osiris.components.no_such.driver:Driver"))
     bad.write_text(json.dumps(p))
     assert runtime_main([str(bad), "--runs-dir", str(tmp_path / "runs")]) == 2
-    assert "error[OSR-E320]: cannot load driver 'no.such.module:Driver'" in capsys.readouterr().err
+    assert "error[OSR-E320]: cannot load driver 'osiris.components.no_such.driver:Driver'" in capsys.readouterr().err
     p["steps"].append(step("b", "test.writer", {}, ["zzz"], driver="rt_drivers:Sink"))
     bad.write_text(json.dumps(p))
     assert runtime_main([str(bad)]) == 2

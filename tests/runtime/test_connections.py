@@ -150,7 +150,12 @@ def test_secrets_never_reach_the_run_directory_or_output(tmp_path: Path, capsys:
 def test_cli_run_masks_secrets_and_exits_1(tmp_path: Path) -> None:
     _write_conns(tmp_path)
     (tmp_path / "plan.json").write_text(json.dumps(_secret_plan()))
-    env = {"PATH": "/usr/bin:/bin", "MY_TOKEN": ENV_SECRET, "PYTHONPATH": f"{ROOT}:{Path(__file__).parent}"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MY_TOKEN": ENV_SECRET,
+        "PYTHONPATH": f"{ROOT}:{Path(__file__).parent}",
+        "OSIRIS_DRIVER_MODULES": "rt_drivers",
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "osiris.runtime", "plan.json", "--format", "json"],
         cwd=tmp_path,

@@ -40,7 +40,11 @@ def _peak_rss_mib(tmp_path: Path, batches: int) -> float:
             "--format",
             "json",
         ],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{Path(__file__).parent}"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": f"{ROOT}:{Path(__file__).parent}",
+            "OSIRIS_DRIVER_MODULES": "rt_drivers",
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from osiris.runtime.streams import Channel, MemoryBudget, UpstreamFailed, pump
+from osiris.runtime.streams import Channel, MemoryBudget, SpillError, UpstreamFailed, pump
 
 SCHEMA = pa.schema([("n", pa.int64())])
 
@@ -108,3 +108,28 @@ def test_abandoned_channel_frees_its_budget(tmp_path: Path) -> None:
     assert budget.used == 10 * 8000
     ch.abandon()
     assert budget.used == 0
+
+
+def test_a_spill_that_cannot_be_written_names_the_file_and_the_cause(tmp_path: Path) -> None:
+    """Disk full or a file size limit (``ulimit -f``) while spilling: before, the producer failed with the file
+    system's bare "OSError: [Errno 27] Error writing bytes to file", as if its own source had failed."""
+    import resource
+
+    batch = next(iter(_source(1, 100_000)))  # 800 KB
+    chan = Channel("src", MemoryBudget(0), tmp_path / "spill", lambda r, b: None)
+    chan.open(SCHEMA)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))  # Python ignores SIGXFSZ: writes fail with EFBIG
+    try:
+        with pytest.raises(
+            SpillError,
+            match=r"cannot spill batches past the memory budget to .*/spill/spill-\d+\.arrow: File too large",
+        ):
+            chan.put(batch)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    (tmp_path / "file").write_text("")  # the spill folder cannot be created
+    chan = Channel("src", MemoryBudget(0), tmp_path / "file" / "spill", lambda r, b: None)
+    chan.open(SCHEMA)
+    with pytest.raises(SpillError, match=r"to .*/file/spill/spill-\d+\.arrow: Not a directory"):
+        chan.put(batch)

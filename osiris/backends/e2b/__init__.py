@@ -26,7 +26,11 @@ class E2BBackend:
         name = bundle_name(compiled.pipeline.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = out_dir / f".{name}.tmp"
-        tmp.write_bytes(data)
-        tmp.chmod(0o644)
-        tmp.replace(out_dir / name)
+        try:
+            tmp.write_bytes(data)
+            tmp.chmod(0o644)
+            tmp.replace(out_dir / name)
+        except BaseException:  # disk full, ulimit -f, Ctrl-C: no partial bundle left behind
+            tmp.unlink(missing_ok=True)
+            raise
         return [name]

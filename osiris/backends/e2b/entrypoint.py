@@ -288,6 +288,10 @@ def run(plan: dict[str, Any], args: argparse.Namespace, events: Events) -> int:
     from osiris.runtime.errors import RunError
     from osiris.runtime.plan import validate_plan
 
+    # the drivers this bundle carries were checked against the plan's registry (verify_drivers): a third-party
+    # one is trusted here, where its distribution's osiris.components entry point is not installed
+    carried = [str(e.get("driver", "")).partition(":")[0] for e in (plan.get("registry") or {}).values()]
+    os.environ["OSIRIS_DRIVER_MODULES"] = ",".join([os.environ.get("OSIRIS_DRIVER_MODULES", ""), *carried])
     cancel = CancelToken()
     options = RunOptions(
         base_dir=Path(args.base_dir),

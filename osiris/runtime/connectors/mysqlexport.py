@@ -1,0 +1,199 @@
+"""A server-formatted CSV export: MySQL/MariaDB writes every row as the exact CSV line Arrow's CSV writer would
+write, and the command-line client prints it (docs/mysql-transfer.md, "CSV export").
+
+One ``SELECT CONCAT_WS(<delimiter>, <field>, ...)`` per row; ``mariadb --batch --raw --skip-column-names`` prints
+each value unescaped and ends it with ``\\n``. Every field is a SQL expression that is never NULL and gives the
+bytes Arrow writes for the type the Arrow path reads the column as (``mysql.arrow_type``): integers, YEAR and
+DECIMAL as the server prints them (a scale above 6 as quoted text, as the CSV writer does), text quoted with its
+quotes doubled, bytes as quoted lowercase hex, DATE as is, DATETIME/TIMESTAMP with Arrow's six fractional digits
+(TIMESTAMP in UTC with ``Z``), NULL as an empty field. A zero date is an empty field and counted (the Arrow path
+reads it as NULL and warns); a date Arrow cannot read (a zero month or day, February 30) is counted too and fails
+the step, as it fails the Arrow path. ``field`` returns None for a type with no exact form (FLOAT/DOUBLE, TIME,
+BIT, JSON, GEOMETRY, ...): the caller then takes the Arrow path for the whole step.
+
+A second statement prints ``FOUND_ROWS()`` and the date counts as the last line; ``ExportStream`` holds it back
+from the file. It proves the stream ended after the last row, and gives the row count for the run record.
+The password reaches the client as in ``mysqlcli``: only through ``MYSQL_PWD`` in its environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
+
+import attrs
+
+from osiris.runtime.connectors import mysql, mysqlcli
+from osiris.runtime.driver import StepError
+
+CHUNK = 1 << 20  # bytes per read of the client's output (one batch of the export stream)
+_TAIL = 4096  # bytes held back from the file until the client ends: the counts line is within them
+_TEXT_CODES = mysql._TEXTS
+_PLAIN_INTS = set(mysql._INTS) | {mysql.YEAR}
+_DATES = {mysql.DATE, mysql.NEWDATE, mysql.DATETIME, mysql.TIMESTAMP}
+
+
+@attrs.frozen
+class Field:
+    """One column's CSV field as SQL; ``date``: its zero and bad dates are counted (user variables ``@osiris_zN``
+    and ``@osiris_bN``)."""
+
+    sql: str
+    date: bool = False
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _quoted(expr: str) -> str:
+    return f"CONCAT('\"', {expr}, '\"')"
+
+
+def field(col: mysql.Column, index: int, quote_all: bool) -> Field | str:
+    """The CSV field of result column ``col`` (``osiris_q``.name), or why it has no exact form."""
+    c = f"osiris_q.{_q(col.name)}"
+    code, nullable = col.type_code, mysql.nullable(col)
+    typ = mysql.arrow_type(col)
+    maybe_quoted = _quoted if quote_all else (lambda e: e)
+    if code in _PLAIN_INTS:
+        text = maybe_quoted(f"{c} + 0" if code == mysql.YEAR else c)  # YEAR 0 is printed 0000; Arrow's int16 is 0
+    elif code in (mysql.DECIMAL, mysql.NEWDECIMAL) and 0 <= col.scale <= 38:
+        # the server prints exactly `scale` digits, as Arrow does up to scale 6; above it the CSV writer writes
+        # the same plain text as a string, which it quotes
+        text = _quoted(c) if quote_all or col.scale > 6 else c
+    elif code in _TEXT_CODES and col.charset == mysql.BINARY_CHARSET:
+        text = _quoted(f"LOWER(HEX({c}))")
+    elif code in _TEXT_CODES:
+        text = _quoted(f"REPLACE({c}, '\"', '\"\"')")
+    elif code in _DATES and 0 <= col.scale <= 6:
+        return _date_field(c, col, index, maybe_quoted)
+    else:
+        return f"column '{col.name}' is {typ} (type code {code}): its CSV text is not the server's"
+    return Field(f"IF({c} IS NULL, '', {text})" if nullable else text)
+
+
+def _date_field(c: str, col: mysql.Column, index: int, maybe_quoted: Any) -> Field:
+    if col.type_code in (mysql.DATE, mysql.NEWDATE):
+        text = c
+    else:  # Arrow writes timestamp[us] with six fractional digits; the server prints `scale` (0: no point)
+        zone = "Z" if col.type_code == mysql.TIMESTAMP else ""
+        pad = ("." if col.scale == 0 else "") + "0" * (6 - col.scale) + zone
+        text = f"CONCAT({c}, '{pad}')" if pad else c
+    month, day, year = f"MONTH({c})", f"DAYOFMONTH({c})", f"YEAR({c})"
+    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
+    days = f"CASE {month} WHEN 2 THEN IF({leap}, 29, 28) WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 "
+    days += "ELSE 31 END"
+    zero, bad = f"@osiris_z{index}", f"@osiris_b{index}"
+    sql = (
+        f"CASE WHEN {c} IS NULL THEN '' "
+        f"WHEN {month} = 0 OR {day} = 0 THEN "
+        f"IF({year} = 0 AND {month} = 0 AND {day} = 0, IF(({zero} := {zero} + 1) IS NULL, '', ''), "
+        f"IF(({bad} := {bad} + 1) IS NULL, '', '')) "
+        f"WHEN {day} > 28 AND {day} > {days} THEN IF(({bad} := {bad} + 1) IS NULL, '', '') "
+        f"ELSE {maybe_quoted(text)} END"
+    )
+    return Field(sql, date=True)
+
+
+@attrs.frozen
+class Export:
+    """The statements of one export and what its counts line holds."""
+
+    sql: str
+    dates: tuple[tuple[int, str], ...]  # (index, column name) of the counted date columns
+
+
+def export_sql(query: str, columns: Sequence[mysql.Column], delimiter: str, quoting: str, crlf: bool) -> Export | str:
+    """The client's statements for ``columns`` (in output order) of ``query``, or why the export cannot be exact."""
+    fields: list[Field] = []
+    for i, col in enumerate(columns):
+        got = field(col, i, quoting == "all")
+        if isinstance(got, str):
+            return got
+        fields.append(got)
+    if not fields:
+        return "the query returns no columns"
+    line = f"CONCAT_WS('{delimiter}', {', '.join(f.sql for f in fields)})" if len(fields) > 1 else fields[0].sql
+    if crlf:  # the client ends each line with \n
+        line = f"CONCAT({line}, CHAR(13 USING utf8mb4))"
+    dates = tuple((i, col.name) for i, (col, f) in enumerate(zip(columns, fields, strict=True)) if f.date)
+    init = [f"@osiris_z{i} = 0, @osiris_b{i} = 0" for i, _ in dates]
+    counts = ["FOUND_ROWS()"] + [f"@osiris_z{i}, @osiris_b{i}" for i, _ in dates]
+    sql = (f"SET {', '.join(init)}; " if init else "") + f"SELECT {line} FROM ({query}) AS osiris_q; "
+    return Export(sql + f"SELECT {', '.join(counts)}", dates)
+
+
+@attrs.frozen
+class Counts:
+    rows: int
+    zero_dates: Mapping[str, int]
+    bad_dates: Mapping[str, int]
+
+
+class ExportStream:
+    """One run of the client on an ``Export``: ``chunks()`` yields the CSV bytes; ``counts`` is set once they end
+    properly; ``close`` ends the process."""
+
+    def __init__(self, binary: str, p: Mapping[str, Any], export: Export):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
+        env["MYSQL_PWD"] = str(p.get("password") or "")
+        self.export = export
+        self.counts: Counts | None = None
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close(); client messages only)
+        args = mysqlcli.command(binary, p, export.sql)
+        args.insert(args.index("--batch") + 1, "--raw")
+        pipe = subprocess.PIPE
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=pipe, stderr=self._stderr, env=env)
+
+    def _error(self) -> str:
+        self._stderr.seek(0)
+        return mysqlcli.client_error(self._stderr.read().decode("utf-8", "replace"), self.proc.returncode)
+
+    def started(self) -> bool:
+        """Wait for the first output byte; False when the client ended without output and with an error."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        return bool(stdout.peek(1)) or self.proc.wait() == 0  # type: ignore[attr-defined]
+
+    def chunks(self) -> Iterator[bytes]:
+        """The rows' bytes as they arrive, the counts line held back; raises StepError when the client fails or
+        its output does not end with the counts line."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        read = stdout.read1  # type: ignore[attr-defined]
+        held = b""
+        while chunk := read(CHUNK):
+            data = held + chunk if held else chunk
+            cut = max(len(data) - _TAIL, 0)
+            if cut:
+                yield data[:cut]
+            held = data[cut:]
+        if self.proc.wait() != 0:
+            raise StepError(self._error(), retryable=False)
+        end = held.rfind(b"\n", 0, len(held) - 1)
+        last = held[end + 1 : -1].split(b"\t")
+        if not held.endswith(b"\n") or len(last) != 1 + 2 * len(self.export.dates) or not all(map(bytes.isdigit, last)):
+            raise StepError("the MySQL client's output ended without its row count: the export is incomplete")
+        numbers = [int(v) for v in last]
+        names = [name for _, name in self.export.dates]
+        self.counts = Counts(
+            numbers[0],
+            {n: z for n, z in zip(names, numbers[1::2], strict=True) if z},
+            {n: b for n, b in zip(names, numbers[2::2], strict=True) if b},
+        )
+        if end >= 0:
+            yield held[: end + 1]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+        for f in (self.proc.stdout, self._stderr):
+            with contextlib.suppress(Exception):
+                f.close()  # type: ignore[union-attr]

@@ -165,7 +165,7 @@ class ExportStream:
         its output does not end with the counts line."""
         stdout = self.proc.stdout
         assert stdout is not None
-        read = stdout.read1  # type: ignore[attr-defined]
+        read = stdout.read  # blocks for a whole chunk: few, large batches (a pipe read returns a few KiB)
         held = b""
         while chunk := read(CHUNK):
             data = held + chunk if held else chunk

@@ -23,6 +23,7 @@ import pytest
 from conftest import MY, _unavailable
 from live_runs import alive, children, wait_for
 
+from osiris.components.filesystem_csv_writer.driver import HANDOFF_MESSAGE
 from osiris.runtime.connectors import mysqlcli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,9 @@ def _pipeline(folder: Path, db: str, extract: dict[str, Any], write: dict[str, A
     return path
 
 
-def _run(pipeline: Path, *, arrow: bool = False, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+def _run(
+    pipeline: Path, *, arrow: bool = False, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> tuple[int, list[dict[str, Any]]]:
     """``osirisc run``; (exit status, the run's events)."""
     full = {**os.environ, **(env or {})}
     full.pop("OSIRIS_EXPORT", None)
@@ -108,15 +111,15 @@ def _run(pipeline: Path, *, arrow: bool = False, env: dict[str, str] | None = No
     runs = pipeline.parent / "runs"
     before = set(runs.rglob("events.jsonl")) if runs.exists() else set()
     proc = subprocess.run(
-        [*OSIRISC, "run", str(pipeline)], check=False, cwd=pipeline.parent, env=full, capture_output=True
+        [*OSIRISC, "run", str(pipeline), *args], check=False, cwd=pipeline.parent, env=full, capture_output=True
     )
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
     (events_file,) = set(runs.rglob("events.jsonl")) - before
     return proc.returncode, [json.loads(line) for line in events_file.read_text().splitlines()]
 
 
-def _messages(events: list[dict[str, Any]]) -> list[str]:
-    return [str(e.get("message", "")) for e in events if e.get("step") == "extract"]
+def _messages(events: list[dict[str, Any]], step: str = "extract") -> list[str]:
+    return [str(e.get("message", "")) for e in events if e.get("step") == step]
 
 
 def _both(tmp_path: Path, db: str, extract: dict[str, Any], write: dict[str, Any]) -> tuple[bytes, list[str]]:
@@ -162,6 +165,26 @@ def test_export_of_a_query_an_empty_result_and_limit(db: str, tmp_path: Path) ->
     _both(tmp_path, db, {"query": "SELECT id, s, d2 FROM awk WHERE id > 100"}, {})
     data, _ = _both(tmp_path, db, {"table": "awk", "columns": ["id", "t"], "limit": 2, "offset": 1}, {})
     assert data.startswith(b'"id","t"\n2,"\\N"\n')
+
+
+@needs_client
+@pytest.mark.db
+def test_the_client_writes_into_the_file_unless_no_writer_claims_it_in_time(db: str, tmp_path: Path) -> None:
+    """A writer running beside the extractor takes the client's output straight into its file (no byte through
+    Python); with one job at a time the writer starts only after the extractor, which then sends the bytes through
+    the channel: the same file and row counts either way."""
+    pipeline = _pipeline(tmp_path, db, {"table": "awk"}, {})
+    files, counts = [], []
+    for args in ((), ("--jobs", "1")):
+        status, events = _run(pipeline, args=args)
+        assert status == 0, events
+        assert "mysql read path: csv export (server-formatted)" in _messages(events)
+        assert (HANDOFF_MESSAGE in _messages(events, "write")) == (args == ()), _messages(events, "write")
+        files.append((tmp_path / "out.csv").read_bytes())
+        done = {e["step"]: e for e in events if e.get("event") == "step_complete"}
+        counts.append((done["extract"]["rows_out"], done["write"]["rows_in"], done["write"]["rows_written"]))
+    assert files[0] == files[1] and files[0].count(b"\n") >= len(ROWS)
+    assert counts == [(len(ROWS),) * 3] * 2
 
 
 @needs_client

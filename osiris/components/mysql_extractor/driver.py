@@ -111,17 +111,25 @@ class Driver:
             stream.close()
             return self._arrow_path("the client failed before its first byte")
         self.ctx.event("info", {"step": self.ctx.step_id, "message": "mysql read path: csv export (server-formatted)"})
-        schema = exports.schema("csv", names)
-        return pa.RecordBatchReader.from_batches(schema, self._export_batches(stream, schema, params))
+        token = exports.offer(stream)  # the writer may take the client's output straight into its file
+        schema = exports.schema("csv", names, token)
+        return pa.RecordBatchReader.from_batches(schema, self._export_batches(stream, schema, params, token))
 
     def _export_batches(
-        self, stream: mysqlexport.ExportStream, schema: pa.Schema, params: Mapping[str, Any]
+        self, stream: mysqlexport.ExportStream, schema: pa.Schema, params: Mapping[str, Any], token: str
     ) -> Iterator[pa.RecordBatch]:
         try:
-            with self.ctx.cancel.hook(stream.close):
+            with self.ctx.cancel.hook(stream.kill):
                 try:
-                    for chunk in stream.chunks():
-                        yield exports.batch(schema, chunk)
+                    if exports.take_back(token, exports.CLAIM_S) is None:  # the writer has the client's output
+                        stream.done.wait()
+                        if stream.error is not None:
+                            raise stream.error
+                        if stream.counts is None:
+                            raise StepError("the writer stopped before the export ended")
+                    else:
+                        for chunk in stream.chunks():
+                            yield exports.batch(schema, chunk)
                 except (StepError, OSError) as exc:
                     text = f"reading rows from {mysql.describe_target(params)} failed: {exc}"
                     raise StepError(scrub(text, secrets_of(params)), retryable=False) from None
@@ -133,4 +141,5 @@ class Driver:
                 raise StepError(f"column '{column}': {n} value(s) are not valid dates (a zero month or day)")
             yield exports.batch(schema, b"", counts.rows)
         finally:
+            exports.take_back(token, 0)  # never claimed (the run stopped first): withdraw the offer
             stream.close()

@@ -19,11 +19,14 @@ The password reaches the client as in ``mysqlcli``: only through ``MYSQL_PWD`` i
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import attrs
 
@@ -136,19 +139,25 @@ class Counts:
 
 
 class ExportStream:
-    """One run of the client on an ``Export``: ``chunks()`` yields the CSV bytes; ``counts`` is set once they end
-    properly; ``close`` ends the process."""
+    """One run of the client on an ``Export``. Its bytes reach the file one of two ways: a writer in this process
+    claims the stream (``exports.Handoff``) and ``write_into`` splices the client's pipe into its file in the kernel,
+    or ``chunks()`` yields them to be sent as batches. Either way ``counts`` is set once they ended properly, else
+    ``error`` says why; ``kill`` ends the client (the cancel hook), ``close`` also releases the pipes."""
 
     def __init__(self, binary: str, p: Mapping[str, Any], export: Export):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
         env["MYSQL_PWD"] = str(p.get("password") or "")
         self.export = export
         self.counts: Counts | None = None
+        self.error: StepError | None = None
+        self.done = threading.Event()
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close(); client messages only)
         args = mysqlcli.command(binary, p, export.sql)
         args.insert(args.index("--batch") + 1, "--raw")
         pipe = subprocess.PIPE
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=pipe, stderr=self._stderr, env=env)
+        with contextlib.suppress(Exception):  # a larger pipe: fewer switches between the client and the splice
+            fcntl.fcntl(self.proc.stdout.fileno(), _F_SETPIPE_SZ, CHUNK)  # type: ignore[union-attr]
 
     def _error(self) -> str:
         self._stderr.seek(0)
@@ -175,9 +184,17 @@ class ExportStream:
             held = data[cut:]
         if self.proc.wait() != 0:
             raise StepError(self._error(), retryable=False)
-        end = held.rfind(b"\n", 0, len(held) - 1)
-        last = held[end + 1 : -1].split(b"\t")
-        if not held.endswith(b"\n") or len(last) != 1 + 2 * len(self.export.dates) or not all(map(bytes.isdigit, last)):
+        end = self._read_counts(held, whole=True)
+        if end > 0:
+            yield held[:end]
+
+    def _read_counts(self, tail: bytes, whole: bool) -> int:
+        """Set ``counts`` from the last line of ``tail`` (the output's end; ``whole``: all of it); where the rows
+        end in it. Raises StepError when the output does not end with the counts line."""
+        end = tail.rfind(b"\n", 0, len(tail) - 1)
+        last = tail[end + 1 : -1].split(b"\t")
+        complete = tail.endswith(b"\n") and (end >= 0 or whole)
+        if not complete or len(last) != 1 + 2 * len(self.export.dates) or not all(map(bytes.isdigit, last)):
             raise StepError("the MySQL client's output ended without its row count: the export is incomplete")
         numbers = [int(v) for v in last]
         names = [name for _, name in self.export.dates]
@@ -186,14 +203,66 @@ class ExportStream:
             {n: z for n, z in zip(names, numbers[1::2], strict=True) if z},
             {n: b for n, b in zip(names, numbers[2::2], strict=True) if b},
         )
-        if end >= 0:
-            yield held[: end + 1]
+        return end + 1
 
-    def close(self) -> None:
+    def write_into(self, out: BinaryIO) -> None:
+        """``exports.Handoff``: the client's output from here on goes into ``out`` at its position (spliced pipe
+        -> file, never through Python), then the counts line is cut off the file's end. A client failure or an
+        incomplete output is kept in ``error`` for the extractor to report; a failure of ``out`` is raised."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        try:
+            base = out.tell()
+            out.write(stdout.read1())  # type: ignore[attr-defined]  # what started() buffered
+            out.flush()
+            _pipe_to_file(stdout, out)
+            if self.proc.wait() != 0:
+                self.error = StepError(self._error(), retryable=False)
+                return
+            size = os.fstat(out.fileno()).st_size  # (out.tell() does not see the spliced bytes)
+            start = max(base, size - _TAIL)
+            try:
+                end = start + self._read_counts(os.pread(out.fileno(), size - start, start), whole=start == base)
+            except StepError as exc:
+                self.error = exc
+                return
+            out.seek(end)
+            out.truncate()
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            self.done.set()
+
+    def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+
+    def close(self) -> None:
+        self.kill()
         with contextlib.suppress(Exception):
             self.proc.wait(timeout=10)
         for f in (self.proc.stdout, self._stderr):
             with contextlib.suppress(Exception):
                 f.close()  # type: ignore[union-attr]
+
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+_SPLICE = getattr(os, "splice", None)  # Linux; elsewhere the bytes are copied in CHUNK reads
+
+
+def _pipe_to_file(pipe: IO[bytes], out: BinaryIO) -> None:
+    """Move everything the pipe still gives into ``out`` at its (flushed) position, in the kernel when it can."""
+    src, dst = pipe.fileno(), out.fileno()
+    if _SPLICE is not None:
+        moved = 0
+        try:
+            while n := _SPLICE(src, dst, CHUNK):
+                moved += n
+            return
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or moved:
+                raise  # EINVAL before any byte moved: a file system without splice; copy below
+    while chunk := pipe.read(CHUNK):
+        out.write(chunk)
+    out.flush()

@@ -1,5 +1,5 @@
 """Server-formatted export streams (docs/mysql-transfer.md, "CSV export"): how a fused extractor hands a file's
-bytes to its writer through the ordinary channel.
+bytes to its writer: in-process (the handoff below) or through the ordinary channel.
 
 The plan marks a fused pair (``export`` in both steps' entries, from the ``plan_exports`` pass). When the run
 starts, the extractor decides from the columns it finds whether its server can write the exact bytes; if so it

@@ -161,6 +161,24 @@ def test_export_is_byte_identical_to_the_arrow_path(db: str, tmp_path: Path, wri
 
 @needs_client
 @pytest.mark.db
+def test_zerofill_columns_are_written_as_their_numbers(db: str, tmp_path: Path) -> None:
+    """The server pads a ZEROFILL column's text (``0000000005``); the Arrow path reads and writes the number."""
+    with _connect(db) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE zf (i INT ZEROFILL, b BIGINT ZEROFILL, s SMALLINT(3) ZEROFILL, d DECIMAL(6,2) ZEROFILL, "
+            "w DECIMAL(65,30) ZEROFILL)"
+        )
+        cur.execute(
+            "INSERT INTO zf VALUES (5, 18446744073709551615, 7, 1.5, 0.000000000000000000000000000001), "
+            "(0, 0, 0, 0, 0), (NULL, NULL, NULL, NULL, NULL)"
+        )
+    for write in ({}, {"quoting": "all"}):
+        data, _ = _both(tmp_path, db, {"table": "zf"}, write)
+    assert data.splitlines()[1].startswith(b'"5","18446744073709551615","7","1.50","0.00000000000')
+
+
+@needs_client
+@pytest.mark.db
 def test_export_of_a_query_an_empty_result_and_limit(db: str, tmp_path: Path) -> None:
     _both(tmp_path, db, {"query": "SELECT id, s, d2 FROM awk WHERE id > 100"}, {})
     data, _ = _both(tmp_path, db, {"table": "awk", "columns": ["id", "t"], "limit": 2, "offset": 1}, {})

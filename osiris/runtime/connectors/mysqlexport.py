@@ -63,12 +63,16 @@ def field(col: mysql.Column, index: int, quote_all: bool) -> Field | str:
     code, nullable = col.type_code, mysql.nullable(col)
     typ = mysql.arrow_type(col)
     maybe_quoted = _quoted if quote_all else (lambda e: e)
+    # ``+ 0``: the value without its display padding (YEAR 0 is printed 0000, a ZEROFILL column 0005), as Arrow
+    # writes the number it reads
+    zerofill = bool(col.flags & mysql.ZEROFILL_FLAG)
     if code in _PLAIN_INTS:
-        text = maybe_quoted(f"{c} + 0" if code == mysql.YEAR else c)  # YEAR 0 is printed 0000; Arrow's int16 is 0
+        text = maybe_quoted(f"{c} + 0" if code == mysql.YEAR or zerofill else c)
     elif code in (mysql.DECIMAL, mysql.NEWDECIMAL) and 0 <= col.scale <= 38:
         # the server prints exactly `scale` digits, as Arrow does up to scale 6; above it the CSV writer writes
         # the same plain text as a string, which it quotes
-        text = _quoted(c) if quote_all or col.scale > 6 else c
+        value = f"{c} + 0" if zerofill else c
+        text = _quoted(value) if quote_all or col.scale > 6 else value
     elif code in _TEXT_CODES and col.charset == mysql.BINARY_CHARSET:
         text = _quoted(f"LOWER(HEX({c}))")
     elif code in _TEXT_CODES:

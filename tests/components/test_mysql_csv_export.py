@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -355,6 +356,37 @@ def test_ctrl_c_mid_export_ends_the_client_and_keeps_the_old_file(db: str, tmp_p
     assert clients and not any(alive(pid) for pid in clients)
     assert (tmp_path / "out.csv").read_bytes() == b"old\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []
+
+
+@needs_client
+@pytest.mark.db
+def test_a_full_disk_fails_the_writer_with_its_own_error_on_both_paths(db: str, tmp_path: Path) -> None:
+    """The file size limit (``ulimit -f``) stops the file mid-export: the writer fails with the system's error and
+    the old file is kept, on the handoff as on the Arrow path; the run record does not blame the source."""
+    with _connect(db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE wide (id INT PRIMARY KEY, s VARCHAR(200))")
+        cur.execute("INSERT INTO wide SELECT seq, REPEAT('x', 100) FROM seq_1_to_20000")
+    pipeline = _pipeline(tmp_path, db, {"table": "wide"}, {})
+    (tmp_path / "out.csv").write_bytes(b"old\n")
+    limit = 256 << 10  # the file needs ~2.2 MB
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    for arrow in (True, False):
+        env = {k: v for k, v in os.environ.items() if k != "OSIRIS_EXPORT"}
+        if arrow:
+            env["OSIRIS_EXPORT"] = "off"
+        runs = set(tmp_path.glob("runs/*/*"))
+        argv = [*OSIRISC, "run", str(pipeline)]
+        proc = subprocess.run(argv, check=False, cwd=tmp_path, env=env, capture_output=True, preexec_fn=small_files)
+        assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr.decode()
+        (run,) = set(tmp_path.glob("runs/*/*")) - runs
+        events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+        errors = {e["step"]: e["error"] for e in events if e.get("event") == "step_error"}
+        assert list(errors) == ["write"] and "File too large" in errors["write"], (arrow, errors)
+        assert (tmp_path / "out.csv").read_bytes() == b"old\n"
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.csv")] == []
 
 
 @needs_client

@@ -125,6 +125,8 @@ class Driver:
                         stream.done.wait()
                         if stream.error is not None:
                             raise stream.error
+                        if stream.out_failed:  # the writer reports why (its file is not kept), as when a writer
+                            return  # stops reading batches: the run record must not blame the source
                         if stream.counts is None:
                             raise StepError("the writer stopped before the export ended")
                     else:

@@ -154,6 +154,7 @@ class ExportStream:
         self.export = export
         self.counts: Counts | None = None
         self.error: StepError | None = None
+        self.out_failed = False  # write_into raised: the writer fails with its own error (disk full, ...)
         self.done = threading.Event()
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close(); client messages only)
         args = mysqlcli.command(binary, p, export.sql)
@@ -233,6 +234,7 @@ class ExportStream:
             out.seek(end)
             out.truncate()
         except BaseException:
+            self.out_failed = True
             self.kill()
             raise
         finally:

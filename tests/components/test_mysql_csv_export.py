@@ -25,6 +25,7 @@ from conftest import MY, _unavailable
 from live_runs import alive, children, wait_for
 
 from osiris.components.filesystem_csv_writer.driver import HANDOFF_MESSAGE
+from osiris.components.mysql_extractor.driver import OFFER_MESSAGE
 from osiris.runtime.connectors import mysqlcli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,6 +200,8 @@ def test_the_client_writes_into_the_file_unless_no_writer_claims_it_in_time(db: 
         assert status == 0, events
         assert "mysql read path: csv export (server-formatted)" in _messages(events)
         assert (HANDOFF_MESSAGE in _messages(events, "write")) == (args == ()), _messages(events, "write")
+        # with one job the writer cannot start beside the extractor: no offer, so no wait for a claim
+        assert (OFFER_MESSAGE in _messages(events, "extract")) == (args == ()), _messages(events, "extract")
         files.append((tmp_path / "out.csv").read_bytes())
         done = {e["step"]: e for e in events if e.get("event") == "step_complete"}
         counts.append((done["extract"]["rows_out"], done["write"]["rows_in"], done["write"]["rows_written"]))

@@ -120,8 +120,8 @@ class Driver:
             token = exports.handoff_of(reader.schema)
             handoff = exports.claim(token) if token is not None else None
             if handoff is not None:  # the source writes the rows into the file itself; the stream brings the count
+                handoff.write_into(out)  # first: it sets the handoff's `done`, which the source waits for
                 self.ctx.event("info", {"step": self.ctx.step_id, "message": HANDOFF_MESSAGE})
-                handoff.write_into(out)
             for batch in reader:
                 data = batch.column(0)
                 for i in range(len(data)):

@@ -33,6 +33,9 @@ def build_query(config: Mapping[str, Any]) -> str:
     return sql
 
 
+OFFER_MESSAGE = "csv export offered to its writer (the client may write into its file)"
+
+
 class Driver:
     """Extractor: returns a reader; rows stream while the consumer writes the previous batches."""
 
@@ -111,17 +114,20 @@ class Driver:
             stream.close()
             return self._arrow_path("the client failed before its first byte")
         self.ctx.event("info", {"step": self.ctx.step_id, "message": "mysql read path: csv export (server-formatted)"})
-        token = exports.offer(stream)  # the writer may take the client's output straight into its file
+        # the writer may take the client's output straight into its file, if it can run now in this process
+        token = exports.offer(stream) if self.ctx.concurrent_consumers else None
+        if token is not None:
+            self.ctx.event("info", {"step": self.ctx.step_id, "message": OFFER_MESSAGE})
         schema = exports.schema("csv", names, token)
         return pa.RecordBatchReader.from_batches(schema, self._export_batches(stream, schema, params, token))
 
     def _export_batches(
-        self, stream: mysqlexport.ExportStream, schema: pa.Schema, params: Mapping[str, Any], token: str
+        self, stream: mysqlexport.ExportStream, schema: pa.Schema, params: Mapping[str, Any], token: str | None
     ) -> Iterator[pa.RecordBatch]:
         try:
             with self.ctx.cancel.hook(stream.kill):
                 try:
-                    if exports.take_back(token, exports.CLAIM_S) is None:  # the writer has the client's output
+                    if token is not None and exports.take_back(token, exports.CLAIM_S) is None:  # the writer has it
                         stream.done.wait()
                         if stream.error is not None:
                             raise stream.error
@@ -143,5 +149,6 @@ class Driver:
                 raise StepError(f"column '{column}': {n} value(s) are not valid dates (a zero month or day)")
             yield exports.batch(schema, b"", counts.rows)
         finally:
-            exports.take_back(token, 0)  # never claimed (the run stopped first): withdraw the offer
+            if token is not None:
+                exports.take_back(token, 0)  # never claimed (the run stopped first): withdraw the offer
             stream.close()

@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         if args.against:
             entry["against"] = against(step, write, base)
         entry.update(_incremental(pipeline, ctx, step.id, write, live=args.against, base=base))
+        entry.update(_export(ctx, step.id))
         report.append(entry)
     ddl = ddl_text({"steps": [{"id": s.id, "write": writes[s.id]} for s in writers]})
     out = Path(args.out) if args.out else Path("build") / file_stem(pipeline.name)
@@ -162,6 +163,27 @@ def _live(pipeline: Any, ctx: Any, sid: str, info: dict[str, Any], base: Path) -
         return {"this_run_error": redactor.text(f"cannot read the state: {type(exc).__name__}: {exc}")}
 
 
+def _export(ctx: Any, writer: str) -> dict[str, Any]:
+    """How the writer's rows arrive (passes/plan_exports.py): fused with its extractor, or why not."""
+    product = ctx.products.plan_exports
+    if product is None:
+        return {}
+    for source, fused in product.steps.items():
+        if fused["writer"] == writer:
+            return {"export": {"from": source, "format": fused["format"], "options": dict(fused["options"])}}
+    refused = product.refused.get(writer)
+    return {"export": {"from": refused["source"], "refused": refused["reason"]}} if refused else {}
+
+
+def _export_lines(export: dict[str, Any]) -> list[str]:
+    if "refused" in export:
+        return [f"   export: not fused with '{export['from']}' ({export['refused']}): Arrow batches"]
+    return [
+        f"   export: server-formatted by '{export['from']}' (the source writes the {export['format']} bytes; a "
+        "column type without an exact form makes the run take Arrow batches)"
+    ]
+
+
 def _incremental_lines(inc: dict[str, Any]) -> list[str]:
     lines = [f"   incremental source '{inc['source']}': rows ordered by {inc['order_by']}"]
     if "this_run_error" in inc:
@@ -206,6 +228,8 @@ def _text(report: list[dict[str, Any]], ddl_file: str | bool) -> str:
             lines.append(f"   {sql};")
         for inc in entry.get("incremental", []):
             lines += _incremental_lines(inc)
+        if "export" in entry:
+            lines += _export_lines(entry["export"])
         if "against" in entry:
             a = entry["against"]
             lines.append(f"   against target: {a['status']}: {a['message']}")

@@ -16,8 +16,9 @@ warning`` (Osiris's list form ``[{name, override}]`` is accepted) and ``constrai
 ``must``'s keys become ``require``).
 
 What the compiler, CLI and runtime know about a component beyond its config is declared here too, once:
-``x-compiler`` gives its ``dialect``, how its ``schema`` is inferred and the extra ``connection-families`` it
-accepts; its role (extractor, processor, writer) is its ``modes``. No other module keys a table by component name.
+``x-compiler`` gives its ``dialect``, how its ``schema`` is inferred, the extra ``connection-families`` it
+accepts and the server-formatted ``export`` it makes or takes (passes/plan_exports.py); its role (extractor,
+processor, writer) is its ``modes``. No other module keys a table by component name.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class ComponentSpec:
     dialect: str | None = None  # x-compiler.dialect: postgres, mysql, duckdb, csv (None: an API)
     schema_kind: str = "none"  # x-compiler.schema: sql, csv, connection, none (how infer_schemas finds columns)
     extra_families: tuple[str, ...] = ()  # x-compiler.connection-families: accepted besides its own
+    # x-compiler.export: an extractor's "<writer dialect>" it can format itself (mysql: "csv"), or a writer's "takes"
+    export: str | None = None
 
     @property
     def family(self) -> str:
@@ -224,6 +227,7 @@ def parse_spec(text: str, origin: str, *, check: bool = True) -> ComponentSpec:
         dialect=facts.get("dialect"),
         schema_kind=facts.get("schema", "none"),
         extra_families=tuple(facts.get("connection-families", ())),
+        export=facts.get("export"),
     )
     return spec
 

@@ -3,6 +3,7 @@ back in ISO formats; nothing is lossy except that a re-read file is typed by sni
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from osiris.dialects.duckdb import DIALECT as _DUCKDB
@@ -71,3 +72,50 @@ def sniff(path: str, con: Any = None) -> list[dict[str, object]]:
     finally:
         con.close()
     return [{"name": r[0], "type": to_logical(r[1]), "nullable": True} for r in rows]
+
+
+COMPRESSED_SUFFIXES = {
+    ".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz", ".zip": "zip"
+}  # fmt: skip
+
+
+def compression_of(file_name: str, setting: str | None) -> str | None:
+    """The codec of a file: explicit, or inferred from its extension (``infer``); None for plain files."""
+    if setting in (None, "infer"):
+        dot = file_name.rfind(".")
+        return COMPRESSED_SUFFIXES.get(file_name[dot:].lower()) if dot > file_name.rfind("/") else None
+    return None if setting == "none" else setting
+
+
+# -- server-formatted exports (docs/mysql-transfer.md, "CSV export") -------------------------------------------
+EXPORT_DELIMITERS = frozenset("\t ") | frozenset(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"'\\")
+
+
+def export_options(config: Mapping[str, Any]) -> dict[str, Any] | str:
+    """The CSV writer options a source that formats the file itself must reproduce (``delimiter``, ``quoting``,
+    ``newline``, ``header``, ``columns``), or why the writer's config cannot be reproduced byte for byte.
+
+    Any compression (explicit or from the file name) makes the file's bytes its compressor's. ``quoting: none``
+    makes Arrow fail on a value holding a delimiter, quote or line end, which a server cannot tell; other encodings
+    than UTF-8 fail or transcode value by value in the writer. Any other delimiter is written as Arrow writes it
+    (Arrow quotes by type, never by content), except those a SQL text literal cannot hold as themselves."""
+    compression = compression_of(str(config.get("path", "")), config.get("compression"))
+    if compression is not None:
+        return f"compression: {compression} (the file's bytes are the compressor's)"
+    encoding = str(config.get("encoding", "utf-8")).lower()
+    if encoding not in ("utf-8", "utf8"):
+        return f"encoding: {encoding} (only UTF-8 is what the server writes)"
+    quoting = str(config.get("quoting", "minimal"))
+    if quoting not in ("minimal", "nonnumeric", "all"):
+        return f"quoting: {quoting} (Arrow refuses values with a delimiter, quote or line end; the server cannot tell)"
+    delimiter = str(config.get("delimiter", ","))
+    if delimiter not in EXPORT_DELIMITERS:
+        return f"delimiter: {delimiter!r} (not one a SQL text literal holds as itself)"
+    columns = config.get("columns")
+    return {
+        "delimiter": delimiter,
+        "quoting": "all" if quoting == "all" else "minimal",
+        "newline": "crlf" if config.get("newline") == "crlf" else "lf",
+        "header": bool(config.get("header", True)),
+        "columns": list(columns) if columns else None,
+    }

@@ -49,6 +49,15 @@ class Incremental:
 
 
 @attrs.frozen
+class Exports:
+    """plan_exports: fused extractor id -> {"writer", "format", "options"}; a writer that could take an export but
+    does not -> {"source": the extractor, "reason"}."""
+
+    steps: Mapping[str, Mapping[str, Any]]
+    refused: Mapping[str, Mapping[str, str]]
+
+
+@attrs.frozen
 class Requirements:
     """collect_requirements: the pinned packages of a run, and those of each component used."""
 
@@ -71,6 +80,7 @@ class Products:
     resolve_params: Params | None = None
     infer_schemas: Schemas | None = None
     check_incremental: Incremental | None = None
+    plan_exports: Exports | None = None
     collect_requirements: Requirements | None = None
     fingerprint: Fingerprints | None = None
 

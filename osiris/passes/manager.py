@@ -38,6 +38,7 @@ PASS_NAMES: tuple[str, ...] = (
     "infer_schemas",
     "plan_ddl",
     "check_incremental",
+    "plan_exports",
     "collect_requirements",
     "fingerprint",
 )

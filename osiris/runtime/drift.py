@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from osiris.dialects.lock import check_drift
+from osiris.runtime import exports
 from osiris.runtime.driver import StepError
 
 CODE = "OSR-E206"
@@ -23,16 +24,28 @@ class SchemaDrift(StepError):
     code = CODE
 
 
-def check_stream(step: Mapping[str, Any], reader: pa.RecordBatchReader) -> None:
-    """Raise ``SchemaDrift`` when ``step``'s plan schema is from the lock and ``reader``'s schema differs from it."""
-    schema = step.get("schema")
-    if not isinstance(schema, Mapping) or schema.get("source") != "lock" or step.get("mode") not in ("read", "extract"):
+def check_schema(step: Mapping[str, Any], schema: pa.Schema) -> None:
+    """Raise ``SchemaDrift`` when ``step``'s plan schema is from the lock and ``schema`` differs from it (an
+    extractor that exports calls it with the schema of the rows its server formats)."""
+    locked = step.get("schema")
+    if not isinstance(locked, Mapping) or locked.get("source") != "lock" or step.get("mode") not in ("read", "extract"):
         return
-    problem = check_drift(schema, reader.schema, step.get("dialect"))  # the plan's: the spec's x-compiler.dialect
+    problem = check_drift(locked, schema, step.get("dialect"))  # the plan's: the spec's x-compiler.dialect
     if problem is not None:
-        reader.close()  # release the source's connection / reader threads: nothing will be read
-        del reader  # the exception's traceback keeps this frame: it must not keep the reader (and its connection)
         raise SchemaDrift(
             f"schema drift ({CODE}): the source no longer matches the schema lock: {problem}; nothing was read or "
             "written. Rerun `osirisc introspect FILE` if the change is intended, then rebuild"
         )
+
+
+def check_stream(step: Mapping[str, Any], reader: pa.RecordBatchReader) -> None:
+    """``check_schema`` of the reader an extractor returned (an export stream was checked by its extractor); on
+    drift the reader is closed first, releasing the source's connection."""
+    if exports.format_of(reader.schema) is not None:
+        return
+    try:
+        check_schema(step, reader.schema)
+    except SchemaDrift:
+        reader.close()  # release the source's connection / reader threads: nothing will be read
+        del reader  # the exception's traceback keeps this frame: it must not keep the reader (and its connection)
+        raise

@@ -60,6 +60,9 @@ class StepContext:
     cancel: CancelToken = attrs.field(factory=CancelToken)  # the run's: check it, hook blocking calls to it
     # incremental.Cursor objects: an extractor's own cursor, and those a writer commits (osiris/runtime/incremental.py)
     incremental: tuple[Any, ...] = ()
+    # Whether the step's consumers may run in this process at the same time (the local engine with >= 2 jobs), so
+    # a consumer may take over the source's output (exports.Handoff); False on Ray and with --jobs 1.
+    concurrent_consumers: bool = False
 
 
 class Driver(Protocol):

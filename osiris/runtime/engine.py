@@ -211,6 +211,7 @@ def run_plan(plan: Mapping[str, Any], options: RunOptions) -> RunResult:  # noqa
             event=_step_event(sid, run, emit),
             cancel=cancel,
             incremental=tuple(cursors.get(sid, ())),
+            concurrent_consumers=options.jobs >= 2,
         )
     total = len(steps)
     run.write_status(

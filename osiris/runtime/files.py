@@ -10,9 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from osiris.dialects import csv
 from osiris.runtime.driver import StepContext, StepError
-
-_EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz", ".zip": "zip"}
 
 
 def resolve_path(ctx: StepContext, value: str) -> Path:
@@ -29,9 +28,7 @@ def resolve_path(ctx: StepContext, value: str) -> Path:
 
 def compression_of(path: Path, setting: str | None) -> str | None:
     """The codec for a file: explicit, or inferred from the extension (``infer``); None for plain files."""
-    if setting in (None, "infer"):
-        return _EXT.get(path.suffix.lower())
-    return None if setting == "none" else setting
+    return csv.compression_of(path.name, setting)
 
 
 class Transcoder:

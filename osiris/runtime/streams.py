@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from osiris.runtime.cancel import Cancelled, CancelToken
+from osiris.runtime.exports import rows_of
 
 
 class SpillError(Exception):
@@ -189,14 +190,14 @@ class Channel:
             while (item := self._next_item()) is not None:
                 if isinstance(item, pa.RecordBatch):
                     self.budget.give_back(item.nbytes)
-                    self.on_read(item.num_rows, item.nbytes)
+                    self.on_read(rows_of(item), item.nbytes)
                     yield item
                     continue
                 with pa.OSFile(str(item.path), "rb") as source:
                     for batch in pa.ipc.open_stream(source):
                         if self._cancelled is not None:
                             raise Cancelled(self._cancelled)
-                        self.on_read(batch.num_rows, batch.nbytes)
+                        self.on_read(rows_of(batch), batch.nbytes)
                         yield batch
                 item.path.unlink(missing_ok=True)
         finally:
@@ -233,6 +234,6 @@ def pump(
     for batch in reader:
         if cancel is not None:
             cancel.check()
-        on_batch(batch.num_rows, batch.nbytes)
+        on_batch(rows_of(batch), batch.nbytes)
         for ch in channels:
             ch.put(batch)

@@ -21,11 +21,22 @@ def _schema(schema: nodes.Schema | None) -> dict[str, Any] | None:
     return {"columns": columns, "source": schema.source}  # "lock": the runtime checks the source for drift
 
 
-def step_entry(step: nodes.Step, ctx: PassContext) -> dict[str, Any]:
+def export_entries(ctx: PassContext) -> dict[str, dict[str, Any]]:
+    """Step id -> its plan entry's ``export`` (plan_exports): the extractor's ``{format, into, options}`` (what
+    its server writes), the writer's ``{format, from}``."""
+    product = ctx.products.plan_exports
+    entries: dict[str, dict[str, Any]] = {}
+    for sid, fused in (product.steps if product else {}).items():
+        entries[sid] = {"format": fused["format"], "into": fused["writer"], "options": dict(fused["options"])}
+        entries[fused["writer"]] = {"format": fused["format"], "from": sid}
+    return entries
+
+
+def step_entry(step: nodes.Step, ctx: PassContext, export: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = ctx.registry.get(step.component)
     conn = step.config.get("connection")
     connection = {"family": conn.family, "alias": conn.alias} if isinstance(conn, nodes.ConnectionRef) else None
-    return {
+    entry = {
         "id": step.id,
         "component": step.component,
         "mode": step.mode,
@@ -41,6 +52,9 @@ def step_entry(step: nodes.Step, ctx: PassContext) -> dict[str, Any]:
         "schema": _schema(step.schema),
         "write": step.write,
     }
+    if export is not None:  # only fused steps carry the key: other plans stay as they were
+        entry["export"] = export
+    return entry
 
 
 def build_plan(pipeline: nodes.Pipeline, ctx: PassContext) -> dict[str, Any]:
@@ -48,6 +62,7 @@ def build_plan(pipeline: nodes.Pipeline, ctx: PassContext) -> dict[str, Any]:
     order = pipeline.order or tuple(s.id for s in pipeline.steps)
     by_id = {s.id: s for s in pipeline.steps}
     requirements = ctx.products.collect_requirements
+    exports = export_entries(ctx)
     registry = {}
     for spec in filter(None, map(ctx.registry.get, sorted({s.component for s in pipeline.steps}))):
         packages = requirements.by_component.get(spec.name, ()) if requirements else ()
@@ -62,6 +77,6 @@ def build_plan(pipeline: nodes.Pipeline, ctx: PassContext) -> dict[str, Any]:
             "metadata": nodes.data(pipeline.metadata) if pipeline.metadata is not None else {},
         },
         "params": dict(ctx.products.resolve_params.values) if ctx.products.resolve_params else {},
-        "steps": [step_entry(by_id[sid], ctx) for sid in order],
+        "steps": [step_entry(by_id[sid], ctx, exports.get(sid)) for sid in order],
         "registry": registry,
     }

@@ -34,6 +34,7 @@ from osiris.runtime import drift
 from osiris.runtime.cancel import Cancelled, CancelToken, child_pids, terminate_children
 from osiris.runtime.connections import Connections
 from osiris.runtime.driver import StepContext, StepError
+from osiris.runtime.exports import rows_of
 from osiris.runtime.redact import Redactor
 from osiris.runtime.streams import UpstreamFailed
 
@@ -207,7 +208,7 @@ class StepWorker:
 
     def _count(self, rows_key: str, bytes_key: str, batch: pa.RecordBatch) -> None:
         with self.cond:
-            self.counters[rows_key] += batch.num_rows
+            self.counters[rows_key] += rows_of(batch)
             self.counters[bytes_key] += batch.nbytes
 
     def _end(self, state: str, kind: str | None = None, error: str | None = None, **extra: Any) -> None:

@@ -6,6 +6,7 @@ The runtime trusts nothing: a hand-edited or truncated plan gets ``RunError`` OS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -27,7 +28,30 @@ def load_plan(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise RunError("OSR-E300", f"plan '{p}' is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     validate_plan(data)
+    _check_fingerprint(p, data)
     return data
+
+
+def plan_sha256(data: Any) -> str:
+    """The sha256 ``fingerprints.json`` records for a plan: of its compact canonical JSON (sorted keys, ``,``/``:``
+    separators, UTF-8), as ``osiris.canonical.sha256`` computes it (the runtime does not import the compiler)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_fingerprint(path: Path, data: dict[str, Any]) -> None:
+    """OSR-E303 when the build's ``fingerprints.json`` beside the plan records another plan."""
+    try:
+        recorded = json.loads((path.parent / "fingerprints.json").read_text(encoding="utf-8")).get("plan")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return  # no build record beside it (a plan copied alone, or a bundle's): the structure checks stand
+    if isinstance(recorded, str) and recorded != plan_sha256(data):
+        raise RunError(
+            "OSR-E303",
+            f"plan '{path}' was changed after it was built: its sha256 is {plan_sha256(data)[:12]}..., the build's "
+            f"fingerprints.json records {recorded[:12]}...; rebuild it (or delete fingerprints.json to run it as "
+            "edited)",
+        )
 
 
 def _need(cond: bool, where: str, what: str) -> None:

@@ -15,6 +15,7 @@ from osiris.cli import main
 from osiris.runtime.cli import main as runtime_main
 from osiris.runtime.console import Reporter
 from osiris.runtime.engine import RunOptions, run_plan
+from osiris.runtime.plan import plan_sha256
 
 # What running an example leaves behind; copies of an example must start clean.
 EXAMPLE_OUTPUTS = shutil.ignore_patterns("output", "out", "runs", "build")
@@ -56,6 +57,29 @@ def test_run_built_plan(quickstart: Path, tmp_path: Path, capsys: pytest.Capture
     assert (quickstart / "output" / "revenue_by_region.csv").read_text() == EXPECTED
     err = capsys.readouterr().err
     assert "[write-csv] ok in " in err and ": 4 rows in" in err and "run ok" in err
+
+
+def test_a_plan_edited_after_its_build_is_refused_unless_its_fingerprints_go(
+    quickstart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fingerprints.json beside plan.json records the plan's sha256: an edit that still passes the structure checks
+    (here the transform's SQL) is OSR-E303 before anything runs; without the build's record the edit runs."""
+    build = tmp_path / "build"
+    assert main(["build", str(quickstart / "pipeline.yaml"), "-o", str(build)]) == 0
+    data = json.loads((build / "plan.json").read_text(encoding="utf-8"))
+    assert plan_sha256(data) == json.loads((build / "fingerprints.json").read_text(encoding="utf-8"))["plan"]
+    [transform] = [s for s in data["steps"] if s["mode"] == "transform"]
+    transform["config"]["query"] = transform["config"]["query"].replace("ORDER BY region", "ORDER BY region DESC")
+    (build / "plan.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    runs = tmp_path / "r"
+    args = ["run", "--plan", str(build / "plan.json"), "--base-dir", str(quickstart), "--runs-dir", str(runs)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "error[OSR-E303]" in err and "was changed after it was built" in err, err
+    assert not runs.exists() and not (quickstart / "output").exists()
+    (build / "fingerprints.json").unlink()
+    assert main(args) == 0
+    assert (quickstart / "output" / "revenue_by_region.csv").read_text().splitlines()[1].startswith('"west"')
 
 
 def test_usage_and_invalid_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

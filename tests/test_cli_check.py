@@ -149,3 +149,20 @@ def test_ctrl_c_while_the_command_is_imported_is_exit_130(
     monkeypatch.setattr(osiris.cli.importlib, "import_module", interrupted)
     assert main(["check", "examples/quickstart/pipeline.yaml"]) == 130
     assert capsys.readouterr().err == "osirisc: interrupted\n"
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_an_internal_compiler_error_is_exit_3_not_a_verdict_on_the_file(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OSR-E009 means osirisc broke (docs: exit 3 for an internal error); the file may be valid, so not exit 2."""
+    import osiris.passes.manager as manager
+
+    def broken(pipeline: object, ctx: object) -> object:
+        raise RuntimeError("a bug in a pass")
+
+    monkeypatch.setitem(manager.PASSES, "plan-ddl", lambda: broken)
+    quickstart = Path(__file__).parents[1] / "examples" / "quickstart" / "pipeline.yaml"
+    args = [command, str(quickstart)] + (["-o", str(tmp_path / "b")] if command == "build" else [])
+    assert main(args) == 3
+    assert "OSR-E009" in capsys.readouterr().err

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if failed or result.pipeline is None or result.ctx is None:
         if args.format == "json":
             print(render_json(result.diagnostics))
-        return 2
+        return common.failure_code(result.diagnostics)
     pipeline = result.pipeline
     out = args.out if args.out is not None else str(Path("build") / file_stem(pipeline.name))
     try:

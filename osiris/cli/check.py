@@ -51,4 +51,4 @@ def run(args: argparse.Namespace) -> int:
         errors = sum(d.is_error for d in all_diags)
         warnings = len(all_diags) - errors
         print(f"{status}: {len(args.files)} file(s), {errors} error(s), {warnings} warning(s)", file=sys.stderr)
-    return 2 if failed else 0
+    return common.failure_code(all_diags) if failed else 0

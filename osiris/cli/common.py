@@ -89,6 +89,12 @@ def report(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], fmt: s
     return has_errors(diags)
 
 
+def failure_code(diagnostics: Iterable[Diagnostic]) -> int:
+    """The exit code of a compile that failed: 3 when osirisc itself broke (OSR-E009, a bug: the file may be
+    valid), else 2 (the input is wrong)."""
+    return 3 if any(d.code == "OSR-E009" for d in diagnostics) else 2
+
+
 def terminal_text(text: str) -> str:
     """Text for stdout/stderr with every line made ``printable``: user text (step ids, paths, values) may hold
     terminal control sequences, which are shown escaped, never sent raw."""

@@ -156,7 +156,7 @@ def test_an_internal_compiler_error_is_exit_3_not_a_verdict_on_the_file(
     command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """OSR-E009 means osirisc broke (docs: exit 3 for an internal error); the file may be valid, so not exit 2."""
-    import osiris.passes.manager as manager
+    from osiris.passes import manager
 
     def broken(pipeline: object, ctx: object) -> object:
         raise RuntimeError("a bug in a pass")

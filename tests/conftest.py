@@ -24,9 +24,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # Hermetic tests: no DuckDB answers (describes, CSV read plans) kept from earlier runs - every test, and every osirisc
 # it starts, computes them; tests of that cache (passes/duck_cache.py) point OSIRIS_CACHE_DIR at a temp folder.
 os.environ["OSIRIS_CACHE_DIR"] = ""
-# The runtime tests' hand-written drivers (tests/runtime/rt_drivers.py, test_cancel.py): a plan's driver must come from
-# a component package (runtime/scheduler.py load_driver), these are trusted the documented way.
-os.environ["OSIRIS_DRIVER_MODULES"] = "rt_drivers,test_cancel"
+# The runtime tests' hand-written drivers (tests/runtime/rt_drivers.py, test_cancel.py, test_child_reaping.py): a
+# plan's driver must come from a component package (runtime/scheduler.py load_driver), these are trusted the
+# documented way.
+os.environ["OSIRIS_DRIVER_MODULES"] = "rt_drivers,test_cancel,test_child_reaping"
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -4,7 +4,8 @@
 moment). The scheduler's main loop notices within ``POLL_S`` and calls ``fire``: every registered hook runs (a
 driver registers what interrupts its blocking call: ``conn.cancel``, ``con.interrupt``...), channels are closed
 as cancelled, and child processes the drivers started are terminated. Step threads see ``token.cancelled`` /
-``Cancelled`` between batches, roll back and end; no exception is ever injected into a thread by a signal.
+``Cancelled`` between batches, roll back and end; no exception is ever injected into a thread by a signal. When
+the run ends, on every path, ``reap_children`` ends and waits for any child process still left.
 
 ``handle_signals`` installs the handlers for SIGINT, SIGTERM and SIGHUP on the main thread for the duration of a
 run (a signal the process was started with ignored, like SIGINT of a background job, stays ignored). A second
@@ -24,6 +25,7 @@ from pathlib import Path
 
 POLL_S = 0.05  # how often the scheduler looks for a request
 REPEAT_S = 1.0  # a second signal within this time is the same request (a process group and a forwarder)
+REAP_GRACE_S = 1.0  # how long a child process left at the run's end gets to exit on SIGTERM before SIGKILL
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
@@ -121,6 +123,37 @@ def terminate_children(keep: frozenset[int] = frozenset()) -> None:
             continue
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
+
+
+def reap_children(keep: frozenset[int] = frozenset(), grace: float = REAP_GRACE_S) -> None:
+    """End and wait for every child process except ``keep``: SIGTERM, SIGKILL to those still running after
+    ``grace`` seconds, then reap them, so no process the run started outlives it (a client started just after
+    the cancellation's ``terminate_children``, one whose reader was never read, one of a step given up on)."""
+    pids = [pid for pid in child_pids() if pid not in keep]
+    if not pids:
+        return
+    _kill(pids, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while (pids := [pid for pid in pids if not _reaped(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _kill(pids, signal.SIGKILL)
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):  # its Popen reaped it meanwhile
+            os.waitpid(pid, 0)
+
+
+def _kill(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
+
+
+def _reaped(pid: int) -> bool:
+    """Reap ``pid`` if it ended; True when it is gone (reaped here or by its ``Popen``)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return True
 
 
 @contextlib.contextmanager

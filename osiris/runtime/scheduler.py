@@ -27,7 +27,7 @@ import attrs
 import pyarrow as pa
 
 from osiris.runtime import drift
-from osiris.runtime.cancel import POLL_S, CancelToken, child_pids, terminate_children
+from osiris.runtime.cancel import POLL_S, CancelToken, child_pids, reap_children, terminate_children
 from osiris.runtime.driver import StepContext, StepError
 from osiris.runtime.errors import RunError
 from osiris.runtime.streams import Channel, MemoryBudget, SpillError, UpstreamFailed, pump
@@ -255,8 +255,14 @@ class Scheduler(StepBook):
 
     # ------------------------------------------------------------------------------------------------ planning
     def run(self) -> dict[str, StepState]:
-        threads: list[threading.Thread] = []
         keep = frozenset(child_pids())  # processes that are not this run's
+        try:
+            return self._run(keep)
+        finally:
+            reap_children(keep)  # no client a driver started outlives the run, whatever ended it
+
+    def _run(self, keep: frozenset[int]) -> dict[str, StepState]:
+        threads: list[threading.Thread] = []
         deadline: float | None = None
         while True:
             if self.cancel.cancelled and deadline is None:

@@ -161,7 +161,10 @@ class Tools:
         file = self._pipeline(path, must_exist=False)
         if file.exists() and not overwrite:
             raise ToolError(f"'{path}' exists (pass overwrite=true to replace it)")
-        write_atomic(file, text)
+        try:
+            write_atomic(file, text)
+        except OSError as exc:  # a folder in the way, a name too long, a full disk: the agent reads why
+            raise ToolError(f"cannot save '{self.ws.display(file)}': {exc.strerror or type(exc).__name__}") from None
         return {"saved": self.ws.display(file), **self.check(path)}
 
     def fmt(self, path: str, to: str | None = None) -> dict[str, Any]:

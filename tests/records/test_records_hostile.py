@@ -1,0 +1,38 @@
+"""Run folders a killed, hand-edited or hostile run left behind: `runs list`, `runs show` and `report` read them
+without crashing and show them safely."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from osiris.cli import main
+
+
+def _run(runs: Path, run_id: str, events: list[str], status: str | None = None) -> Path:
+    folder = runs / "p" / run_id
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text("".join(line + "\n" for line in events), encoding="utf-8")
+    if status is not None:
+        (folder / "status.json").write_text(status, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("ts", ["1e20", "-1e20", "NaN", "Infinity"])
+def test_a_timestamp_no_date_can_hold_is_unknown(tmp_path: Path, ts: str, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    _run(runs, "good", ['{"event": "run_start", "ts": 1700000000}'], '{"ok": true, "duration_ms": 5}')
+    _run(runs, "odd", [f'{{"event": "run_start", "ts": {ts}}}', f'{{"event": "step_complete", "ts": {ts}}}'])
+    where = ["--runs-dir", str(runs)]
+    assert main(["runs", "list", *where]) == 0
+    listing = capsys.readouterr().out
+    assert "good" in listing and "odd" in listing  # one odd folder does not hide the others
+    assert main(["runs", "list", *where, "--format", "json"]) == 0
+    odd = next(r for r in json.loads(capsys.readouterr().out) if r["run_id"] == "odd")
+    assert odd["started"] is None and odd["duration_s"] is None
+    assert main(["runs", "show", "odd", *where]) == 0
+    assert "started ? UTC" in capsys.readouterr().out
+    assert main(["report", "odd", *where, "-o", str(tmp_path / "odd.html")]) == 0
+    assert "started unknown" in (tmp_path / "odd.html").read_text()

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         for r in runs:
             duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "?"
             rows = f"{r.rows:,}" if r.rows is not None else "?"
-            failed = f"{r.failed_step}: {(r.error or '').splitlines()[0][:80]}" if r.failed_step else ""
+            first_line = next(iter((r.error or "").splitlines()), "")  # an error may be "" or blank
+            failed = f"{r.failed_step}: {first_line[:80]}" if r.failed_step else ""
             when = _when(r.started)
             print(f"{r.run_id:<24} {r.pipeline[:22]:<22} {r.status:<10} {when:<19} {duration:>9} {rows:>12}  {failed}")
         return 0

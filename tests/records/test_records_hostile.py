@@ -36,3 +36,15 @@ def test_a_timestamp_no_date_can_hold_is_unknown(tmp_path: Path, ts: str, capsys
     assert "started ? UTC" in capsys.readouterr().out
     assert main(["report", "odd", *where, "-o", str(tmp_path / "odd.html")]) == 0
     assert "started unknown" in (tmp_path / "odd.html").read_text()
+
+
+@pytest.mark.parametrize("error", ["", "\n"])
+def test_a_failed_step_with_an_empty_error_is_listed(
+    tmp_path: Path, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    status = json.dumps({"ok": False, "failed_steps": ["load"], "error": error})
+    _run(runs, "r1", ['{"event": "run_start", "ts": 1700000000}'], status)
+    assert main(["runs", "list", "--runs-dir", str(runs)]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("r1") and "failed" in line and line.endswith("load: "), line

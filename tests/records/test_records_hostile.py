@@ -4,6 +4,7 @@ without crashing and show them safely."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,36 @@ def test_a_failed_step_with_an_empty_error_is_listed(
     assert main(["runs", "list", "--runs-dir", str(runs)]) == 0
     line = capsys.readouterr().out.splitlines()[1]
     assert line.startswith("r1") and "failed" in line and line.endswith("load: "), line
+
+
+HOSTILE = "s\x1b[31mred\x1b]0;title\x07\x9b2J\u202eevil<script>alert(1)</script>"
+UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # all but the newline
+
+
+def _hostile_run(runs: Path) -> None:
+    events = [
+        {"event": "run_start", "ts": 1700000000, "pipeline": HOSTILE},
+        {"event": "step_error", "ts": 1700000001, "step": HOSTILE, "error": f"first {HOSTILE}\nsecond {HOSTILE}"},
+    ]
+    status = {"ok": False, "pipeline": HOSTILE, "failed_steps": [HOSTILE], "error": f"run {HOSTILE}"}
+    _run(runs, "r1", [json.dumps(e) for e in events], json.dumps(status))
+
+
+def test_terminal_output_shows_control_sequences_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = tmp_path / "runs"
+    _hostile_run(runs)
+    for command in (["runs", "list"], ["runs", "show", "r1"]):
+        assert main([*command, "--runs-dir", str(runs)]) == 0
+        out = capsys.readouterr().out
+        assert not UNSAFE.search(out), (command, out)
+        assert "s\\x1b[31mred\\x1b]0;title\\x07\\x9b2J\\u202eevil" in out  # shown, as escapes
+    assert "      error: first " in out and "\n             second " in out  # lines kept, aligned
+
+
+def test_html_report_escapes_every_recorded_text(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _hostile_run(runs)
+    page = tmp_path / "r1.html"
+    assert main(["report", "r1", "--runs-dir", str(runs), "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

@@ -4,6 +4,7 @@ reaches the agent as an error result that says why, never as a bare "Error execu
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,28 @@ def test_paths_the_os_refuses_are_reported_with_the_reason(tmp_path: Path) -> No
     assert "cannot save 'taken.yaml/inner.yaml'" in under_a_file, under_a_file
     assert long_name not in too_long + save_too_long  # the reason, not a 300-character echo
     assert (tmp_path / "taken.yaml").read_text() == "a file, not a folder\n"
+
+
+def test_a_huge_recorded_error_is_cut_in_run_responses(tmp_path: Path) -> None:
+    error = "duplicate key value violates unique constraint; row: " + "x" * 2_000_000
+    run = tmp_path / "runs" / "p" / "r1"
+    run.mkdir(parents=True)
+    events = [
+        {"event": "run_start", "ts": 1700000000},
+        {"event": "step_error", "ts": 1, "step": "load", "error": error},
+    ]
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    status = {
+        "ok": False,
+        "failed_steps": ["load"],
+        "error": error,
+        "steps": {"load": {"status": "failed", "error": error}},
+    }
+    (run / "status.json").write_text(json.dumps(status))
+    listed, shown = _calls(tmp_path, [("runs_list", {}), ("runs_show", {"run": "r1"})])
+    assert not listed.is_error and not shown.is_error
+    (summary,) = listed.structured_content["result"]
+    assert len(json.dumps(listed.structured_content)) < 20_000 and len(json.dumps(shown.structured_content)) < 20_000
+    cut = f"[{len(error) - 4000:,} more characters in the run's record]"
+    for text in (summary["error"], shown.structured_content["error"], shown.structured_content["steps"][0]["error"]):
+        assert text.startswith(error[:4000]) and text.endswith(cut)

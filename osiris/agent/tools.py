@@ -20,6 +20,7 @@ from osiris.agent.workspace import OutsideWorkspace, Workspace
 from osiris.secrets import Masker
 
 TIMEOUT_S = 300
+MAX_ERROR_CHARS = 4000  # a recorded error longer than this is cut in runs_list/runs_show (it can quote whole rows)
 
 
 class ToolError(Exception):
@@ -161,7 +162,10 @@ class Tools:
         file = self._pipeline(path, must_exist=False)
         if file.exists() and not overwrite:
             raise ToolError(f"'{path}' exists (pass overwrite=true to replace it)")
-        write_atomic(file, text)
+        try:
+            write_atomic(file, text)
+        except OSError as exc:  # a folder in the way, a name too long, a full disk: the agent reads why
+            raise ToolError(f"cannot save '{self.ws.display(file)}': {exc.strerror or type(exc).__name__}") from None
         return {"saved": self.ws.display(file), **self.check(path)}
 
     def fmt(self, path: str, to: str | None = None) -> dict[str, Any]:
@@ -203,7 +207,9 @@ class Tools:
         from osiris.records.history import list_runs
 
         runs = list_runs(self.ws.root / "runs", pipeline, max(1, min(limit, 500)))
-        return [self.masker.data({**r.as_dict(), "path": self.ws.display(r.path)}) for r in runs]
+        return [
+            self.masker.data(_clip_error({**r.as_dict(), "path": self.ws.display(r.path)}, self.masker)) for r in runs
+        ]
 
     def runs_show(self, run: str = "last") -> dict[str, Any]:
         from osiris.records.history import find_run, load_run
@@ -215,8 +221,19 @@ class Tools:
         if found is None:
             raise ToolError(f"no run {run!r} (runs_list lists them)")
         record = load_run(found)
-        summary = {**record.summary.as_dict(), "path": self.ws.display(record.summary.path)}
-        return self.masker.data({**summary, "steps": step_rows(record), "ddl": record.ddl})
+        summary = _clip_error({**record.summary.as_dict(), "path": self.ws.display(record.summary.path)}, self.masker)
+        steps = [_clip_error(step, self.masker) for step in step_rows(record)]
+        return self.masker.data({**summary, "steps": steps, "ddl": record.ddl})
+
+
+def _clip_error(row: dict[str, Any], masker: Masker) -> dict[str, Any]:
+    """``row`` with its ``error`` cut to MAX_ERROR_CHARS (masked first, so the cut cannot split a secret)."""
+    error = row.get("error")
+    if not isinstance(error, str) or len(error) <= MAX_ERROR_CHARS:
+        return row
+    error = masker.text(error)
+    cut = f"{error[:MAX_ERROR_CHARS]}… [{len(error) - MAX_ERROR_CHARS:,} more characters in the run's record]"
+    return {**row, "error": cut}
 
 
 def workspace_masker(root: Path, env: dict[str, str]) -> Masker:

@@ -24,10 +24,14 @@ class Workspace:
         """``relative`` resolved inside the root; raises OutsideWorkspace otherwise."""
         if not isinstance(relative, str) or not relative.strip() or "\0" in relative:
             raise OutsideWorkspace(f"not a usable path: {relative!r}")
-        candidate = (self.root / Path(relative).expanduser()).resolve()
+        try:  # the OS refuses some names (too long, a loop of symlinks): a reason, not a crash
+            candidate = (self.root / Path(relative).expanduser()).resolve()
+            exists = candidate.exists()
+        except (OSError, RuntimeError) as exc:
+            raise OutsideWorkspace(f"not a usable path: {_os_reason(exc)}") from None
         if candidate != self.root and self.root not in candidate.parents:
             raise OutsideWorkspace(f"'{relative}' is outside the workspace root")
-        if must_exist and not candidate.exists():
+        if must_exist and not exists:
             raise OutsideWorkspace(f"'{relative}' does not exist in the workspace")
         return candidate
 
@@ -54,3 +58,8 @@ class Workspace:
             ):
                 problems.append(f"path '{value}' is outside the workspace root")
         return problems
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The OS's reason without the path it was given (which may be enormous)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from osiris.cli import common
+from osiris.render import printable
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +35,12 @@ def _when(ts: float | None) -> str:
     return datetime.datetime.fromtimestamp(ts, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _lines(text: object, indent: str) -> str:
+    """A recorded message for the terminal: its lines kept, every control sequence in them shown escaped (an error
+    can quote data, and a run folder can be edited)."""
+    return f"\n{indent}       ".join(printable(line) for line in str(text).splitlines())
+
+
 def run(args: argparse.Namespace) -> int:
     from osiris.records.history import find_run, list_runs, load_run
     from osiris.records.report import step_rows
@@ -51,9 +58,11 @@ def run(args: argparse.Namespace) -> int:
         for r in runs:
             duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else "?"
             rows = f"{r.rows:,}" if r.rows is not None else "?"
-            failed = f"{r.failed_step}: {(r.error or '').splitlines()[0][:80]}" if r.failed_step else ""
+            first_line = next(iter((r.error or "").splitlines()), "")  # an error may be "" or blank
+            failed = f"{r.failed_step}: {first_line[:80]}" if r.failed_step else ""
             when = _when(r.started)
-            print(f"{r.run_id:<24} {r.pipeline[:22]:<22} {r.status:<10} {when:<19} {duration:>9} {rows:>12}  {failed}")
+            run_id, pipeline, status = printable(r.run_id), printable(r.pipeline[:22]), printable(r.status)
+            print(f"{run_id:<24} {pipeline:<22} {status:<10} {when:<19} {duration:>9} {rows:>12}  {printable(failed)}")
         return 0
     found = find_run(runs_dir, args.run)
     if found is None:
@@ -68,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
         return 0
     s = record.summary
-    print(f"run {s.run_id} of {s.pipeline}: {s.status}")
+    print(f"run {printable(s.run_id)} of {printable(s.pipeline)}: {printable(s.status)}")
     print(f"  started {_when(s.started)} UTC, " + (f"{s.duration_s:.2f} s" if s.duration_s is not None else "?"))
-    print(f"  record: {s.path}")
+    print(f"  record: {printable(str(s.path))}")
     for step in steps:
         counts = ", ".join(
             f"{k.replace('_', ' ')} {step[k]:,}"
@@ -79,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
         )
         ms = step.get("duration_ms")
         took = f" in {ms:,} ms" if isinstance(ms, int) else ""
-        print(f"  [{step['step']}] {step.get('status')}{took}" + (f": {counts}" if counts else ""))
+        status = printable(str(step.get("status")))
+        print(f"  [{printable(str(step['step']))}] {status}{took}" + (f": {counts}" if counts else ""))
         if step.get("error"):
-            print(f"      error: {step['error']}")
+            print(f"      error: {_lines(step['error'], '      ')}")
     if s.error and not any(step.get("error") for step in steps):
-        print(f"  error: {s.error}")
+        print(f"  error: {_lines(s.error, '  ')}")
     return 0

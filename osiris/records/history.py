@@ -7,7 +7,9 @@ secret; a run still in progress (no status.json yet) or cut short (a killed proc
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,18 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
     return events
 
 
+def _timestamp(value: Any) -> float | None:
+    """A Unix time a date can be made of; anything else a torn or hand-edited record holds (NaN, 1e20, text) is
+    unknown rather than a crash of every command that lists runs."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return float(value)
+
+
 def _status_word(status: dict[str, Any] | None, events: list[dict[str, Any]]) -> str:
     kinds = {e.get("event") for e in events}
     if "run_cancelled" in kinds or (status or {}).get("cancelled"):
@@ -95,11 +109,11 @@ def summarise(run_dir: Path) -> RunSummary:
     status = status if isinstance(status, dict) else None
     events = read_events(run_dir)
     start = next((e for e in events if e.get("event") == "run_start"), None)
-    started = start.get("ts") if start else None
-    ended = events[-1].get("ts") if events else None
+    started = _timestamp(start.get("ts")) if start else None
+    ended = _timestamp(events[-1].get("ts")) if events else None
     duration_ms = (status or {}).get("duration_ms")
-    duration = duration_ms / 1000 if isinstance(duration_ms, int | float) else None
-    if duration is None and isinstance(started, int | float) and isinstance(ended, int | float):
+    duration = duration_ms / 1000 if isinstance(duration_ms, int | float) and math.isfinite(duration_ms) else None
+    if duration is None and started is not None and ended is not None:
         duration = round(ended - started, 3)
     failed = (status or {}).get("failed_steps") or [e.get("step") for e in events if e.get("event") == "step_error"]
     error = (status or {}).get("error")
@@ -110,7 +124,7 @@ def summarise(run_dir: Path) -> RunSummary:
         pipeline=str((status or {}).get("pipeline") or (start or {}).get("pipeline") or run_dir.parent.name),
         path=run_dir,
         status=_status_word(status, events),
-        started=started if isinstance(started, int | float) else None,
+        started=started,
         duration_s=duration if isinstance(duration, int | float) else None,
         rows=_rows(status, events),
         failed_step=str(failed[0]) if failed else None,
@@ -134,8 +148,8 @@ def _start_ts(run_dir: Path) -> float:
             first = json.loads(fh.readline() or "{}")
     except (OSError, json.JSONDecodeError):
         return 0.0
-    ts = first.get("ts") if isinstance(first, dict) else None
-    return float(ts) if isinstance(ts, int | float) else 0.0
+    ts = _timestamp(first.get("ts")) if isinstance(first, dict) else None
+    return 0.0 if ts is None else ts
 
 
 def list_runs(runs_dir: Path, pipeline: str | None = None, limit: int | None = None) -> list[RunSummary]:

@@ -212,14 +212,14 @@ class Tools:
         ]
 
     def runs_show(self, run: str = "last") -> dict[str, Any]:
-        from osiris.records.history import find_run, load_run
+        from osiris.records.history import find_run, load_run, not_found
         from osiris.records.report import step_rows
 
         if "/" in run or run.startswith("."):
             raise ToolError("give a run id (or a unique prefix of one) or 'last'")
         found = find_run(self.ws.root / "runs", run)
         if found is None:
-            raise ToolError(f"no run {run!r} (runs_list lists them)")
+            raise ToolError(f"{not_found(self.ws.root / 'runs', run)} (runs_list lists them)")
         record = load_run(found)
         summary = _clip_error({**record.summary.as_dict(), "path": self.ws.display(record.summary.path)}, self.masker)
         steps = [_clip_error(step, self.masker) for step in step_rows(record)]

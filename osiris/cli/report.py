@@ -22,13 +22,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from osiris.canonical import write_atomic
-    from osiris.records.history import find_run, load_run
+    from osiris.records.history import find_run, load_run, not_found
     from osiris.records.report import render_html
 
     ref = "last" if args.last else args.run
     found = find_run(Path(args.runs_dir), ref)
     if found is None:
-        print(f"osirisc report: no run {ref!r} under {args.runs_dir} (`osirisc runs list` lists them)", file=sys.stderr)
+        problem = not_found(Path(args.runs_dir), ref)
+        print(f"osirisc report: {problem} under {args.runs_dir} (`osirisc runs list` lists them)", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else found / "report.html"
     write_atomic(out, render_html(load_run(found)))

@@ -42,7 +42,7 @@ def _lines(text: object, indent: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osiris.records.history import find_run, list_runs, load_run
+    from osiris.records.history import find_run, list_runs, load_run, not_found
     from osiris.records.report import step_rows
 
     runs_dir = Path(args.runs_dir)
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     found = find_run(runs_dir, args.run)
     if found is None:
         print(
-            f"osirisc runs show: no run {args.run!r} under {runs_dir} (`osirisc runs list` lists them)", file=sys.stderr
+            f"osirisc runs show: {not_found(runs_dir, args.run)} under {runs_dir} (`osirisc runs list` lists them)",
+            file=sys.stderr,
         )
         return 2
     record = load_run(found)

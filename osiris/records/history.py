@@ -165,8 +165,23 @@ def find_run(runs_dir: Path, ref: str) -> Path | None:
     dirs = run_dirs(runs_dir)
     if ref in ("last", "latest"):
         return dirs[0] if dirs else None
-    matches = [d for d in dirs if d.name == ref] or [d for d in dirs if d.name.startswith(ref)]
+    matches = run_matches(dirs, ref)
     return matches[0] if len(matches) == 1 else None
+
+
+def run_matches(dirs: list[Path], ref: str) -> list[Path]:
+    """The run folders an id names: those named exactly ``ref``, else those whose name starts with it."""
+    return [d for d in dirs if d.name == ref] or [d for d in dirs if d.name.startswith(ref)]
+
+
+def not_found(runs_dir: Path, ref: str) -> str:
+    """Why ``find_run`` found no run for ``ref``: none matches, or several do (named, at most five)."""
+    matches = run_matches(run_dirs(runs_dir), ref) if ref not in ("last", "latest") else []
+    if len(matches) < 2:
+        return f"no run {ref!r}"
+    shown = ", ".join(f"{d.parent.name}/{d.name}" for d in matches[:5])
+    more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+    return f"{len(matches)} runs match {ref!r} ({shown}{more}; give more of the id)"
 
 
 def load_run(run_dir: Path) -> RunRecord:

@@ -82,3 +82,21 @@ def test_html_report_escapes_every_recorded_text(tmp_path: Path) -> None:
     assert main(["report", "r1", "--runs-dir", str(runs), "-o", str(page)]) == 0
     text = page.read_text(encoding="utf-8")
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_an_ambiguous_run_id_says_so_instead_of_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs matching a prefix (or one id under two pipelines) was reported as "no run"."""
+    runs = tmp_path / "runs"
+    start = ['{"event": "run_start", "ts": 1700000000}']
+    for run_id in ("20261130T100000Z-aaaaaa", "20261130T110000Z-bbbbbb"):
+        _run(runs, run_id, start, '{"ok": true}')
+    where = ["--runs-dir", str(runs)]
+    assert main(["runs", "show", "20261130T", *where]) == 2
+    err = capsys.readouterr().err
+    assert "2 runs match '20261130T' (p/20261130T110000Z-bbbbbb, p/20261130T100000Z-aaaaaa; give more" in err, err
+    assert main(["report", "20261130T", *where]) == 2
+    assert "2 runs match '20261130T'" in capsys.readouterr().err
+    assert main(["runs", "show", "20261130T11", *where]) == 0  # a unique prefix still finds it
+    capsys.readouterr()
+    assert main(["runs", "show", "nothing", *where]) == 2
+    assert "no run 'nothing'" in capsys.readouterr().err

@@ -117,18 +117,20 @@ def test_malformed_param_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
 def test_a_cold_check_imports_no_startup_weight_it_does_not_use(tmp_path: Path) -> None:
     """The quickstart's check reads its CSV sample with the run's converters, but without pyarrow.compute (~30 ms of
-    generated wrappers) and parses only the four specs the pipeline names."""
+    generated wrappers), parses only the four specs the pipeline names, and opens DuckDB through its engine module
+    `_duckdb` without the `duckdb` package's Python helpers (~20-25 ms)."""
     quickstart = Path(__file__).parents[1] / "examples" / "quickstart" / "pipeline.yaml"
     code = (
         "import sys; import osiris.components.registry as r; from osiris.cli import main; "
         "rc = main(['check', sys.argv[1]]); reg = r.default_registry(); "
-        "print(rc, 'pyarrow.compute' in sys.modules, 'pyarrow.csv' in sys.modules, len(reg._specs))"
+        "print(rc, 'pyarrow.compute' in sys.modules, 'pyarrow.csv' in sys.modules, len(reg._specs), "
+        "'duckdb' in sys.modules, '_duckdb' in sys.modules)"
     )
     env = {**os.environ, "OSIRIS_CACHE_DIR": ""}
     out = subprocess.run(
         [sys.executable, "-c", code, str(quickstart)], capture_output=True, text=True, env=env, check=False
     )
-    assert out.stdout.split()[-4:] == ["0", "False", "True", "4"], out.stdout + out.stderr
+    assert out.stdout.split()[-6:] == ["0", "False", "True", "4", "False", "True"], out.stdout + out.stderr
 
 
 def test_ctrl_c_while_the_command_is_imported_is_exit_130(

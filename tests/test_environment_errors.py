@@ -53,8 +53,11 @@ BROKEN = {
 
 def _osirisc(tmp_path: Path, broken: str, *args: str) -> subprocess.CompletedProcess[str]:
     fake, code, _ = BROKEN[broken]
-    (tmp_path / "fake" / fake).parent.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "fake" / fake).write_text(code + "\n")
+    # DuckDB 2's engine is the extension module `_duckdb` (the compiler imports only it), the package re-exports it
+    fakes = [fake, "_duckdb.py"] if fake == "duckdb.py" else [fake]
+    for name in fakes:
+        (tmp_path / "fake" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fake" / name).write_text(code + "\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "fake"), "OSIRIS_CACHE_DIR": ""}
     env.pop("OSIRIS_DEBUG", None)
     return subprocess.run(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import json
 import re
 import signal
@@ -492,6 +493,19 @@ def _import_csv_reader() -> None:
     importlib.import_module("osiris.components.filesystem_csv_extractor.reading")  # pyarrow's CSV reader
 
 
+def duckdb_engine() -> Any:
+    """DuckDB, for the compiler. DuckDB 2 ships its engine as the extension module ``_duckdb``, which the ``duckdb``
+    package re-exports along with Python helpers (relations, expressions, data sources) the compiler never uses:
+    the engine alone imports in ~15 ms, the package in ~80 ms (a cold check is ~20-25 ms faster; the run imports the
+    package as before). Before DuckDB 2: the package. A failure to load names the package, as the user installs it."""
+    if importlib.util.find_spec("_duckdb") is None:
+        return import_holding_ctrl_c("duckdb")
+    try:
+        return import_holding_ctrl_c("_duckdb")
+    except ImportError as exc:
+        raise ImportError(str(exc), name="duckdb") from exc
+
+
 def import_holding_ctrl_c(name: str) -> Any:
     """``import name`` with Ctrl-C held until it is done, then acted on as usual (KeyboardInterrupt).
 
@@ -551,7 +565,7 @@ class _Duck:
             if meanwhile is not None:
                 meanwhile()
             return self._con
-        duckdb = import_holding_ctrl_c("duckdb")  # the compiler needs DuckDB only for this pass
+        duckdb = duckdb_engine()  # the compiler needs DuckDB only for this pass
 
         opened: dict[str, Any] = {}
 
@@ -620,7 +634,7 @@ class _Duck:
         if stored is not None:
             rows = self._described[key] = [tuple(r) for r in stored]
             return rows, ""
-        duckdb = import_holding_ctrl_c("duckdb")  # already imported by _connect
+        duckdb = duckdb_engine()  # already imported by _connect
 
         con = self._connect()
         con.execute("BEGIN TRANSACTION")
@@ -647,7 +661,7 @@ class _Duck:
         if answers.get(stored_key) is not None:
             self._parsed.add(query)
             return ""
-        duckdb = import_holding_ctrl_c("duckdb")  # the compiler needs DuckDB only for this pass
+        duckdb = duckdb_engine()  # the compiler needs DuckDB only for this pass
 
         try:
             self._connect().extract_statements(query)

@@ -13,6 +13,7 @@ import yaml
 
 from osiris.compile import compile_file
 from osiris.passes import duck_cache
+from osiris.passes.infer_schemas import duckdb_engine
 
 _CONNECT = duckdb.connect
 
@@ -44,7 +45,7 @@ class _Counting:
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "cache"
     monkeypatch.setenv("OSIRIS_CACHE_DIR", str(folder))
-    monkeypatch.setattr(duckdb, "connect", _Counting)
+    monkeypatch.setattr(duckdb_engine(), "connect", _Counting)  # the module the compiler opens DuckDB with
     yield folder
 
 

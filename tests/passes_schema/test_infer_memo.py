@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from osiris.compile import compile_file
+from osiris.passes.infer_schemas import duckdb_engine
 
 CSV = "id,amount,status\n1,1.50,new\n2,2.25,paid\n"
 _CONNECT = duckdb.connect
@@ -54,7 +55,7 @@ class _Counting:
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> type[_Counting]:
     _Counting.describes = _Counting.connects = 0
-    monkeypatch.setattr(duckdb, "connect", _Counting)
+    monkeypatch.setattr(duckdb_engine(), "connect", _Counting)  # the module the compiler opens DuckDB with
     return _Counting
 
 

@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from osiris.dialects import csv as csv_dialect
+
 BLOCK_SIZE = 1 << 20
 # read as UTF-8 by pyarrow itself (it skips a UTF-8 BOM); other encodings are decoded before it
 ENCODINGS = ("utf-8", "utf-8-sig")
 # DuckDB's BOOLEAN spellings (compared case-insensitively), so the run accepts what the sniff accepted
 TRUE_VALUES = ("true", "t", "yes", "y", "1")
 FALSE_VALUES = ("false", "f", "no", "n", "0")
-_EXT = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz", ".zip": "zip"}
 
 
 class CsvError(ValueError):
@@ -62,6 +63,4 @@ def names(cells: Sequence[str]) -> list[str]:
 
 def compression_of(path: Path, setting: str | None) -> str | None:
     """The codec for a file: explicit, or inferred from the extension (``infer``); None for plain files."""
-    if setting in (None, "infer"):
-        return _EXT.get(path.suffix.lower())
-    return None if setting == "none" else setting
+    return csv_dialect.compression_of(path.name, setting)  # the one table, also read by the CSV export planner

@@ -18,6 +18,7 @@ After: ``movies.schema = [id int64, director string, ...]`` (csv), ``stats.schem
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import importlib.util
 import json
@@ -493,6 +494,7 @@ def _import_csv_reader() -> None:
     importlib.import_module("osiris.components.filesystem_csv_extractor.reading")  # pyarrow's CSV reader
 
 
+@functools.cache  # asked once per described or parsed query
 def duckdb_engine() -> Any:
     """DuckDB, for the compiler. DuckDB 2 ships its engine as the extension module ``_duckdb``, which the ``duckdb``
     package re-exports along with Python helpers (relations, expressions, data sources) the compiler never uses:
